@@ -1,0 +1,70 @@
+# sbx — see README.md.  `make` builds ./sbx; `make check` installs what the
+# tests need (scripts/deps) and runs every test.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
+	-DSBX_VERSION='"$(VERSION)"' $(WARN)
+LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now
+# Libraries join through pkg-config as the code comes to need each one.
+PKGS :=
+PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS)))
+PKG_LIBS := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
+
+SRCS := $(wildcard runtime/*.c)
+LIB_SRCS := $(filter-out runtime/main.c,$(SRCS))
+HDRS := $(wildcard runtime/*.h)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all clean check check-unit check-integration deps asan install rootfs helper
+
+all: sbx
+
+sbx: $(SRCS) $(HDRS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRCS) $(LDFLAGS_ALL) $(LDFLAGS) $(PKG_LIBS)
+
+sbx-asan: $(SRCS) $(HDRS)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(SRCS) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+# The probe runs inside minimal test rootfs, so it is static.
+tests/helper/sbx-probe: tests/helper/probe.c
+	$(CC) -std=gnu11 -O2 $(WARN) -static -o $@ $<
+
+tests/unit/run-unit: tests/unit/*.c tests/unit/*.h $(LIB_SRCS) $(HDRS)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -Iruntime -o $@ tests/unit/*.c $(LIB_SRCS) $(PKG_LIBS)
+
+helper: tests/helper/sbx-probe
+
+deps:
+	scripts/deps
+
+check-unit: tests/unit/run-unit
+	tests/unit/run-unit
+
+check-integration: sbx helper
+	tests/run-integration
+
+check: deps
+	$(MAKE) check-unit
+	$(MAKE) check-integration
+
+# The whole suite again against a binary built with ASan and UBSan.
+asan: deps sbx-asan helper tests/unit/run-unit
+	tests/unit/run-unit
+	SBX=$(CURDIR)/sbx-asan tests/run-integration
+
+install: sbx
+	install -D -m 0755 sbx $(DESTDIR)$(BINDIR)/sbx
+	install -D -m 0644 runtime/sbx.1 $(DESTDIR)$(MANDIR)/man1/sbx.1
+	install -d $(DESTDIR)$(DATADIR)/sbx/profiles
+	for f in profiles/*.json; do [ -e "$$f" ] || continue; \
+		install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/sbx/profiles/; done
+
+clean:
+	rm -f sbx sbx-asan tests/helper/sbx-probe tests/unit/run-unit

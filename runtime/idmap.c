@@ -1,0 +1,358 @@
+#include "idmap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define SUBID_FILE_MAX (1u << 20)
+
+/* Parse one "name:start:count" line of LEN bytes. */
+static int parse_subid_line(const char *line, size_t len, const char *user, uint32_t id,
+			    struct sbx_id_range *out)
+{
+	char buf[512], idbuf[16];
+	char *start, *count, *end;
+	unsigned long long s, c;
+
+	if (len == 0 || len >= sizeof(buf) || line[0] == '#')
+		return 0;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	start = strchr(buf, ':');
+	if (start == NULL)
+		return 0;
+	*start++ = '\0';
+	count = strchr(start, ':');
+	if (count == NULL)
+		return 0;
+	*count++ = '\0';
+	snprintf(idbuf, sizeof(idbuf), "%u", id);
+	if (!((user != NULL && strcmp(buf, user) == 0) || strcmp(buf, idbuf) == 0))
+		return 0;
+	errno = 0;
+	s = strtoull(start, &end, 10);
+	if (errno || *end != '\0' || end == start)
+		return 0;
+	c = strtoull(count, &end, 10);
+	if (errno || *end != '\0' || end == count || c == 0 || s + c > UINT32_MAX)
+		return 0;
+	out->start = (uint32_t)s;
+	out->count = (uint32_t)c;
+	return 1;
+}
+
+int sbx_subid_find(const char *content, const char *user, uint32_t id, struct sbx_id_range *out)
+{
+	const char *p = content;
+
+	while (*p != '\0') {
+		const char *nl = strchrnul(p, '\n');
+
+		if (parse_subid_line(p, (size_t)(nl - p), user, id, out))
+			return 1;
+		p = *nl ? nl + 1 : nl;
+	}
+	return 0;
+}
+
+static void add_entry(struct sbx_idmap *m, uint32_t inside, uint32_t outside, uint32_t count)
+{
+	if (count == 0 || m->n >= SBX_IDMAP_MAX)
+		return;
+	m->e[m->n++] = (struct sbx_idmap_entry){ inside, outside, count };
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+	const struct sbx_idmap_entry *x = a, *y = b;
+
+	return (x->inside > y->inside) - (x->inside < y->inside);
+}
+
+int sbx_idmap_build(uint32_t sandbox_id, uint32_t host_id, const struct sbx_id_range *background,
+		    struct sbx_idmap *out)
+{
+	uint32_t holes[2];
+	size_t n_holes = 0;
+	uint32_t next = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (background == NULL) {
+		add_entry(out, sandbox_id, host_id, 1);
+		return 0;
+	}
+	if (background->count == 0 || background->start > UINT32_MAX - background->count)
+		return -1;
+	/* The sandbox id is sent elsewhere, and the inside id whose background
+	 * host id is HOST_ID must not map it a second time. */
+	holes[n_holes++] = sandbox_id;
+	if (host_id >= background->start && host_id - background->start < background->count &&
+	    host_id - background->start != sandbox_id)
+		holes[n_holes++] = host_id - background->start;
+	if (n_holes == 2 && holes[1] < holes[0]) {
+		uint32_t t = holes[0];
+
+		holes[0] = holes[1];
+		holes[1] = t;
+	}
+	for (size_t i = 0; i < n_holes; i++) {
+		if (holes[i] >= background->count)
+			break;
+		add_entry(out, next, background->start + next, holes[i] - next);
+		next = holes[i] + 1;
+	}
+	if (next < background->count)
+		add_entry(out, next, background->start + next, background->count - next);
+	add_entry(out, sandbox_id, host_id, 1);
+	qsort(out->e, out->n, sizeof(out->e[0]), compare_entries);
+	return 0;
+}
+
+int sbx_idmap_format(const struct sbx_idmap *map, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < map->n; i++) {
+		int n = snprintf(buf + used, len - used, "%u %u %u\n", map->e[i].inside,
+				 map->e[i].outside, map->e[i].count);
+
+		if (n < 0 || (size_t)n >= len - used)
+			return -1;
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+uint32_t sbx_idmap_to_host(const struct sbx_idmap *map, uint32_t id)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (id >= map->e[i].inside && id - map->e[i].inside < map->e[i].count)
+			return map->e[i].outside + (id - map->e[i].inside);
+	return (uint32_t)-1;
+}
+
+bool sbx_idmap_has_inside(const struct sbx_idmap *map, uint32_t id)
+{
+	return sbx_idmap_to_host(map, id) != (uint32_t)-1;
+}
+
+static const char *const helper_dirs[] = { "/usr/bin", "/usr/sbin", "/bin", "/sbin" };
+
+/* newuidmap/newgidmap from the system directories only: they are setuid
+ * helpers, and a caller's PATH is no place to look for one. */
+static bool find_helper(const char *name, char *path, size_t len)
+{
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(helper_dirs); i++) {
+		snprintf(path, len, "%s/%s", helper_dirs[i], name);
+		if (access(path, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int read_subid_range(const char *file, const char *user, uint32_t id,
+			    struct sbx_id_range *out)
+{
+	struct sbx_error ignored;
+	cleanup_free char *content = NULL;
+
+	if (sbx_read_file(file, SUBID_FILE_MAX, &content, &ignored) < 0)
+		return 0;
+	return sbx_subid_find(content, user, id, out);
+}
+
+static int plan_root(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
+		     struct sbx_idplan *plan, struct sbx_error *err)
+{
+	struct sbx_id_range uids = { SBX_ROOT_RANGE_BASE, SBX_ROOT_RANGE_COUNT };
+	struct sbx_id_range gids = uids;
+	uint32_t host_uid, host_gid;
+
+	read_subid_range("/etc/subuid", "root", 0, &uids);
+	read_subid_range("/etc/subgid", "root", 0, &gids);
+	if (ws_uid == 0)
+		return sbx_fail(err, 0,
+				"the workspace is owned by root, and sbx never runs the sandbox as host root; "
+				"chown it to an unprivileged user (e.g. chown -R 1000:1000 DIR) so that "
+				"the sandbox can write there as that user");
+	host_uid = ws_uid > 0 ? (uint32_t)ws_uid : uids.start + uid;
+	/* A root group on the workspace would hand the sandbox host gid 0. */
+	host_gid = ws_gid > 0 ? (uint32_t)ws_gid : gids.start + gid;
+	if (uid >= uids.count || gid >= gids.count)
+		return sbx_fail(err, 0, "--user %u:%u: outside the %u ids sbx maps", uid, gid,
+				uids.count);
+	plan->writer = SBX_IDMAP_DIRECT;
+	plan->setgroups_allowed = true;
+	if (sbx_idmap_build(uid, host_uid, &uids, &plan->uid) < 0 ||
+	    sbx_idmap_build(gid, host_gid, &gids, &plan->gid) < 0)
+		return sbx_fail(err, 0, "/etc/subuid or /etc/subgid: bad range for root");
+	return 0;
+}
+
+static int plan_rootless(uint32_t uid, uint32_t gid, struct sbx_idplan *plan,
+			 struct sbx_error *err)
+{
+	uid_t caller = getuid();
+	gid_t caller_gid = getgid();
+	struct passwd *pw = getpwuid(caller);
+	const char *name = pw ? pw->pw_name : NULL;
+	struct sbx_id_range uids, gids;
+	char path[64];
+	bool ranges = read_subid_range("/etc/subuid", name, caller, &uids) &&
+		      read_subid_range("/etc/subgid", name, caller, &gids) &&
+		      find_helper("newuidmap", path, sizeof(path)) &&
+		      find_helper("newgidmap", path, sizeof(path));
+
+	plan->writer = ranges ? SBX_IDMAP_HELPERS : SBX_IDMAP_SINGLE;
+	plan->setgroups_allowed = ranges;
+	if (sbx_idmap_build(uid, caller, ranges ? &uids : NULL, &plan->uid) < 0 ||
+	    sbx_idmap_build(gid, caller_gid, ranges ? &gids : NULL, &plan->gid) < 0)
+		return sbx_fail(err, 0, "/etc/subuid or /etc/subgid: bad range for %s",
+				name ? name : "the caller");
+	return 0;
+}
+
+int sbx_idplan_make(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
+		    struct sbx_idplan *plan, struct sbx_error *err)
+{
+	int r;
+
+	memset(plan, 0, sizeof(*plan));
+	r = geteuid() == 0 ? plan_root(uid, gid, ws_uid, ws_gid, plan, err)
+			   : plan_rootless(uid, gid, plan, err);
+	if (r < 0)
+		return r;
+	plan->setup_uid = sbx_idmap_has_inside(&plan->uid, 0) ? 0 : uid;
+	plan->setup_gid = sbx_idmap_has_inside(&plan->gid, 0) ? 0 : gid;
+	return 0;
+}
+
+/* Run newuidmap/newgidmap PID in out count...; their stderr goes into ERR. */
+static int run_map_helper(const char *name, pid_t pid, const struct sbx_idmap *map,
+			  struct sbx_error *err)
+{
+	char path[64], pidbuf[16], nums[SBX_IDMAP_MAX * 3][16];
+	char *argv[2 + SBX_IDMAP_MAX * 3 + 1];
+	char *const envp[] = { NULL };
+	int pipefd[2], status;
+	char output[512] = "";
+	size_t used = 0, argc = 0;
+	pid_t child;
+
+	if (!find_helper(name, path, sizeof(path)))
+		return sbx_fail(err, ENOENT, "%s", name);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+	argv[argc++] = path;
+	argv[argc++] = pidbuf;
+	for (size_t i = 0; i < map->n; i++) {
+		snprintf(nums[3 * i], sizeof(nums[0]), "%u", map->e[i].inside);
+		snprintf(nums[3 * i + 1], sizeof(nums[0]), "%u", map->e[i].outside);
+		snprintf(nums[3 * i + 2], sizeof(nums[0]), "%u", map->e[i].count);
+		argv[argc++] = nums[3 * i];
+		argv[argc++] = nums[3 * i + 1];
+		argv[argc++] = nums[3 * i + 2];
+	}
+	argv[argc] = NULL;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return sbx_fail(err, errno, "%s: pipe", name);
+	child = fork();
+	if (child < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return sbx_fail(err, errno, "%s: fork", name);
+	}
+	if (child == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		ssize_t n = read(pipefd[0], output + used, sizeof(output) - 1 - used);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		if (used == sizeof(output) - 1)
+			break;
+	}
+	output[used] = '\0';
+	close(pipefd[0]);
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return sbx_fail(err, errno, "%s: waitpid", name);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		output[strcspn(output, "\n")] = '\0';
+		return sbx_fail(err, 0, "%s failed: %s", name, output[0] ? output : "no message");
+	}
+	return 0;
+}
+
+static int write_map_file(int procfd, const char *file, const struct sbx_idmap *map,
+			  struct sbx_error *err)
+{
+	char text[SBX_IDMAP_MAX * 40];
+
+	if (sbx_idmap_format(map, text, sizeof(text)) < 0)
+		return sbx_fail(err, EOVERFLOW, "formatting %s", file);
+	return sbx_write_file_at(procfd, file, text, err);
+}
+
+int sbx_idplan_apply(const struct sbx_idplan *plan, pid_t pid, struct sbx_error *err)
+{
+	char procdir[32];
+	cleanup_close int procfd = -1;
+
+	if (plan->writer == SBX_IDMAP_HELPERS) {
+		if (run_map_helper("newuidmap", pid, &plan->uid, err) < 0 ||
+		    run_map_helper("newgidmap", pid, &plan->gid, err) < 0)
+			return sbx_error_hint(err, "check your ranges in /etc/subuid and /etc/subgid");
+		return 0;
+	}
+	snprintf(procdir, sizeof(procdir), "/proc/%d", pid);
+	procfd = open(procdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (procfd < 0)
+		return sbx_fail(err, errno, "opening %s", procdir);
+	/* An unprivileged writer must deny setgroups before it may write
+	 * gid_map; otherwise the sandbox could drop a group that is there to
+	 * deny it access. */
+	if (plan->writer == SBX_IDMAP_SINGLE &&
+	    sbx_write_file_at(procfd, "setgroups", "deny", err) < 0)
+		return -1;
+	if (write_map_file(procfd, "uid_map", &plan->uid, err) < 0 ||
+	    write_map_file(procfd, "gid_map", &plan->gid, err) < 0)
+		return -1;
+	return 0;
+}
+
+void sbx_idplan_describe(const struct sbx_idplan *plan, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		[SBX_IDMAP_DIRECT] = "written by sbx (root)",
+		[SBX_IDMAP_HELPERS] = "newuidmap/newgidmap with the caller's subordinate ranges",
+		[SBX_IDMAP_SINGLE] = "single id, setgroups denied (no subordinate ranges)",
+	};
+	char u[SBX_IDMAP_MAX * 40], g[SBX_IDMAP_MAX * 40];
+
+	sbx_idmap_format(&plan->uid, u, sizeof(u));
+	sbx_idmap_format(&plan->gid, g, sizeof(g));
+	for (char *p = u; *p; p++)
+		if (*p == '\n')
+			*p = ';';
+	for (char *p = g; *p; p++)
+		if (*p == '\n')
+			*p = ';';
+	snprintf(buf, len, "%s; uid_map %s gid_map %s", names[plan->writer], u, g);
+}

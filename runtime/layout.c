@@ -1,0 +1,322 @@
+#include "layout.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mounts.h"
+#include "util.h"
+
+const char *const sbx_dev_node_names[SBX_DEV_NODES] = {
+	"null", "zero", "full", "random", "urandom", "tty",
+};
+
+void sbx_sources_init(struct sbx_sources *src)
+{
+	src->rootfs = -1;
+	src->workspace = -1;
+	for (size_t i = 0; i < SBX_MAX_MOUNTS; i++)
+		src->mounts[i] = -1;
+	for (size_t i = 0; i < SBX_DEV_NODES; i++)
+		src->dev[i] = -1;
+}
+
+void sbx_sources_close(struct sbx_sources *src)
+{
+	sbx_closep(&src->rootfs);
+	sbx_closep(&src->workspace);
+	for (size_t i = 0; i < SBX_MAX_MOUNTS; i++)
+		sbx_closep(&src->mounts[i]);
+	for (size_t i = 0; i < SBX_DEV_NODES; i++)
+		sbx_closep(&src->dev[i]);
+	sbx_sources_init(src);
+}
+
+/* Clone PATH and check that it is a directory (or, with WANT_DIR false,
+ * anything but a directory is fine too). */
+static int clone_source(const char *what, const char *path, unsigned int attrs, bool want_dir,
+			struct sbx_error *err)
+{
+	cleanup_close int tree = sbx_clone_tree(path, err);
+	struct stat st;
+
+	if (tree < 0)
+		return sbx_error_wrap(err, "%s", what);
+	if (fstat(tree, &st) < 0)
+		return sbx_fail(err, errno, "%s %s", what, path);
+	if (want_dir && !S_ISDIR(st.st_mode))
+		return sbx_fail(err, ENOTDIR, "%s %s", what, path);
+	if (sbx_set_mount_attrs(tree, attrs, err) < 0)
+		return sbx_error_wrap(err, "%s %s", what, path);
+	return sbx_steal_fd(&tree);
+}
+
+static int clone_dev_node(const char *name, struct sbx_error *err)
+{
+	char path[32];
+	cleanup_close int tree = -1;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	tree = clone_source("host device", path, SBX_MNT_NOSUID | SBX_MNT_NOEXEC, false, err);
+	if (tree < 0)
+		return -1;
+	/* The host's own node, never a file someone put there. */
+	if (fstat(tree, &st) < 0 || !S_ISCHR(st.st_mode))
+		return sbx_fail(err, 0, "host %s is not a character device", path);
+	return sbx_steal_fd(&tree);
+}
+
+int sbx_sources_open(const struct sbx_run_options *opts, struct sbx_sources *src,
+		     struct sbx_error *err)
+{
+	const unsigned int ro = SBX_MNT_RO | SBX_MNT_NOSUID | SBX_MNT_NODEV;
+
+	src->rootfs = clone_source("--rootfs", opts->rootfs, ro, true, err);
+	if (src->rootfs < 0)
+		return sbx_error_hint(err, "give --rootfs an unpacked root file system, e.g. from rootfs/build");
+	if (opts->workspace != NULL) {
+		src->workspace = clone_source("--workspace", opts->workspace,
+					      SBX_MNT_NOSUID | SBX_MNT_NODEV, true, err);
+		if (src->workspace < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < opts->n_mounts; i++) {
+		const struct sbx_mount_spec *m = &opts->mounts[i];
+
+		if (m->kind == SBX_MOUNT_TMPFS)
+			continue;
+		src->mounts[i] = clone_source(m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind",
+					      m->src,
+					      m->kind == SBX_MOUNT_BIND ? SBX_MNT_NOSUID | SBX_MNT_NODEV : ro,
+					      false, err);
+		if (src->mounts[i] < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < SBX_DEV_NODES; i++) {
+		src->dev[i] = clone_dev_node(sbx_dev_node_names[i], err);
+		if (src->dev[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int sbx_etc_files_make(const struct sbx_run_options *opts, struct sbx_etc_files *files,
+		       struct sbx_error *err)
+{
+	snprintf(files->hosts, sizeof(files->hosts),
+		 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
+		 opts->hostname);
+	snprintf(files->hostname, sizeof(files->hostname), "%s\n", opts->hostname);
+	if (opts->network == SBX_NETWORK_HOST) {
+		cleanup_free char *host = NULL;
+
+		if (sbx_read_file("/etc/resolv.conf", sizeof(files->resolv_conf) - 1, &host, err) < 0)
+			return sbx_error_hint(err, "--network host copies the host's DNS settings");
+		snprintf(files->resolv_conf, sizeof(files->resolv_conf), "%s", host);
+	} else {
+		snprintf(files->resolv_conf, sizeof(files->resolv_conf),
+			 "# sbx: this sandbox has no network (--network none)\n");
+	}
+	return 0;
+}
+
+/* Reopen an O_PATH directory fd (or a path below it) for real use. */
+static int open_dir_at(int dirfd, const char *path, struct sbx_error *err)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return sbx_fail(err, errno, "opening %s", path);
+	return fd;
+}
+
+int sbx_mount_staging(struct sbx_error *err)
+{
+	static const char *const opts[] = { "size", "16m", "mode", "0700", NULL };
+	cleanup_close int tree = sbx_new_fs("tmpfs", opts, SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
+	cleanup_close int target = -1;
+
+	if (tree < 0)
+		return sbx_error_wrap(err, "sbx's staging tmpfs");
+	target = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (target < 0)
+		return sbx_fail(err, errno, "staging: /tmp of the host");
+	if (sbx_attach(tree, target, err) < 0)
+		return sbx_error_wrap(err, "staging on /tmp");
+	return open_dir_at(AT_FDCWD, "/tmp", err);
+}
+
+int sbx_mount_root(int staging, int rootfs_tree, struct sbx_error *err)
+{
+	cleanup_close int target = -1;
+	int root;
+
+	if (mkdirat(staging, "root", 0755) < 0)
+		return sbx_fail(err, errno, "staging: creating the new root's mount point");
+	target = openat(staging, "root", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (target < 0)
+		return sbx_fail(err, errno, "staging: opening the new root's mount point");
+	if (sbx_attach(rootfs_tree, target, err) < 0)
+		return sbx_error_wrap(err, "mounting the rootfs");
+	root = openat(staging, "root", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0)
+		return sbx_fail(err, errno, "opening the new root");
+	return root;
+}
+
+/* Mount TREE on PATH, a directory the image must provide. */
+static int mount_on_image_dir(int root, int tree, const char *path, const char *why,
+			      struct sbx_error *err)
+{
+	if (sbx_attach_in_root(tree, root, path, SBX_TARGET_DIR, false, err) < 0) {
+		if (err->err == ENOENT)
+			return sbx_fail(err, ENOENT,
+					"the rootfs has no %s directory to mount %s on (sbx never writes into the image: "
+					"create it in the rootfs, e.g. mkdir ROOTFS%s)",
+					path, why, path);
+		return sbx_error_wrap(err, "mounting %s", why);
+	}
+	return 0;
+}
+
+int sbx_mount_workspace(int root, int workspace_tree, struct sbx_error *err)
+{
+	return mount_on_image_dir(root, workspace_tree, "/workspace", "the workspace", err);
+}
+
+static int new_tmpfs(uint64_t size, const char *mode, unsigned int attrs, struct sbx_error *err)
+{
+	char sizebuf[32];
+	const char *opts[] = { "size", sizebuf, "mode", mode, NULL };
+
+	snprintf(sizebuf, sizeof(sizebuf), "%llu", (unsigned long long)size);
+	return sbx_new_fs("tmpfs", opts, attrs, err);
+}
+
+int sbx_mount_tmp(int root, uint64_t size, struct sbx_error *err)
+{
+	cleanup_close int tree = new_tmpfs(size, "1777", SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
+
+	if (tree < 0)
+		return sbx_error_wrap(err, "/tmp");
+	return mount_on_image_dir(root, tree, "/tmp", "/tmp", err);
+}
+
+static int write_staging_file(int staging, const char *name, const char *content,
+			      struct sbx_error *err)
+{
+	cleanup_close int fd = openat(staging, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				      0644);
+
+	if (fd < 0 || sbx_write_all(fd, content, strlen(content)) < 0)
+		return sbx_fail(err, errno, "staging: writing %s", name);
+	return 0;
+}
+
+/* Bind the staged file NAME read-only over PATH, when the image has PATH as
+ * a regular file; the image stays untouched either way. */
+static int mount_etc_file(int root, int staging, const char *name, const char *path,
+			  const char *content, bool verbose, struct sbx_error *err)
+{
+	cleanup_close int file = -1;
+	cleanup_close int tree = -1;
+
+	if (write_staging_file(staging, name, content, err) < 0)
+		return -1;
+	file = openat(staging, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (file < 0)
+		return sbx_fail(err, errno, "staging: opening %s", name);
+	tree = sbx_clone_tree_fd(file, err);
+	if (tree < 0 ||
+	    sbx_set_mount_attrs(tree, SBX_MNT_RO | SBX_MNT_NOSUID | SBX_MNT_NODEV | SBX_MNT_NOEXEC, err) < 0)
+		return sbx_error_wrap(err, "%s", path);
+	if (sbx_attach_in_root(tree, root, path, SBX_TARGET_FILE, false, err) < 0) {
+		if (err->err == ENOENT || err->err == ELOOP) {
+			sbx_verbose(verbose, "not providing %s: %s", path, err->msg);
+			return 0;
+		}
+		return sbx_error_wrap(err, "mounting %s", path);
+	}
+	return 0;
+}
+
+int sbx_mount_etc_files(int root, int staging, const struct sbx_etc_files *files,
+			bool verbose, struct sbx_error *err)
+{
+	if (mount_etc_file(root, staging, "hosts", "/etc/hosts", files->hosts, verbose, err) < 0 ||
+	    mount_etc_file(root, staging, "hostname", "/etc/hostname", files->hostname, verbose, err) < 0 ||
+	    mount_etc_file(root, staging, "resolv.conf", "/etc/resolv.conf", files->resolv_conf, verbose,
+			   err) < 0)
+		return -1;
+	return 0;
+}
+
+static bool path_is_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* A missing target may be created only inside a tmpfs of sbx's own (/tmp
+ * or an earlier --tmpfs): never in the image, never in a host directory. */
+static bool may_create_target(const struct sbx_run_options *opts, size_t upto, const char *dst)
+{
+	if (path_is_under(dst, "/tmp"))
+		return true;
+	for (size_t i = 0; i < upto; i++)
+		if (opts->mounts[i].kind == SBX_MOUNT_TMPFS && path_is_under(dst, opts->mounts[i].dst))
+			return true;
+	return false;
+}
+
+int sbx_mount_extras(int root, const struct sbx_run_options *opts,
+		     const struct sbx_sources *src, struct sbx_error *err)
+{
+	for (size_t i = 0; i < opts->n_mounts; i++) {
+		const struct sbx_mount_spec *m = &opts->mounts[i];
+		cleanup_close int fresh = -1; /* a new tmpfs, owned here */
+		int tree;
+		enum sbx_target_kind kind = SBX_TARGET_DIR;
+		const char *opt = m->kind == SBX_MOUNT_TMPFS ? "--tmpfs"
+				  : m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind";
+
+		if (m->kind == SBX_MOUNT_TMPFS)
+			tree = fresh = new_tmpfs(m->size, "1777", SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
+		else
+			tree = src->mounts[i];
+		if (tree < 0)
+			return sbx_error_wrap(err, "%s %s", opt, m->dst);
+		if (m->kind != SBX_MOUNT_TMPFS && sbx_tree_kind(tree, &kind, err) < 0)
+			return -1;
+		if (sbx_attach_in_root(tree, root, m->dst, kind, may_create_target(opts, i, m->dst), err) < 0) {
+			sbx_error_wrap(err, "%s %s", opt, m->dst);
+			if (err->err == ENOENT)
+				return sbx_error_hint(err, "the target must exist in the rootfs, or lie under /tmp or a --tmpfs");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int sbx_pivot_root(int root, struct sbx_error *err)
+{
+	if (fchdir(root) < 0)
+		return sbx_fail(err, errno, "entering the new root");
+	/* With new and old root both ".", the old root ends up stacked on the
+	 * new one, from where it is detached: no directory is needed for it
+	 * and no path leads back to the host's tree. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return sbx_fail(err, errno, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		return sbx_fail(err, errno, "detaching the host's root");
+	if (chdir("/") < 0)
+		return sbx_fail(err, errno, "chdir /");
+	return 0;
+}

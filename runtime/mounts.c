@@ -1,0 +1,188 @@
+#include "mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static uint64_t to_mount_attr(unsigned int attrs)
+{
+	uint64_t out = 0;
+
+	if (attrs & SBX_MNT_RO)
+		out |= MOUNT_ATTR_RDONLY;
+	if (attrs & SBX_MNT_NOSUID)
+		out |= MOUNT_ATTR_NOSUID;
+	if (attrs & SBX_MNT_NODEV)
+		out |= MOUNT_ATTR_NODEV;
+	if (attrs & SBX_MNT_NOEXEC)
+		out |= MOUNT_ATTR_NOEXEC;
+	return out;
+}
+
+static int set_private(int tree, unsigned int attrs, struct sbx_error *err)
+{
+	struct mount_attr attr = {
+		.attr_set = to_mount_attr(attrs),
+		/* A clone keeps the shared peer group of its source; mounts
+		 * must neither leak to the host nor arrive from it. */
+		.propagation = MS_PRIVATE,
+	};
+
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return sbx_fail(err, errno, "setting mount attributes");
+	return 0;
+}
+
+int sbx_clone_tree(const char *path, struct sbx_error *err)
+{
+	cleanup_close int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+	if (tree < 0)
+		return sbx_fail(err, errno, "%s", path);
+	if (set_private(tree, 0, err) < 0)
+		return sbx_error_wrap(err, "%s", path);
+	return sbx_steal_fd(&tree);
+}
+
+int sbx_clone_tree_fd(int fd, struct sbx_error *err)
+{
+	cleanup_close int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+
+	if (tree < 0)
+		return sbx_fail(err, errno, "cloning a mount");
+	if (set_private(tree, 0, err) < 0)
+		return -1;
+	return sbx_steal_fd(&tree);
+}
+
+int sbx_set_mount_attrs(int tree, unsigned int attrs, struct sbx_error *err)
+{
+	return set_private(tree, attrs, err);
+}
+
+int sbx_new_fs(const char *fstype, const char *const *options, unsigned int attrs,
+	       struct sbx_error *err)
+{
+	cleanup_close int fs = fsopen(fstype, FSOPEN_CLOEXEC);
+	int mnt;
+
+	if (fs < 0)
+		return sbx_fail(err, errno, "creating a %s file system", fstype);
+	for (size_t i = 0; options != NULL && options[i] != NULL; i += 2) {
+		int r = options[i + 1] == NULL
+				? fsconfig(fs, FSCONFIG_SET_FLAG, options[i], NULL, 0)
+				: fsconfig(fs, FSCONFIG_SET_STRING, options[i], options[i + 1], 0);
+
+		if (r < 0)
+			return sbx_fail(err, errno, "%s option %s%s%s", fstype, options[i],
+					options[i + 1] ? "=" : "", options[i + 1] ? options[i + 1] : "");
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return sbx_fail(err, errno, "creating a %s file system", fstype);
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned int)to_mount_attr(attrs));
+	if (mnt < 0)
+		return sbx_fail(err, errno, "mounting a %s file system", fstype);
+	return mnt;
+}
+
+int sbx_open_in_root(int rootfd, const char *path, enum sbx_target_kind kind,
+		     struct sbx_error *err)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	while (*path == '/')
+		path++;
+	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0)
+		return sbx_fail(err, errno, "/%s", path);
+	if (fstat(fd, &st) < 0)
+		return sbx_fail(err, errno, "/%s", path);
+	if (S_ISLNK(st.st_mode))
+		return sbx_fail(err, ELOOP,
+				"/%s is a symbolic link, and sbx mounts only on real directories and files",
+				path);
+	if (kind == SBX_TARGET_DIR && !S_ISDIR(st.st_mode))
+		return sbx_fail(err, ENOTDIR, "/%s", path);
+	if (kind == SBX_TARGET_FILE && S_ISDIR(st.st_mode))
+		return sbx_fail(err, EISDIR, "/%s must be a file to mount a file on it", path);
+	return sbx_steal_fd(&fd);
+}
+
+int sbx_attach(int tree, int target_fd, struct sbx_error *err)
+{
+	if (move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return sbx_fail(err, errno, "attaching the mount");
+	return 0;
+}
+
+/* Create the missing last component of PATH inside ROOTFD. */
+static int create_target(int rootfd, const char *path, enum sbx_target_kind kind,
+			 struct sbx_error *err)
+{
+	char parent[4096];
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	cleanup_close int dirfd = -1;
+	cleanup_close int dir = -1;
+	int fd;
+
+	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - path) : 0, path);
+	dirfd = parent[0] ? sbx_open_in_root(rootfd, parent, SBX_TARGET_DIR, err) : dup(rootfd);
+	if (dirfd < 0)
+		return -1;
+	/* O_PATH fds cannot be written through; reopen the directory. */
+	dir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return sbx_fail(err, errno, "opening %s", parent[0] ? parent : "/");
+	if (kind == SBX_TARGET_DIR) {
+		if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
+			return sbx_fail(err, errno, "creating %s", path);
+		return 0;
+	}
+	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 && errno != EEXIST)
+		return sbx_fail(err, errno, "creating %s", path);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+int sbx_attach_in_root(int tree, int rootfd, const char *path, enum sbx_target_kind kind,
+		       bool create, struct sbx_error *err)
+{
+	cleanup_close int target = sbx_open_in_root(rootfd, path, kind, err);
+
+	if (target < 0 && err->err == ENOENT && create) {
+		if (create_target(rootfd, path, kind, err) < 0)
+			return -1;
+		target = sbx_open_in_root(rootfd, path, kind, err);
+	}
+	if (target < 0)
+		return -1;
+	if (sbx_attach(tree, target, err) < 0)
+		return sbx_error_wrap(err, "%s", path);
+	return 0;
+}
+
+int sbx_tree_kind(int tree, enum sbx_target_kind *kind, struct sbx_error *err)
+{
+	struct stat st;
+
+	if (fstat(tree, &st) < 0)
+		return sbx_fail(err, errno, "stat of a mount");
+	*kind = S_ISDIR(st.st_mode) ? SBX_TARGET_DIR : SBX_TARGET_FILE;
+	return 0;
+}

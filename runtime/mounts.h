@@ -1,0 +1,60 @@
+/* Mount primitives.  Every mount is made detached first (open_tree or
+ * fsmount), given its flags while nothing can see it, then attached with
+ * move_mount onto a target opened inside the new root without following a
+ * symlink out of it.  No path is resolved twice, so nothing in the image can
+ * swap a target between the check and the mount. */
+#ifndef SBX_MOUNTS_H
+#define SBX_MOUNTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* Mount attributes, as MOUNT_ATTR_* of mount_setattr(2). */
+#define SBX_MNT_RO 0x1u
+#define SBX_MNT_NOSUID 0x2u
+#define SBX_MNT_NODEV 0x4u
+#define SBX_MNT_NOEXEC 0x8u
+
+enum sbx_target_kind {
+	SBX_TARGET_DIR,
+	SBX_TARGET_FILE,
+};
+
+/* Clone the mount at PATH (not its submounts) into a detached mount with
+ * private propagation.  Returns the mount fd. */
+int sbx_clone_tree(const char *path, struct sbx_error *err);
+
+/* Same for an fd of an attached mount or file (AT_EMPTY_PATH). */
+int sbx_clone_tree_fd(int fd, struct sbx_error *err);
+
+/* Give a detached mount the SBX_MNT_* attributes ATTRS. */
+int sbx_set_mount_attrs(int tree, unsigned int attrs, struct sbx_error *err);
+
+/* Make a detached new file system: tmpfs, proc, devpts... OPTIONS is a
+ * NULL-terminated list of key, value pairs (value NULL for a flag). */
+int sbx_new_fs(const char *fstype, const char *const *options, unsigned int attrs,
+	       struct sbx_error *err);
+
+/* Open PATH inside ROOTFD as an O_PATH fd: intermediate symlinks resolve as
+ * if ROOTFD were /, the last component must not be a symlink and must be of
+ * kind KIND.  Fails with ENOENT when it does not exist. */
+int sbx_open_in_root(int rootfd, const char *path, enum sbx_target_kind kind,
+		     struct sbx_error *err);
+
+/* Attach the detached mount TREE onto the target TARGET_FD. */
+int sbx_attach(int tree, int target_fd, struct sbx_error *err);
+
+/* Attach TREE at PATH inside ROOTFD (see sbx_open_in_root); when the target
+ * is missing and CREATE is set, make it first (a directory or an empty
+ * file) — only ever inside sbx's own tmpfs mounts, since the image itself
+ * is read-only by then. */
+int sbx_attach_in_root(int tree, int rootfd, const char *path, enum sbx_target_kind kind,
+		       bool create, struct sbx_error *err);
+
+/* Kind of target that a detached mount needs (a directory or a file). */
+int sbx_tree_kind(int tree, enum sbx_target_kind *kind, struct sbx_error *err);
+
+#endif

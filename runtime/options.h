@@ -1,0 +1,70 @@
+/* The options of `sbx run`, parsed from argv into plain data.  This is the
+ * only state the rest of sbx reads; it is filled once and never changed. */
+#ifndef SBX_OPTIONS_H
+#define SBX_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define SBX_DEFAULT_UID 1000
+#define SBX_DEFAULT_GID 1000
+#define SBX_DEFAULT_HOSTNAME "sandbox"
+#define SBX_DEFAULT_TMPFS_SIZE (256ULL << 20)
+#define SBX_MAX_MOUNTS 64
+#define SBX_MAX_ENV 256
+
+enum sbx_mount_kind {
+	SBX_MOUNT_RO_BIND,
+	SBX_MOUNT_BIND,
+	SBX_MOUNT_TMPFS,
+};
+
+struct sbx_mount_spec {
+	enum sbx_mount_kind kind;
+	const char *src; /* host path; NULL for tmpfs */
+	char *dst;       /* absolute path inside the sandbox */
+	uint64_t size;   /* tmpfs size in bytes */
+};
+
+enum sbx_network {
+	SBX_NETWORK_NONE,
+	SBX_NETWORK_HOST,
+};
+
+struct sbx_run_options {
+	const char *rootfs;
+	const char *workspace;
+	const char *hostname;
+	uint32_t uid;
+	uint32_t gid;
+	enum sbx_network network;
+	bool verbose;
+	uint64_t tmp_size; /* /tmp tmpfs */
+	uint64_t shm_size; /* /dev/shm tmpfs */
+	const char *env[SBX_MAX_ENV]; /* KEY=VALUE from -e, in order */
+	size_t n_env;
+	struct sbx_mount_spec mounts[SBX_MAX_MOUNTS]; /* extra mounts, in order */
+	size_t n_mounts;
+	char *const *argv; /* the command, NULL-terminated; points into argv */
+};
+
+/* Parse the arguments that follow `run`.  Returns 1 when --help was asked
+ * for (nothing else is filled), 0 on success, -1 on a bad option with ERR
+ * saying which and why. */
+int sbx_parse_run_options(int argc, char *const argv[], struct sbx_run_options *opts,
+			  struct sbx_error *err);
+
+/* Release what parsing allocated. */
+void sbx_run_options_free(struct sbx_run_options *opts);
+
+/* Parse "UID[:GID]"; GID defaults to UID. */
+int sbx_parse_user(const char *spec, uint32_t *uid, uint32_t *gid);
+
+/* Check that PATH is absolute, has no "." or ".." component and is not "/".
+ * Returns a malloc'd copy without repeated or trailing slashes, or NULL. */
+char *sbx_normalize_sandbox_path(const char *path);
+
+#endif

@@ -1,0 +1,14 @@
+/* /proc for the sandbox's own pid namespace, with the paths that expose or
+ * change the host masked or read-only; and an empty, read-only /sys. */
+#ifndef SBX_PROCFS_H
+#define SBX_PROCFS_H
+
+#include "error.h"
+
+int sbx_mount_proc(int root, struct sbx_error *err);
+
+/* An empty read-only tmpfs over /sys when the image has one: nothing of the
+ * host's devices, firmware or cgroups. */
+int sbx_mount_sys(int root, struct sbx_error *err);
+
+#endif

@@ -1,0 +1,365 @@
+/* The sandbox's setup sequence, in one place.
+ *
+ * sbx (the parent) decides the id maps, clones what only it may read, and
+ * creates the child with clone(2) in new user, mount, pid, ipc, uts, cgroup
+ * and (unless --network host) network namespaces.  The child is pid 1 of
+ * the new pid namespace: it builds the file system, switches to the sandbox
+ * user, then forks the command and stays as a minimal init that reaps and
+ * passes the command's status on.  Errors anywhere in the child travel back
+ * to the parent over the sync socket. */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "devfs.h"
+#include "idmap.h"
+#include "layout.h"
+#include "mounts.h"
+#include "net.h"
+#include "procfs.h"
+#include "sync.h"
+#include "util.h"
+
+struct sandbox {
+	const struct sbx_run_options *opts;
+	struct sbx_idplan ids;
+	struct sbx_sources src;
+	bool sources_in_child; /* rootless: only the child may clone mounts */
+	struct sbx_etc_files etc;
+	char **env;
+	int sync_fd; /* the child's end, in the child */
+};
+
+static int switch_to_sandbox_user(const struct sandbox *sb, struct sbx_error *err)
+{
+	uid_t uid = sb->opts->uid;
+	gid_t gid = sb->opts->gid;
+
+	/* Drop the caller's supplementary groups where the kernel lets us;
+	 * with setgroups denied they show as nogroup and cannot be dropped. */
+	if (sb->ids.setgroups_allowed && setgroups(0, NULL) < 0)
+		return sbx_fail(err, errno, "dropping supplementary groups");
+	if (setresgid(gid, gid, gid) < 0)
+		return sbx_fail(err, errno, "switching to gid %u", gid);
+	/* Leaving inside root for a non-zero uid clears the capability sets. */
+	if (setresuid(uid, uid, uid) < 0)
+		return sbx_fail(err, errno, "switching to uid %u", uid);
+	return 0;
+}
+
+static int become_setup_user(const struct sandbox *sb, struct sbx_error *err)
+{
+	/* Files made on sbx's tmpfs mounts need an owner mapped inside. */
+	if (setresgid(sb->ids.setup_gid, sb->ids.setup_gid, sb->ids.setup_gid) < 0 ||
+	    setresuid(sb->ids.setup_uid, sb->ids.setup_uid, sb->ids.setup_uid) < 0)
+		return sbx_fail(err, errno, "taking the setup ids inside the user namespace");
+	return 0;
+}
+
+static int wait_for_id_maps(int sync_fd, struct sbx_error *err)
+{
+	struct sbx_msg msg;
+	int r = sbx_sync_recv(sync_fd, &msg, err);
+
+	if (r <= 0 || msg.type != SBX_MSG_MAPS_READY)
+		return sbx_fail(err, 0, "sbx went away during setup");
+	return 0;
+}
+
+/* The command's process: stdio only, its own working directory, exec. */
+static void run_command(const struct sandbox *sb, const char *cwd)
+{
+	struct sbx_error err = { 0 };
+
+	/* The sync socket (close-on-exec) tells the parent the execve
+	 * worked; every other descriptor of sbx goes. */
+	if (dup3(sb->sync_fd, 3, O_CLOEXEC) < 0 || close_range(4, ~0U, 0) < 0) {
+		sbx_fail(&err, errno, "closing sbx's file descriptors");
+	} else if (chdir(cwd) < 0) {
+		sbx_fail(&err, errno, "entering %s", cwd);
+	} else {
+		sbx_exec_command(sb->opts->argv, sb->env, &err);
+	}
+	sbx_sync_send(3, SBX_MSG_ERROR, &err);
+	_exit(err.status);
+}
+
+static int status_of(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return SBX_EXIT_FAILURE;
+}
+
+/* pid 1 of the sandbox: start the command, reap whatever dies, and end
+ * with the command's status.  When it ends the kernel kills everything
+ * left in the pid namespace. */
+static int run_init(const struct sandbox *sb, const char *cwd, struct sbx_error *err)
+{
+	pid_t command = fork();
+
+	if (command < 0)
+		return sbx_fail(err, errno, "starting the command");
+	if (command == 0)
+		run_command(sb, cwd);
+	/* The init holds nothing of the host and cannot be inspected. */
+	close_range(0, ~0U, 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	for (;;) {
+		int wstatus;
+		pid_t pid = waitpid(-1, &wstatus, 0);
+
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			_exit(SBX_EXIT_FAILURE);
+		if (pid == command)
+			_exit(status_of(wstatus));
+	}
+}
+
+/* Mount a tmpfs on /workspace when no -w was given and the image has the
+ * directory: the command still gets a writable place to start in. */
+static int mount_scratch_workspace(int root, const struct sbx_run_options *o, bool *mounted,
+				   struct sbx_error *err)
+{
+	char sizebuf[32], uid[16], gid[16];
+	const char *opts[] = { "size", sizebuf, "mode", "0755", "uid", uid, "gid", gid, NULL };
+	cleanup_close int target = sbx_open_in_root(root, "/workspace", SBX_TARGET_DIR, err);
+	cleanup_close int tree = -1;
+
+	*mounted = false;
+	if (target < 0)
+		return err->err == ENOENT ? 0 : sbx_error_wrap(err, "scratch /workspace");
+	snprintf(sizebuf, sizeof(sizebuf), "%llu", (unsigned long long)o->tmp_size);
+	snprintf(uid, sizeof(uid), "%u", o->uid);
+	snprintf(gid, sizeof(gid), "%u", o->gid);
+	tree = sbx_new_fs("tmpfs", opts, SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
+	if (tree < 0 || sbx_attach(tree, target, err) < 0)
+		return sbx_error_wrap(err, "scratch /workspace");
+	*mounted = true;
+	return 0;
+}
+
+/* The checklist.  Each step says why it sits where it does. */
+static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
+{
+	const struct sbx_run_options *o = sb->opts;
+	cleanup_close int staging = -1;
+	cleanup_close int root = -1;
+	bool has_workspace = o->workspace != NULL;
+
+	/* 1. Die with sbx.  Set before anything else; if sbx died before
+	 *    this, the wait below reads end of file and we stop. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return sbx_fail(err, errno, "PR_SET_PDEATHSIG");
+	/* 2. Wait until sbx has written our uid and gid maps: until then we
+	 *    are nobody and may not create a single file. */
+	if (wait_for_id_maps(sb->sync_fd, err) < 0)
+		return -1;
+	if (become_setup_user(sb, err) < 0)
+		return -1;
+	/* 3. Rootless: clone the sources now, while host paths are still the
+	 *    host's (the staging tmpfs below hides /tmp). */
+	if (sb->sources_in_child && sbx_sources_open(o, &sb->src, err) < 0)
+		return -1;
+	/* 4. Nothing we mount from here on may propagate to the host. */
+	sbx_verbose(o->verbose, "making mount propagation private");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return sbx_fail(err, errno, "making / private in the new mount namespace");
+	/* 5. Scratch space of our own for the new root and generated files. */
+	staging = sbx_mount_staging(err);
+	if (staging < 0)
+		return -1;
+	/* 6. The rootfs, read-only, nosuid, nodev from the moment it is
+	 *    visible: nothing below can write into the image. */
+	sbx_verbose(o->verbose, "mounting rootfs %s read-only", o->rootfs);
+	root = sbx_mount_root(staging, sb->src.rootfs, err);
+	if (root < 0)
+		return -1;
+	/* 7. The file system the command sees, all on targets opened inside
+	 *    the new root without following symlinks out of it.  /dev before
+	 *    /proc: the /proc masks bind sbx's own /dev/null. */
+	if (has_workspace) {
+		sbx_verbose(o->verbose, "mounting workspace %s at /workspace", o->workspace);
+		if (sbx_mount_workspace(root, sb->src.workspace, err) < 0)
+			return -1;
+	} else if (mount_scratch_workspace(root, o, &has_workspace, err) < 0) {
+		return -1;
+	}
+	sbx_verbose(o->verbose, "mounting /tmp, /dev, /proc, /sys");
+	if (sbx_mount_tmp(root, o->tmp_size, err) < 0 ||
+	    sbx_mount_dev(root, sb->src.dev, o->shm_size, sbx_idmap_has_inside(&sb->ids.gid, 5), err) < 0 ||
+	    sbx_mount_proc(root, err) < 0 || sbx_mount_sys(root, err) < 0)
+		return -1;
+	if (sbx_mount_etc_files(root, staging, &sb->etc, o->verbose, err) < 0)
+		return -1;
+	/* 8. Extra mounts last, so they may go below /workspace or /tmp. */
+	if (sbx_mount_extras(root, o, &sb->src, err) < 0)
+		return -1;
+	sbx_sources_close(&sb->src);
+	/* 9. Enter the new root and cut the way back. */
+	sbx_verbose(o->verbose, "pivot_root into the rootfs, detaching the host's tree");
+	if (sbx_pivot_root(root, err) < 0)
+		return -1;
+	/* 10. Identity and network of the new namespaces. */
+	if (sethostname(o->hostname, strlen(o->hostname)) < 0)
+		return sbx_fail(err, errno, "setting the hostname");
+	if (o->network == SBX_NETWORK_NONE) {
+		sbx_verbose(o->verbose, "network none: new namespace, lo up");
+		if (sbx_loopback_up(err) < 0)
+			return -1;
+	}
+	/* 11. Resource limits (cgroups) go here, while we still hold
+	 *     capabilities inside; then the privilege layers (capabilities,
+	 *     no_new_privs, seccomp, Landlock), seccomp last before execve. */
+	/* 12. Become the sandbox user; this drops every capability. */
+	sbx_verbose(o->verbose, "switching to uid %u gid %u", o->uid, o->gid);
+	if (switch_to_sandbox_user(sb, err) < 0)
+		return -1;
+	/* 13. Start the command under our init. */
+	return run_init(sb, has_workspace ? "/workspace" : "/", err);
+}
+
+static int child_main(struct sandbox *sb)
+{
+	struct sbx_error err = { 0 };
+
+	if (setup_sandbox(sb, &err) < 0) {
+		sbx_sync_send(sb->sync_fd, SBX_MSG_ERROR, &err);
+		_exit(err.status ? err.status : SBX_EXIT_FAILURE);
+	}
+	_exit(SBX_EXIT_FAILURE);
+}
+
+static int namespace_flags(const struct sbx_run_options *opts)
+{
+	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+		    CLONE_NEWCGROUP;
+
+	if (opts->network == SBX_NETWORK_NONE)
+		flags |= CLONE_NEWNET;
+	return flags;
+}
+
+static int workspace_owner(const char *path, int64_t *uid, int64_t *gid, struct sbx_error *err)
+{
+	struct stat st;
+
+	*uid = *gid = -1;
+	if (path == NULL)
+		return 0;
+	if (stat(path, &st) < 0)
+		return sbx_fail(err, errno, "--workspace %s", path);
+	if (!S_ISDIR(st.st_mode))
+		return sbx_fail(err, ENOTDIR, "--workspace %s", path);
+	*uid = st.st_uid;
+	*gid = st.st_gid;
+	return 0;
+}
+
+static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struct sbx_error *err)
+{
+	int64_t ws_uid, ws_gid;
+	char desc[512];
+
+	sb->opts = opts;
+	sbx_sources_init(&sb->src);
+	if (workspace_owner(opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
+	    sbx_idplan_make(opts->uid, opts->gid, ws_uid, ws_gid, &sb->ids, err) < 0 ||
+	    sbx_etc_files_make(opts, &sb->etc, err) < 0 ||
+	    sbx_env_build(opts, getenv("TERM"), &sb->env, err) < 0)
+		return -1;
+	sbx_idplan_describe(&sb->ids, desc, sizeof(desc));
+	sbx_verbose(opts->verbose, "user namespace: %s", desc);
+	sb->sources_in_child = geteuid() != 0;
+	if (!sb->sources_in_child && sbx_sources_open(opts, &sb->src, err) < 0)
+		return -1;
+	return 0;
+}
+
+static void reap(pid_t pid, int *wstatus)
+{
+	while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR)
+		;
+}
+
+int sbx_sandbox_run(const struct sbx_run_options *opts, int *exit_status, struct sbx_error *err)
+{
+	struct sandbox sb = { 0 };
+	cleanup_close int parent_fd = -1;
+	struct sbx_msg msg;
+	bool child_failed = false;
+	int fds[2], wstatus = 0, r = -1;
+	pid_t pid;
+
+	if (prepare(&sb, opts, err) < 0)
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
+		sbx_fail(err, errno, "creating the sync socket");
+		goto out;
+	}
+	parent_fd = fds[0];
+	sb.sync_fd = fds[1];
+	sbx_verbose(opts->verbose, "creating user, mount, pid, ipc, uts, cgroup%s namespaces",
+		    opts->network == SBX_NETWORK_NONE ? ", net" : "");
+	/* A raw clone with fork semantics: the child runs on a copy of our
+	 * stack and is pid 1 of its new pid namespace. */
+	pid = (pid_t)syscall(SYS_clone, namespace_flags(opts) | SIGCHLD, NULL, NULL, NULL, 0);
+	if (pid < 0) {
+		sbx_fail(err, errno, "creating the sandbox's namespaces");
+		if (errno == EPERM || errno == ENOSPC)
+			sbx_error_hint(err, "unprivileged user namespaces may be disabled: check "
+					    "kernel.unprivileged_userns_clone and user.max_user_namespaces");
+		close(sb.sync_fd);
+		goto out;
+	}
+	if (pid == 0) {
+		close(parent_fd);
+		child_main(&sb);
+	}
+	close(sb.sync_fd);
+	sbx_sources_close(&sb.src);
+	if (sbx_idplan_apply(&sb.ids, pid, err) < 0 ||
+	    sbx_sync_send(parent_fd, SBX_MSG_MAPS_READY, NULL) < 0) {
+		if (err->msg[0] == '\0')
+			sbx_fail(err, errno, "signalling the sandbox");
+		sbx_error_wrap(err, "writing the sandbox's id maps");
+		kill(pid, SIGKILL);
+		reap(pid, &wstatus);
+		goto out;
+	}
+	/* Until the command's execve, the child may report an error. */
+	while (sbx_sync_recv(parent_fd, &msg, err) > 0) {
+		if (msg.type == SBX_MSG_ERROR) {
+			*err = msg.error;
+			child_failed = true;
+		}
+	}
+	reap(pid, &wstatus);
+	if (child_failed)
+		goto out;
+	*exit_status = status_of(wstatus);
+	r = 0;
+out:
+	sbx_sources_close(&sb.src);
+	sbx_env_free(sb.env);
+	return r;
+}

@@ -1,0 +1,167 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void sbx_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+void sbx_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+
+		close(*fd);
+		errno = saved;
+	}
+}
+
+int sbx_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int sbx_write_file_at(int dirfd, const char *path, const char *str, struct sbx_error *err)
+{
+	cleanup_close int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return sbx_fail(err, errno, "opening %s for writing", path);
+	if (sbx_write_all(fd, str, strlen(str)) < 0)
+		return sbx_fail(err, errno, "writing %s", path);
+	return 0;
+}
+
+int sbx_read_file(const char *path, size_t max, char **out, struct sbx_error *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+
+	if (fd < 0)
+		return sbx_fail(err, errno, "opening %s", path);
+	buf = malloc(max + 1);
+	if (buf == NULL)
+		return sbx_fail(err, ENOMEM, "reading %s", path);
+	for (;;) {
+		ssize_t n = read(fd, buf + len, max + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return sbx_fail(err, errno, "reading %s", path);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return sbx_fail(err, EFBIG, "reading %s (larger than %zu bytes)", path, max);
+	}
+	buf[len] = '\0';
+	*out = buf;
+	buf = NULL;
+	return 0;
+}
+
+int sbx_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t value = 0, mult = 1;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (value > (UINT64_MAX - 9) / 10)
+			return -1;
+		value = value * 10 + (uint64_t)(*p - '0');
+	}
+	switch (*p) {
+	case 'k': case 'K': mult = 1ULL << 10; p++; break;
+	case 'm': case 'M': mult = 1ULL << 20; p++; break;
+	case 'g': case 'G': mult = 1ULL << 30; p++; break;
+	case 't': case 'T': mult = 1ULL << 40; p++; break;
+	default: break;
+	}
+	if (mult > 1 && (*p == 'i' || *p == 'I'))
+		p++;
+	if (*p == 'b' || *p == 'B')
+		p++;
+	if (*p != '\0' || value == 0 || value > UINT64_MAX / mult)
+		return -1;
+	*out = value * mult;
+	return 0;
+}
+
+int sbx_parse_id(const char *s, uint32_t *out)
+{
+	uint64_t value = 0;
+	const char *p = s;
+
+	if (*p == '\0')
+		return -1;
+	for (; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		value = value * 10 + (uint64_t)(*p - '0');
+		/* (uid_t)-1 means "unchanged" to set*id(2): never a real id. */
+		if (value >= UINT32_MAX)
+			return -1;
+	}
+	*out = (uint32_t)value;
+	return 0;
+}
+
+bool sbx_valid_env_name(const char *s, size_t len)
+{
+	if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9')))
+			return false;
+	}
+	return true;
+}
+
+void sbx_verbose(bool verbose, const char *fmt, ...)
+{
+	char line[1024] = "sbx: ";
+	va_list ap;
+	int n;
+
+	if (!verbose)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line + 5, sizeof(line) - 6, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	n += 5;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n] = '\n';
+	/* One write per line, so that the parent's and the child's lines never
+	 * interleave mid-line. */
+	(void)!write(STDERR_FILENO, line, (size_t)n + 1);
+}

@@ -1,0 +1,54 @@
+/* Small helpers shared by every module: scoped cleanup, whole-file I/O,
+ * size parsing. */
+#ifndef SBX_UTIL_H
+#define SBX_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* Scoped cleanup in the manner of systemd and crun: the variable is released
+ * when it goes out of scope, so early returns on error leak nothing. */
+void sbx_freep(void *p);
+void sbx_closep(int *fd);
+#define cleanup_free __attribute__((cleanup(sbx_freep)))
+#define cleanup_close __attribute__((cleanup(sbx_closep)))
+
+/* Hand an owned fd to the caller without the cleanup closing it. */
+static inline int sbx_steal_fd(int *fd)
+{
+	int ret = *fd;
+
+	*fd = -1;
+	return ret;
+}
+
+#define SBX_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Write all of BUF to FD, retrying on EINTR and short writes. */
+int sbx_write_all(int fd, const void *buf, size_t len);
+
+/* Write STR to the file at PATH (relative to DIRFD), which must exist. */
+int sbx_write_file_at(int dirfd, const char *path, const char *str, struct sbx_error *err);
+
+/* Read at most MAX bytes of the file at PATH into a NUL-terminated malloc'd
+ * buffer; files larger than MAX are an error (EFBIG). */
+int sbx_read_file(const char *path, size_t max, char **out, struct sbx_error *err);
+
+/* Parse a size such as "256m", "1G", "4096" (binary units, k/m/g/t, optional
+ * trailing "b"/"ib"). Rejects zero, negative numbers, garbage and overflow. */
+int sbx_parse_size(const char *s, uint64_t *out);
+
+/* Parse a decimal id (uid or gid) in [0, 2^32-2]; rejects -1 and garbage. */
+int sbx_parse_id(const char *s, uint32_t *out);
+
+/* Whether a NUL-terminated string is a valid environment variable name. */
+bool sbx_valid_env_name(const char *s, size_t len);
+
+/* Progress for -v: one "sbx: ..." line on stderr when VERBOSE is set. */
+void sbx_verbose(bool verbose, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
