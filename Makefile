@@ -22,7 +22,7 @@ LIB_SRCS := $(filter-out runtime/main.c,$(SRCS))
 HDRS := $(wildcard runtime/*.h)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all clean check check-unit check-integration deps asan install rootfs helper
+.PHONY: all clean check check-unit check-integration check-mutants deps asan install helper
 
 all: sbx
 
@@ -50,9 +50,14 @@ check-unit: tests/unit/run-unit
 check-integration: sbx helper
 	tests/run-integration
 
+# Weakened builds that the isolation tests must catch.
+check-mutants: sbx helper
+	tests/mutants/run
+
 check: deps
 	$(MAKE) check-unit
 	$(MAKE) check-integration
+	$(MAKE) check-mutants
 
 # The whole suite again against a binary built with ASan and UBSan.
 asan: deps sbx-asan helper tests/unit/run-unit

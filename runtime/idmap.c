@@ -37,12 +37,15 @@ static int parse_subid_line(const char *line, size_t len, const char *user, uint
 	snprintf(idbuf, sizeof(idbuf), "%u", id);
 	if (!((user != NULL && strcmp(buf, user) == 0) || strcmp(buf, idbuf) == 0))
 		return 0;
+	/* strtoull takes "-1" as a huge number: accept digits only. */
+	if (start[0] < '0' || start[0] > '9' || count[0] < '0' || count[0] > '9')
+		return 0;
 	errno = 0;
 	s = strtoull(start, &end, 10);
 	if (errno || *end != '\0' || end == start)
 		return 0;
 	c = strtoull(count, &end, 10);
-	if (errno || *end != '\0' || end == count || c == 0 || s + c > UINT32_MAX)
+	if (errno || *end != '\0' || c == 0 || s > UINT32_MAX || c > UINT32_MAX - s)
 		return 0;
 	out->start = (uint32_t)s;
 	out->count = (uint32_t)c;

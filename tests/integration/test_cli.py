@@ -1,0 +1,80 @@
+"""The command line: help, version, exit statuses and error messages."""
+import os
+
+from conftest import MODE, probe, run, sbx
+
+
+def test_help_and_version():
+    for args in (["--help"], ["help"], ["run", "--help"]):
+        r = sbx(*args)
+        assert r.returncode == 0, r.stderr
+        assert "Usage: sbx" in r.stdout
+    r = sbx("run", "--help")
+    for opt in ("--rootfs", "--workspace", "--env", "--ro-bind", "--bind", "--tmpfs", "--user",
+                "--network", "--hostname", "--verbose"):
+        assert opt in r.stdout
+    r = sbx("version")
+    assert r.returncode == 0 and r.stdout.startswith("sbx ")
+
+
+def test_mode_is_what_it_claims():
+    """A run labelled rootless must really be rootless, and so on."""
+    assert (os.geteuid() == 0) == (MODE == "root")
+
+
+def test_exit_status_is_the_commands(rootfs):
+    for code in (0, 1, 42):
+        r = probe(rootfs, "exit", str(code))
+        assert r.returncode == code, r.stderr
+        assert r.stderr == ""
+
+
+def test_not_found_is_127(rootfs):
+    r = run(rootfs, "no-such-command")
+    assert r.returncode == 127
+    assert "not found in the sandbox: no-such-command" in r.stderr
+    r = run(rootfs, "/bin/missing")
+    assert r.returncode == 127
+
+
+def test_not_executable_is_126(rootfs):
+    r = run(rootfs, "/notexec")
+    assert r.returncode == 126
+    assert "cannot execute /notexec" in r.stderr
+    r = run(rootfs, "/bin")
+    assert r.returncode == 126
+
+
+def test_sbx_failures_are_125_with_one_clear_line(rootfs, tmp_path):
+    cases = [
+        (["run", "--rootfs", str(tmp_path / "missing"), "--", "true"], "--rootfs"),
+        (["run", "--rootfs", str(rootfs), "--bogus", "true"], "unknown option '--bogus'"),
+        (["run", "--rootfs", str(rootfs)], "no command given"),
+        (["run", "true"], "--rootfs DIR is required"),
+        (["run", "--rootfs", str(rootfs), "--user", "root", "true"], "--user"),
+        (["run", "--rootfs", str(rootfs), "-w", str(tmp_path / "nows"), "true"], "--workspace"),
+        (["run", "--rootfs", str(rootfs), "--ro-bind", f"{tmp_path}/nope:/opt/data", "true"], "--ro-bind"),
+        (["run", "--rootfs", str(rootfs), "--bind", f"{tmp_path}:/no/such/dir", "true"], "--bind /no/such/dir"),
+        (["frobnicate"], "unknown command"),
+    ]
+    for args, needle in cases:
+        r = sbx(*args)
+        assert r.returncode == 125, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("sbx: "), (args, r.stderr)
+        assert needle in lines[0], (args, r.stderr)
+
+
+def test_a_setup_error_inside_carries_its_reason(rootfs, tmp_path):
+    """A failure in the sandbox's child reaches the user with its cause."""
+    r = sbx("run", "--rootfs", str(rootfs), "--bind", f"{tmp_path}:/no/such/dir", "true")
+    assert "No such file or directory" in r.stderr
+    assert "target must exist in the rootfs" in r.stderr
+
+
+def test_verbose_says_each_step(rootfs):
+    r = run(rootfs, "true", opts=["-v"])
+    assert r.returncode == 0
+    for step in ("user namespace", "creating user, mount, pid", "mount propagation private",
+                 "read-only", "pivot_root", "lo up", "switching to uid 1000"):
+        assert step in r.stderr, step

@@ -1,0 +1,315 @@
+"""Every isolation property of `sbx run`, each checked by an attack or a
+measurement that fails if the property breaks."""
+import ctypes
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+from conftest import MODE, expected_ws_owner, host_mounts, probe, run, sbx
+
+PROC_SUPER_MAGIC = 0x9FA0
+TMPFS_MAGIC = 0x01021994
+ST_RDONLY = 0x1
+
+
+def ok(r):
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert r.stdout.startswith("ok"), r.stdout
+    return r.stdout.strip()[3:]
+
+
+def err(r, name):
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert r.stdout.split()[:1] == ["err"] and r.stdout.split()[2] == name, r.stdout
+
+
+# ---- users and id maps -------------------------------------------------------
+
+def test_default_user_is_1000(rootfs):
+    assert ok(probe(rootfs, "ids")).startswith("uid=1000,1000,1000 gid=1000,1000,1000")
+
+
+def test_uid_0_only_when_asked(rootfs):
+    assert ok(probe(rootfs, "ids", opts=["--user", "0"])).startswith("uid=0,0,0 gid=0,0,0")
+    assert ok(probe(rootfs, "ids", opts=["--user", "1234:5678"])).startswith("uid=1234,1234,1234 gid=5678,5678,5678")
+
+
+def read_maps(rootfs, *opts):
+    uid_map = ok(probe(rootfs, "read", "/proc/self/uid_map", opts=list(opts)))
+    return [tuple(int(x) for x in l.split()) for l in uid_map.splitlines() if l.strip()]
+
+
+def test_id_map_for_this_mode(rootfs):
+    entries = read_maps(rootfs)
+    sandbox = [e for e in entries if e[0] == 1000]
+    assert len(sandbox) == 1
+    # Never host root, for any id.
+    for inside, outside, count in entries:
+        assert not (outside <= 0 < outside + count), entries
+    if MODE == "root":
+        assert len(entries) == 3 and sandbox[0][1] != 0
+    elif MODE == "subuid":
+        assert sandbox[0][1] == os.getuid()
+        assert len(entries) == 3 and any(e[0] == 0 for e in entries)
+    else:
+        assert entries == [(1000, os.getuid(), 1)]
+        assert ok(probe(rootfs, "read", "/proc/self/setgroups")).strip() == "deny"
+
+
+def test_root_mode_maps_the_sandbox_user_to_the_workspace_owner(rootfs, workspace):
+    entries = read_maps(rootfs, "-w", str(workspace))
+    assert [e for e in entries if e[0] == 1000] == [(1000, expected_ws_owner(), 1)]
+
+
+def test_a_root_owned_workspace_never_gets_root_rights(rootfs):
+    """As root, sbx refuses to map the sandbox user to host root; rootless,
+    the sandbox cannot write where its caller could not."""
+    ws = "/usr/share"
+    r = probe(rootfs, "write", "/workspace/pwned", opts=["-w", ws])
+    if os.geteuid() == 0:
+        assert r.returncode == 125 and "never runs the sandbox as host root" in r.stderr
+    else:
+        err(r, "EACCES")
+    assert not os.path.exists("/usr/share/pwned")
+
+
+def test_no_capabilities_left_after_switching_user(rootfs):
+    status = ok(probe(rootfs, "read", "/proc/self/status"))
+    for line in status.splitlines():
+        if line.startswith(("CapInh", "CapPrm", "CapEff", "CapAmb")):
+            assert line.split()[1] == "0000000000000000", line
+
+
+# ---- file system -------------------------------------------------------------
+
+def test_root_is_read_only(rootfs):
+    err(probe(rootfs, "write", "/newfile"), "EROFS")
+    err(probe(rootfs, "write", "/bin/busybox"), "EROFS")
+    err(probe(rootfs, "mkdir", "/etc/x"), "EROFS")
+    flags = int(ok(probe(rootfs, "statfs", "/")).split("flags=")[1], 16)
+    assert flags & ST_RDONLY
+    assert not (rootfs / "newfile").exists()
+
+
+def mount_options(rootfs, target, *opts):
+    info = ok(probe(rootfs, "read", "/proc/self/mountinfo", opts=list(opts)))
+    for line in info.splitlines():
+        fields = line.split()
+        if fields[4] == target:
+            return fields[5].split(","), line
+    raise AssertionError(f"{target} not mounted:\n{info}")
+
+
+def test_mount_flags(rootfs, workspace):
+    root, _ = mount_options(rootfs, "/", "-w", str(workspace))
+    assert {"ro", "nosuid", "nodev"} <= set(root)
+    ws, _ = mount_options(rootfs, "/workspace", "-w", str(workspace))
+    assert "rw" in ws and {"nosuid", "nodev"} <= set(ws)
+    for target in ("/tmp", "/dev/shm"):
+        opts, line = mount_options(rootfs, target)
+        assert {"rw", "nosuid", "nodev"} <= set(opts), line
+        assert "tmpfs" in line
+
+
+def test_workspace_is_writable_and_owned_by_its_owner(rootfs, workspace):
+    assert ok(probe(rootfs, "write", "/workspace/made-inside", opts=["-w", str(workspace)])) == ""
+    st = os.stat(workspace / "made-inside")
+    assert (st.st_uid, st.st_gid) == (expected_ws_owner(), expected_ws_owner() if os.geteuid() == 0 else os.getgid())
+    assert ok(probe(rootfs, "cwd", opts=["-w", str(workspace)])) == "/workspace"
+
+
+def test_without_a_workspace_there_is_a_scratch_one(rootfs):
+    assert ok(probe(rootfs, "cwd")) == "/workspace"
+    assert ok(probe(rootfs, "write", "/workspace/x")) == ""
+    assert not (rootfs / "workspace" / "x").exists()
+
+
+def fill(rootfs, path, *opts):
+    out = ok(probe(rootfs, "fill", path, opts=list(opts)))
+    assert "errno=ENOSPC" in out, out
+    return int(re.search(r"bytes=(\d+)", out).group(1))
+
+
+def test_tmpfs_sizes(rootfs):
+    assert fill(rootfs, "/tmp/big") == 256 << 20
+    assert fill(rootfs, "/dev/shm/big") == 256 << 20
+    assert fill(rootfs, "/tmp/big", "--tmpfs", "/tmp:8m") == 8 << 20
+    assert fill(rootfs, "/dev/shm/big", "--tmpfs", "/dev/shm:4m") == 4 << 20
+    assert fill(rootfs, "/tmp/c/big", "--tmpfs", "/tmp/c:2m") == 2 << 20
+
+
+def test_extra_mounts(rootfs, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "f").write_text("hello")
+    os.chmod(tmp_path, 0o755)
+    rw = tmp_path / "rw"
+    rw.mkdir(mode=0o777)
+    os.chmod(rw, 0o777)
+    opts = ["--ro-bind", f"{data}:/opt/data", "--bind", f"{rw}:/opt/rw"]
+    assert ok(probe(rootfs, "read", "/opt/data/f", opts=opts)) == "hello"
+    err(probe(rootfs, "write", "/opt/data/g", opts=opts), "EROFS")
+    assert ok(probe(rootfs, "write", "/opt/rw/g", opts=opts)) == ""
+    assert (rw / "g").exists()
+    # A file onto a file, created in /tmp since the image lacks it.
+    assert ok(probe(rootfs, "read", "/tmp/f", opts=["--ro-bind", f"{data}/f:/tmp/f"])) == "hello"
+
+
+def test_proc_is_fresh_and_masked(rootfs):
+    assert int(ok(probe(rootfs, "statfs", "/proc")).split()[0].split("=")[1], 16) == PROC_SUPER_MAGIC
+    for path in ("/proc/keys", "/proc/timer_list", "/proc/kallsyms", "/proc/interrupts"):
+        r = probe(rootfs, "read", path)
+        if r.stdout.startswith("err") and "ENOENT" in r.stdout:
+            continue
+        assert ok(r) == "", path
+        # Masked by sbx's /dev/null: writes go nowhere.
+        assert "rdev=1:3" in ok(probe(rootfs, "stat", path)), path
+    for path in ("/proc/sys/kernel/hostname", "/proc/sys/kernel/core_pattern", "/proc/sys/vm/drop_caches"):
+        err(probe(rootfs, "write", path), "EROFS")
+    with open("/proc/sys/kernel/core_pattern") as f:
+        before = f.read()
+    probe(rootfs, "write", "/proc/sys/kernel/core_pattern", opts=["--user", "0"])
+    with open("/proc/sys/kernel/core_pattern") as f:
+        assert f.read() == before
+    if os.path.exists("/proc/sysrq-trigger"):
+        r = probe(rootfs, "write", "/proc/sysrq-trigger")
+        assert r.returncode == 1
+
+
+def test_dev_is_minimal(rootfs):
+    r = run(rootfs, "ls", "-1", "/dev")
+    assert r.returncode == 0, r.stderr
+    assert set(r.stdout.split()) == {"fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr",
+                                     "stdin", "stdout", "tty", "urandom", "zero"}
+    assert "rdev=1:3" in ok(probe(rootfs, "stat", "/dev/null"))
+    err(probe(rootfs, "write", "/dev/newnode"), "EROFS")
+
+
+def test_sys_shows_nothing_of_the_host(rootfs):
+    r = run(rootfs, "ls", "-A", "/sys")
+    assert r.returncode == 0 and r.stdout.strip() == "", r.stdout
+    err(probe(rootfs, "write", "/sys/x"), "EROFS")
+
+
+def test_no_mount_is_shared_with_the_host(rootfs, workspace):
+    info = ok(probe(rootfs, "read", "/proc/self/mountinfo", opts=["-w", str(workspace)]))
+    assert "shared:" not in info
+
+
+def test_etc_files_are_sbxs_not_the_images(rootfs):
+    hosts = ok(probe(rootfs, "read", "/etc/hosts", opts=["--hostname", "box"]))
+    assert "localhost" in hosts and "box" in hosts
+    assert ok(probe(rootfs, "read", "/etc/hostname", opts=["--hostname", "box"])).strip() == "box"
+    assert (rootfs / "etc" / "hosts").read_text() == "# image hosts\n"
+
+
+# ---- processes, network, ipc, uts --------------------------------------------
+
+def test_pid_namespace(rootfs):
+    canary = subprocess.Popen(["sleep", "60"])
+    try:
+        assert canary.pid > 2
+        # Only sbx's init (1) and the probe itself (2).
+        assert ok(probe(rootfs, "pids")).split() == ["1", "2"]
+        assert ok(probe(rootfs, "pid")) == "2", "the command must not be pid 1"
+        err(probe(rootfs, "kill", str(canary.pid)), "ESRCH")
+        assert canary.poll() is None
+    finally:
+        canary.kill()
+        canary.wait()
+
+
+def test_network_none_has_only_lo_up(rootfs):
+    assert ok(probe(rootfs, "ifaces")).split() == ["lo"]
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = str(srv.getsockname()[1])
+    try:
+        # ECONNREFUSED, not ENETUNREACH: lo is up, and the host's listener
+        # is not on it.
+        err(probe(rootfs, "connect-tcp", "127.0.0.1", port), "ECONNREFUSED")
+        assert ok(probe(rootfs, "connect-tcp", "127.0.0.1", port, opts=["--network", "host"])) == ""
+    finally:
+        srv.close()
+
+
+def test_host_abstract_socket_unreachable(rootfs):
+    name = f"sbx-canary-{uuid.uuid4().hex[:8]}"
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind("\0" + name)
+    srv.listen(1)
+    try:
+        err(probe(rootfs, "connect-abstract", name), "ECONNREFUSED")
+    finally:
+        srv.close()
+
+
+def test_ipc_namespace(rootfs):
+    libc = ctypes.CDLL(None, use_errno=True)
+    key = 0x5B0C0000 + (os.getpid() & 0xFFFF)
+    shmid = libc.shmget(key, 4096, 0o1600 | 0o600)  # IPC_CREAT|IPC_EXCL
+    assert shmid >= 0, os.strerror(ctypes.get_errno())
+    try:
+        err(probe(rootfs, "shmget", hex(key)), "ENOENT")
+    finally:
+        libc.shmctl(shmid, 0, None)  # IPC_RMID
+
+
+def test_hostname(rootfs):
+    assert ok(probe(rootfs, "hostname")) == "sandbox"
+    assert ok(probe(rootfs, "hostname", opts=["--hostname", "box-7"])) == "box-7"
+    before = socket.gethostname()
+    err(probe(rootfs, "sethostname", "pwned"), "EPERM")
+    assert socket.gethostname() == before
+
+
+# ---- what reaches the command ------------------------------------------------
+
+def test_environment_is_clean(rootfs):
+    env = dict(os.environ, SBX_CANARY_SECRET="canary-5b0c", LD_PRELOAD="/nonexistent.so",
+               AWS_SECRET_ACCESS_KEY="aws-canary", SSH_AUTH_SOCK="/tmp/agent", TERM="xterm")
+    r = probe(rootfs, "env", opts=["-e", "FOO=bar", "-e", "HOME=/workspace"], env=env)
+    assert r.returncode == 0
+    got = dict(line.split("=", 1) for line in r.stdout.splitlines())
+    assert got == {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                   "HOME": "/workspace", "LANG": "C.UTF-8", "TERM": "xterm", "FOO": "bar"}
+    assert "canary" not in r.stdout + r.stderr
+
+
+def test_no_file_descriptor_beyond_stdio(rootfs):
+    rfd, wfd = os.pipe()
+    leak = os.open("/etc/hostname", os.O_RDONLY)
+    try:
+        r = probe(rootfs, "fds", pass_fds=(rfd, wfd, leak))
+        fds = [entry.split("=")[0] for entry in ok(r).split()]
+        assert fds == ["0", "1", "2"], r.stdout
+    finally:
+        for fd in (rfd, wfd, leak):
+            os.close(fd)
+
+
+def test_cwd_is_inside(rootfs):
+    assert ok(probe(rootfs, "cwd")) == "/workspace"
+    r = probe(rootfs, "read", "/proc/self/cwd/../etc/hostname")
+    assert r.returncode == 0
+
+
+# ---- nothing left behind -----------------------------------------------------
+
+def test_nothing_left_on_the_host(rootfs, workspace):
+    marker = f"sbx-leftover-{uuid.uuid4().hex[:8]}"
+    mounts_before = host_mounts()
+    tmp_before = set(os.listdir("/tmp"))
+    # The command leaves a background process; the sandbox must take it along.
+    r = run(rootfs, "sh", "-c", f"setsid sleep 300 {marker} </dev/null >/dev/null 2>&1 & exit 3",
+            opts=["-w", str(workspace)])
+    assert r.returncode == 3, r.stderr
+    time.sleep(0.2)
+    assert marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert host_mounts() == mounts_before
+    assert {n for n in set(os.listdir("/tmp")) - tmp_before if not n.startswith("pytest")} == set()
