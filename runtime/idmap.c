@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,14 +183,15 @@ static int plan_root(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 
 	read_subid_range("/etc/subuid", "root", 0, &uids);
 	read_subid_range("/etc/subgid", "root", 0, &gids);
-	if (ws_uid == 0)
-		return sbx_fail(err, 0,
-				"the workspace is owned by root, and sbx never runs the sandbox as host root; "
-				"chown it to an unprivileged user (e.g. chown -R 1000:1000 DIR) so that "
-				"the sandbox can write there as that user");
+	/* Never host root: a root-owned workspace is idmapped instead. */
+	plan->workspace_idmapped = ws_uid == 0;
 	host_uid = ws_uid > 0 ? (uint32_t)ws_uid : uids.start + uid;
 	/* A root group on the workspace would hand the sandbox host gid 0. */
-	host_gid = ws_gid > 0 ? (uint32_t)ws_gid : gids.start + gid;
+	host_gid = ws_gid > 0 && ws_uid != 0 ? (uint32_t)ws_gid : gids.start + gid;
+	if (plan->workspace_idmapped) {
+		sbx_idmap_build(0, host_uid, NULL, &plan->workspace_uid);
+		sbx_idmap_build((uint32_t)ws_gid, host_gid, NULL, &plan->workspace_gid);
+	}
 	if (uid >= uids.count || gid >= gids.count)
 		return sbx_fail(err, 0, "--user %u:%u: outside the %u ids sbx maps", uid, gid,
 				uids.count);
@@ -338,6 +340,52 @@ int sbx_idplan_apply(const struct sbx_idplan *plan, pid_t pid, struct sbx_error 
 	    write_map_file(procfd, "gid_map", &plan->gid, err) < 0)
 		return -1;
 	return 0;
+}
+
+int sbx_userns_with_maps(const struct sbx_idmap *uid, const struct sbx_idmap *gid,
+			 struct sbx_error *err)
+{
+	struct sbx_idplan plan = { .writer = SBX_IDMAP_DIRECT, .uid = *uid, .gid = *gid };
+	int ready[2], hold[2], nsfd = -1;
+	char path[64], c;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return sbx_fail(err, errno, "pipe");
+	if (pipe2(hold, O_CLOEXEC) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return sbx_fail(err, errno, "pipe");
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* Live in a new user namespace until the parent has its fd. */
+		close(ready[0]);
+		close(hold[1]);
+		if (unshare(CLONE_NEWUSER) < 0)
+			_exit(1);
+		(void)!write(ready[1], "x", 1);
+		(void)!read(hold[0], &c, 1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	if (pid < 0) {
+		sbx_fail(err, errno, "fork");
+	} else if (read(ready[0], &c, 1) != 1) {
+		sbx_fail(err, 0, "creating a user namespace for an idmapped mount failed");
+	} else if (sbx_idplan_apply(&plan, pid, err) == 0) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+		nsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0)
+			sbx_fail(err, errno, "opening %s", path);
+	}
+	close(ready[0]);
+	close(hold[1]);
+	if (pid > 0)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	return nsfd;
 }
 
 void sbx_idplan_describe(const struct sbx_idplan *plan, char *buf, size_t len)

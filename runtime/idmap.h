@@ -56,6 +56,12 @@ struct sbx_idplan {
 	uint32_t setup_uid;
 	uint32_t setup_gid;
 	bool setgroups_allowed;
+	/* Root mode with a root-owned workspace: the sandbox user is not host
+	 * root, so the workspace is mounted idmapped instead, its owner shown
+	 * as (and files created stored back as) the sandbox user's host ids. */
+	bool workspace_idmapped;
+	struct sbx_idmap workspace_uid;
+	struct sbx_idmap workspace_gid;
 };
 
 /* Find the first range of USER (by name, or by numeric ID) in the text of an
@@ -86,6 +92,11 @@ int sbx_idplan_make(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 /* Install the maps for the child PID, which has made a new user namespace
  * and waits for them. */
 int sbx_idplan_apply(const struct sbx_idplan *plan, pid_t pid, struct sbx_error *err);
+
+/* A user namespace fd whose maps are UID and GID, for idmapped mounts
+ * (root only: the maps may name any host id). */
+int sbx_userns_with_maps(const struct sbx_idmap *uid, const struct sbx_idmap *gid,
+			 struct sbx_error *err);
 
 /* One line for -v. */
 void sbx_idplan_describe(const struct sbx_idplan *plan, char *buf, size_t len);

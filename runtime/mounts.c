@@ -68,6 +68,18 @@ int sbx_set_mount_attrs(int tree, unsigned int attrs, struct sbx_error *err)
 	return set_private(tree, attrs, err);
 }
 
+int sbx_set_mount_idmap(int tree, int userns_fd, struct sbx_error *err)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_IDMAP,
+		.userns_fd = (uint64_t)userns_fd,
+	};
+
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return sbx_fail(err, errno, "making an idmapped mount");
+	return 0;
+}
+
 int sbx_new_fs(const char *fstype, const char *const *options, unsigned int attrs,
 	       struct sbx_error *err)
 {

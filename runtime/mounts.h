@@ -33,6 +33,10 @@ int sbx_clone_tree_fd(int fd, struct sbx_error *err);
 /* Give a detached mount the SBX_MNT_* attributes ATTRS. */
 int sbx_set_mount_attrs(int tree, unsigned int attrs, struct sbx_error *err);
 
+/* Make the detached mount TREE idmapped through the user namespace
+ * USERNS_FD. */
+int sbx_set_mount_idmap(int tree, int userns_fd, struct sbx_error *err);
+
 /* Make a detached new file system: tmpfs, proc, devpts... OPTIONS is a
  * NULL-terminated list of key, value pairs (value NULL for a flag). */
 int sbx_new_fs(const char *fstype, const char *const *options, unsigned int attrs,

@@ -275,6 +275,22 @@ static int workspace_owner(const char *path, int64_t *uid, int64_t *gid, struct 
 	return 0;
 }
 
+/* Root mode, root-owned workspace: show its owner to the sandbox as the
+ * sandbox user, and store what the sandbox creates as that owner. */
+static int idmap_workspace(struct sandbox *sb, struct sbx_error *err)
+{
+	cleanup_close int userns = sbx_userns_with_maps(&sb->ids.workspace_uid, &sb->ids.workspace_gid, err);
+
+	sbx_verbose(sb->opts->verbose, "workspace owned by root: idmapped mount");
+	if (userns < 0 || sbx_set_mount_idmap(sb->src.workspace, userns, err) < 0) {
+		sbx_error_wrap(err, "--workspace %s", sb->opts->workspace);
+		return sbx_error_hint(err, "it is owned by root and sbx never runs the sandbox as host root: "
+					   "its file system must support idmapped mounts, or chown it to an "
+					   "unprivileged user");
+	}
+	return 0;
+}
+
 static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struct sbx_error *err)
 {
 	int64_t ws_uid, ws_gid;
@@ -291,6 +307,8 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	sbx_verbose(opts->verbose, "user namespace: %s", desc);
 	sb->sources_in_child = geteuid() != 0;
 	if (!sb->sources_in_child && sbx_sources_open(opts, &sb->src, err) < 0)
+		return -1;
+	if (sb->ids.workspace_idmapped && idmap_workspace(sb, err) < 0)
 		return -1;
 	return 0;
 }

@@ -65,16 +65,27 @@ def test_root_mode_maps_the_sandbox_user_to_the_workspace_owner(rootfs, workspac
     assert [e for e in entries if e[0] == 1000] == [(1000, expected_ws_owner(), 1)]
 
 
-def test_a_root_owned_workspace_never_gets_root_rights(rootfs):
-    """As root, sbx refuses to map the sandbox user to host root; rootless,
-    the sandbox cannot write where its caller could not."""
-    ws = "/usr/share"
-    r = probe(rootfs, "write", "/workspace/pwned", opts=["-w", ws])
+def test_a_root_owned_workspace_never_gets_root_rights(rootfs, tmp_path):
+    """As root, a root-owned workspace is idmapped: the sandbox writes there,
+    its files belong to root, yet the sandbox user is not host root (a
+    root-only file bound in stays unreadable).  Rootless, the sandbox cannot
+    write where its caller could not."""
     if os.geteuid() == 0:
-        assert r.returncode == 125 and "never runs the sandbox as host root" in r.stderr
+        ws = tmp_path / "rootws"
+        ws.mkdir()
+        secret = tmp_path / "secret"
+        secret.write_text("root only")
+        os.chmod(secret, 0o600)
+        opts = ["-w", str(ws), "--ro-bind", f"{secret}:/tmp/secret"]
+        assert ok(probe(rootfs, "write", "/workspace/made", opts=opts)) == ""
+        st = os.stat(ws / "made")
+        assert (st.st_uid, st.st_gid) == (0, 0)
+        err(probe(rootfs, "read", "/tmp/secret", opts=opts), "EACCES")
+        uid_map = ok(probe(rootfs, "read", "/proc/self/uid_map", opts=opts))
+        assert all(int(l.split()[1]) != 0 for l in uid_map.splitlines())
     else:
-        err(r, "EACCES")
-    assert not os.path.exists("/usr/share/pwned")
+        err(probe(rootfs, "write", "/workspace/pwned", opts=["-w", "/usr/share"]), "EACCES")
+        assert not os.path.exists("/usr/share/pwned")
 
 
 def test_no_capabilities_left_after_switching_user(rootfs):
