@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,6 +69,23 @@ static int become_setup_user(const struct sandbox *sb, struct sbx_error *err)
 	if (setresgid(sb->ids.setup_gid, sb->ids.setup_gid, sb->ids.setup_gid) < 0 ||
 	    setresuid(sb->ids.setup_uid, sb->ids.setup_uid, sb->ids.setup_uid) < 0)
 		return sbx_fail(err, errno, "taking the setup ids inside the user namespace");
+	return 0;
+}
+
+/* Tie our life to sbx's.  The kernel clears the parent-death signal at
+ * every credential change, so this runs again after each; and since sbx may
+ * have died before the signal was armed, check that it is still there: its
+ * end of the sync socket closes when it dies. */
+static int die_with_parent(int sync_fd, struct sbx_error *err)
+{
+	struct pollfd pfd = { .fd = sync_fd, .events = POLLRDHUP };
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return sbx_fail(err, errno, "PR_SET_PDEATHSIG");
+	if (poll(&pfd, 1, 0) < 0)
+		return sbx_fail(err, errno, "polling the sync socket");
+	if (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR))
+		_exit(SBX_EXIT_FAILURE);
 	return 0;
 }
 
@@ -166,15 +184,14 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	cleanup_close int root = -1;
 	bool has_workspace = o->workspace != NULL;
 
-	/* 1. Die with sbx.  Set before anything else; if sbx died before
-	 *    this, the wait below reads end of file and we stop. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		return sbx_fail(err, errno, "PR_SET_PDEATHSIG");
+	/* 1. Die with sbx, before anything else. */
+	if (die_with_parent(sb->sync_fd, err) < 0)
+		return -1;
 	/* 2. Wait until sbx has written our uid and gid maps: until then we
 	 *    are nobody and may not create a single file. */
 	if (wait_for_id_maps(sb->sync_fd, err) < 0)
 		return -1;
-	if (become_setup_user(sb, err) < 0)
+	if (become_setup_user(sb, err) < 0 || die_with_parent(sb->sync_fd, err) < 0)
 		return -1;
 	/* 3. Rootless: clone the sources now, while host paths are still the
 	 *    host's (the staging tmpfs below hides /tmp). */
@@ -232,7 +249,7 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	 *     no_new_privs, seccomp, Landlock), seccomp last before execve. */
 	/* 12. Become the sandbox user; this drops every capability. */
 	sbx_verbose(o->verbose, "switching to uid %u gid %u", o->uid, o->gid);
-	if (switch_to_sandbox_user(sb, err) < 0)
+	if (switch_to_sandbox_user(sb, err) < 0 || die_with_parent(sb->sync_fd, err) < 0)
 		return -1;
 	/* 13. Start the command under our init. */
 	return run_init(sb, has_workspace ? "/workspace" : "/", err);

@@ -221,7 +221,7 @@ static int cmd_usage(void)
 		"usage: sbx-probe ids|fds|cwd|env|hostname|ifaces|pids|pid\n"
 		"       sbx-probe write|read|fill|statfs|stat|mkdir|sethostname ARG\n"
 		"       sbx-probe kill PID|connect-abstract NAME|connect-tcp HOST PORT|shmget KEY\n"
-		"       sbx-probe exit N\n");
+		"       sbx-probe sleep SECONDS [TAG]|exit N\n");
 	return 2;
 }
 
@@ -275,6 +275,12 @@ int main(int argc, char **argv)
 		return cmd_statfs(arg);
 	if (strcmp(cmd, "stat") == 0)
 		return cmd_stat(arg);
+	if (strcmp(cmd, "sleep") == 0) {
+		/* Extra arguments are a tag for finding the process with ps. */
+		printf("ok sleeping\n");
+		sleep((unsigned int)atoi(arg));
+		return 0;
+	}
 	if (strcmp(cmd, "mkdir") == 0)
 		return result(mkdir(arg, 0755));
 	if (strcmp(cmd, "sethostname") == 0)

@@ -9,7 +9,7 @@ import subprocess
 import time
 import uuid
 
-from conftest import MODE, expected_ws_owner, host_mounts, probe, run, sbx
+from conftest import MODE, SBX, expected_ws_owner, host_mounts, probe, run, sbx
 
 PROC_SUPER_MAGIC = 0x9FA0
 TMPFS_MAGIC = 0x01021994
@@ -317,10 +317,47 @@ def test_nothing_left_on_the_host(rootfs, workspace):
     mounts_before = host_mounts()
     tmp_before = set(os.listdir("/tmp"))
     # The command leaves a background process; the sandbox must take it along.
-    r = run(rootfs, "sh", "-c", f"setsid sleep 300 {marker} </dev/null >/dev/null 2>&1 & exit 3",
+    r = run(rootfs, "sh", "-c",
+            f"setsid /bin/sbx-probe sleep 300 {marker} </dev/null >/tmp/started 2>&1 & "
+            "while [ ! -s /tmp/started ]; do :; done; cat /tmp/started; exit 3",
             opts=["-w", str(workspace)])
     assert r.returncode == 3, r.stderr
+    assert r.stdout == "ok sleeping\n", "the background process did not start"
     time.sleep(0.2)
     assert marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert host_mounts() == mounts_before
     assert {n for n in set(os.listdir("/tmp")) - tmp_before if not n.startswith("pytest")} == set()
+
+
+def test_sigkill_of_sbx_takes_the_sandbox_along(rootfs):
+    marker = f"sbx-orphan-{uuid.uuid4().hex[:8]}"
+    mounts_before = host_mounts()
+    p = subprocess.Popen([SBX, "run", "--rootfs", str(rootfs), "--",
+                          "sh", "-c", f"/bin/sbx-probe sleep 300 {marker} & "
+                          f"setsid /bin/sbx-probe sleep 300 {marker} & wait"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+        assert p.poll() is None, p.stderr.read()
+        assert time.time() < deadline, "the sandbox did not start"
+        time.sleep(0.05)
+    p.kill()
+    p.wait()
+    try:
+        deadline = time.time() + 5
+        while marker in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+            assert time.time() < deadline, "sandbox processes outlived sbx"
+            time.sleep(0.05)
+    finally:
+        subprocess.run(["pkill", "-KILL", "-f", marker])
+    assert host_mounts() == mounts_before
+
+
+def test_make_install(tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run(["make", "-s", "-C", repo, "install", f"DESTDIR={tmp_path}", "PREFIX=/usr"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert os.access(tmp_path / "usr/bin/sbx", os.X_OK)
+    assert (tmp_path / "usr/share/man/man1/sbx.1").read_text().startswith(".TH SBX 1")
+    assert (tmp_path / "usr/share/sbx/profiles").is_dir()
