@@ -361,3 +361,62 @@ def test_make_install(tmp_path):
     assert os.access(tmp_path / "usr/bin/sbx", os.X_OK)
     assert (tmp_path / "usr/share/man/man1/sbx.1").read_text().startswith(".TH SBX 1")
     assert (tmp_path / "usr/share/sbx/profiles").is_dir()
+
+
+def test_cgroup_namespace(rootfs):
+    cgroups = ok(probe(rootfs, "read", "/proc/self/cgroup")).splitlines()
+    assert cgroups and all(line.endswith(":/") for line in cgroups), cgroups
+
+
+ALLOWED_MOUNTS = ("/", "/workspace", "/tmp", "/dev", "/proc", "/sys", "/etc/hosts", "/etc/hostname",
+                  "/etc/resolv.conf")
+
+
+def test_mount_table_is_only_the_sandboxs(rootfs, workspace):
+    """The old root is detached: no mount of the host's tree is left."""
+    info = ok(probe(rootfs, "read", "/proc/self/mountinfo", opts=["-w", str(workspace)]))
+    points = [line.split()[4] for line in info.splitlines()]
+    assert points.count("/") == 1, points
+    for p in points:
+        assert p in ALLOWED_MOUNTS or p.startswith(("/dev/", "/proc/")), p
+
+
+def test_mounts_do_not_propagate_from_the_host(rootfs, tmp_path):
+    """ESC-66: a shared host mount used as the workspace does not carry
+    later host mounts into the sandbox.  Only root can make a shared mount
+    on the host; rootless runs check the sandbox's own mount table."""
+    if os.geteuid() != 0:
+        assert "shared:" not in ok(probe(rootfs, "read", "/proc/self/mountinfo"))
+        return
+    src = tmp_path / "shared"
+    src.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(src)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(src)], check=True)
+        os.chown(src, 4242, 4242)
+        (src / "sub").mkdir()
+        p = subprocess.Popen([SBX, "run", "--rootfs", str(rootfs), "-w", str(src), "--", "sh", "-c",
+                              "while [ ! -e /workspace/go ]; do :; done; cat /proc/self/mountinfo"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(src / "sub")], check=True)
+        (src / "sub" / "marker").write_text("x")
+        (src / "go").write_text("")
+        out, errs = p.communicate(timeout=30)
+        assert p.returncode == 0, errs
+        points = [line.split()[4] for line in out.splitlines()]
+        assert "/workspace" in points and "/workspace/sub" not in points, points
+        assert "shared:" not in out
+    finally:
+        subprocess.run(["umount", "-R", str(src)])
+
+
+def test_no_fresh_proc_means_a_clear_error_not_the_hosts(rootfs):
+    """Where the kernel refuses a fresh /proc (inside a container with a
+    masked /proc, here: inside sbx itself), sbx fails with the reason."""
+    py = os.environ.get("SBX_PY_ROOTFS")
+    assert py, "tests/run-integration sets SBX_PY_ROOTFS"
+    r = run(py, "sh", "-c", "mkdir -p /tmp/r/proc /tmp/r/dev /tmp/r/tmp && /tmp/sbx run --rootfs /tmp/r -- /x",
+            opts=["--ro-bind", f"{SBX}:/tmp/sbx"])
+    assert r.returncode == 125, r.stderr
+    assert "mounting a fresh /proc" in r.stderr and "masked" in r.stderr
