@@ -12,14 +12,20 @@ static void set_message(struct sbx_error *err, int errnum, const char *fmt, va_l
 		snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s", strerror(errnum));
 }
 
+static int vfail(struct sbx_error *err, int status, int errnum, const char *fmt, va_list ap)
+{
+	err->err = errnum;
+	err->status = status;
+	set_message(err, errnum, fmt, ap);
+	return -1;
+}
+
 int sbx_fail(struct sbx_error *err, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 
-	err->err = errnum;
-	err->status = SBX_EXIT_FAILURE;
 	va_start(ap, fmt);
-	set_message(err, errnum, fmt, ap);
+	vfail(err, SBX_EXIT_FAILURE, errnum, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -28,10 +34,8 @@ int sbx_fail_status(struct sbx_error *err, int status, int errnum, const char *f
 {
 	va_list ap;
 
-	err->err = errnum;
-	err->status = status;
 	va_start(ap, fmt);
-	set_message(err, errnum, fmt, ap);
+	vfail(err, status, errnum, fmt, ap);
 	va_end(ap);
 	return -1;
 }
