@@ -100,7 +100,7 @@ static int wait_for_id_maps(int sync_fd, struct sbx_error *err)
 }
 
 /* The command's process: stdio only, its own working directory, exec. */
-static void run_command(const struct sandbox *sb, const char *cwd)
+static void run_command(const struct sandbox *sb, char *const argv[], const char *cwd)
 {
 	struct sbx_error err = { 0 };
 
@@ -111,7 +111,7 @@ static void run_command(const struct sandbox *sb, const char *cwd)
 	} else if (chdir(cwd) < 0) {
 		sbx_fail(&err, errno, "entering %s", cwd);
 	} else {
-		sbx_exec_command(sb->opts->argv, sb->env, &err);
+		sbx_exec_command(argv, sb->env, &err);
 	}
 	sbx_sync_send(3, SBX_MSG_ERROR, &err);
 	_exit(err.status);
@@ -126,20 +126,68 @@ static int status_of(int wstatus)
 	return SBX_EXIT_FAILURE;
 }
 
+static char **copy_argv(char *const argv[])
+{
+	size_t n = 0;
+	char **copy;
+
+	while (argv[n] != NULL)
+		n++;
+	copy = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; copy != NULL && i < n; i++)
+		if ((copy[i] = strdup(argv[i])) == NULL)
+			return NULL;
+	return copy;
+}
+
+/* sbx's own command line and environment (host paths, maybe secrets) are
+ * still in the init's memory, and /proc/1/cmdline is readable by every
+ * process in the sandbox: blank both areas, as setproctitle does. */
+static int blank_host_strings(struct sbx_error *err)
+{
+	unsigned long area[4]; /* arg_start arg_end env_start env_end */
+	cleanup_free char *stat = NULL;
+	char *p;
+
+	if (sbx_read_file("/proc/self/stat", 4096, &stat, err) < 0)
+		return -1;
+	p = strrchr(stat, ')');
+	/* Fields 48 to 51; the one after the command name is field 3. */
+	for (int field = 2; p != NULL && field < 48; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p, " %lu %lu %lu %lu", &area[0], &area[1], &area[2], &area[3]) != 4 ||
+	    area[1] < area[0] || area[3] < area[2])
+		return sbx_fail(err, 0, "reading the init's argument area from /proc/self/stat");
+	memset((void *)area[0], 0, area[1] - area[0]);
+	memset((void *)area[2], 0, area[3] - area[2]);
+	if (area[1] - area[0] > sizeof("sbx-init"))
+		memcpy((void *)area[0], "sbx-init", sizeof("sbx-init"));
+	prctl(PR_SET_NAME, "sbx-init", 0, 0, 0);
+	return 0;
+}
+
 /* pid 1 of the sandbox: start the command, reap whatever dies, and end
  * with the command's status.  When it ends the kernel kills everything
  * left in the pid namespace. */
 static int run_init(const struct sandbox *sb, const char *cwd, struct sbx_error *err)
 {
-	pid_t command = fork();
+	char **argv = copy_argv(sb->opts->argv);
+	pid_t command;
 
+	if (argv == NULL)
+		return sbx_fail(err, ENOMEM, "copying the command line");
+	/* Nothing of the host may be read from the init, before the command
+	 * exists: not its memory (non-dumpable) nor its command line. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return sbx_fail(err, errno, "making the init non-dumpable");
+	if (blank_host_strings(err) < 0)
+		return -1;
+	command = fork();
 	if (command < 0)
 		return sbx_fail(err, errno, "starting the command");
 	if (command == 0)
-		run_command(sb, cwd);
-	/* The init holds nothing of the host and cannot be inspected. */
+		run_command(sb, argv, cwd);
 	close_range(0, ~0U, 0);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	for (;;) {
 		int wstatus;
 		pid_t pid = waitpid(-1, &wstatus, 0);

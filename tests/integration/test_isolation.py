@@ -420,3 +420,16 @@ def test_no_fresh_proc_means_a_clear_error_not_the_hosts(rootfs):
             opts=["--ro-bind", f"{SBX}:/tmp/sbx"])
     assert r.returncode == 125, r.stderr
     assert "mounting a fresh /proc" in r.stderr and "masked" in r.stderr
+
+
+def test_the_init_reveals_nothing_of_the_host(rootfs, workspace):
+    """pid 1 is sbx's own init: its command line (host paths) is blanked,
+    its environment and memory unreadable (ESC-02, ESC-62)."""
+    env = dict(os.environ, SBX_CANARY_SECRET="canary-init-5b0c")
+    opts = ["-w", str(workspace)]
+    cmdline = probe(rootfs, "read", "/proc/1/cmdline", opts=opts, env=env).stdout
+    assert cmdline.startswith("ok sbx-init"), cmdline
+    assert str(rootfs) not in cmdline and str(workspace) not in cmdline
+    err(probe(rootfs, "read", "/proc/1/environ", opts=opts, env=env), "EACCES")
+    err(probe(rootfs, "read", "/proc/1/mem", opts=opts, env=env), "EACCES")
+    assert "sbx-init" in ok(probe(rootfs, "read", "/proc/1/comm"))
