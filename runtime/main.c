@@ -1,6 +1,9 @@
 /* sbx: the command line.  main() is the only place that prints an error
  * and chooses the exit status. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "error.h"
@@ -40,9 +43,19 @@ static const char usage_run[] =
 	"      --network none|host   none (default): own namespace with only lo\n"
 	"      --hostname NAME       hostname inside (default sandbox)\n"
 	"  -v, --verbose             say what is set up, step by step, on stderr\n"
+	"      --timeout SECONDS     at the deadline SIGTERM the whole sandbox, SIGKILL\n"
+	"                            after --kill-grace SECONDS (default 2); exit 124\n"
+	"      --output-limit SIZE   relay stdout and stderr through sbx keeping at most\n"
+	"                            SIZE of each (head and tail), e.g. 1m\n"
+	"      --json FILE           write the result as one JSON object to FILE\n"
+	"      --json-fd N           ... or to the open file descriptor N\n"
+	"  -t, --tty                 give the command a terminal of its own (the default\n"
+	"                            when stdin is a terminal)\n"
+	"      --no-tty              never: the command runs without a controlling terminal\n"
 	"  -h, --help                show this help\n"
 	"\n"
-	"Exit status: the command's own; 128+N when it was killed by signal N;\n"
+	"Exit status: the command's own; 128+N when it was killed by signal N; 124 on\n"
+	"timeout;\n"
 	"125 when sbx failed; 126 when the command cannot be executed; 127 when it\n"
 	"is not found in the sandbox.\n";
 
@@ -52,11 +65,31 @@ static int fail(const struct sbx_error *err)
 	return err->status ? err->status : SBX_EXIT_FAILURE;
 }
 
+/* Where the JSON result goes: opened before the sandbox exists, so that a
+ * bad path fails at once. */
+static int open_json(const struct sbx_run_options *opts, struct sbx_error *err)
+{
+	int fd;
+
+	if (opts->json_fd >= 0) {
+		if (fcntl(opts->json_fd, F_SETFD, FD_CLOEXEC) < 0)
+			return sbx_fail(err, errno, "--json-fd %d", opts->json_fd);
+		return opts->json_fd;
+	}
+	if (opts->json_path == NULL)
+		return -1;
+	fd = open(opts->json_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0)
+		return sbx_fail(err, errno, "--json %s", opts->json_path);
+	return fd;
+}
+
 static int cmd_run(int argc, char *argv[])
 {
 	struct sbx_run_options opts;
 	struct sbx_error err = { 0 };
-	int status = 0;
+	struct sbx_result res;
+	int json = -1, status;
 	int r = sbx_parse_run_options(argc, argv, &opts, &err);
 
 	if (r == 1) {
@@ -64,13 +97,26 @@ static int cmd_run(int argc, char *argv[])
 		sbx_run_options_free(&opts);
 		return 0;
 	}
+	if (r == 0 && (opts.json_fd >= 0 || opts.json_path != NULL)) {
+		json = open_json(&opts, &err);
+		r = json < 0 ? -1 : 0;
+	}
 	if (r < 0) {
 		sbx_run_options_free(&opts);
 		return fail(&err);
 	}
-	r = sbx_sandbox_run(&opts, &status, &err);
+	status = sbx_sandbox_run(&opts, &res);
+	if (res.failed)
+		fail(&res.error);
+	if (json >= 0 && sbx_result_write_json(json, &res, &opts, &err) < 0) {
+		fail(&err);
+		if (status == 0)
+			status = SBX_EXIT_FAILURE;
+	}
+	if (json >= 0)
+		close(json);
 	sbx_run_options_free(&opts);
-	return r < 0 ? fail(&err) : status;
+	return status;
 }
 
 int main(int argc, char *argv[])

@@ -140,35 +140,51 @@ int sbx_attach(int tree, int target_fd, struct sbx_error *err)
 	return 0;
 }
 
-/* Create the missing last component of PATH inside ROOTFD. */
+/* Create PATH inside ROOTFD: missing directories on the way, then the
+ * last component as a directory or an empty file.  Each step opens its
+ * parent inside the root again, so no symlink leads out. */
 static int create_target(int rootfd, const char *path, enum sbx_target_kind kind,
 			 struct sbx_error *err)
 {
-	char parent[4096];
-	const char *slash = strrchr(path, '/');
-	const char *name = slash ? slash + 1 : path;
-	cleanup_close int dirfd = -1;
-	cleanup_close int dir = -1;
-	int fd;
+	char prefix[4096];
+	const char *p = path;
 
-	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - path) : 0, path);
-	dirfd = parent[0] ? sbx_open_in_root(rootfd, parent, SBX_TARGET_DIR, err) : dup(rootfd);
-	if (dirfd < 0)
-		return -1;
-	/* O_PATH fds cannot be written through; reopen the directory. */
-	dir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return sbx_fail(err, errno, "opening %s", parent[0] ? parent : "/");
-	if (kind == SBX_TARGET_DIR) {
-		if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
-			return sbx_fail(err, errno, "creating %s", path);
-		return 0;
+	while (*p == '/')
+		p++;
+	while (*p != '\0') {
+		const char *end = strchrnul(p, '/');
+		bool last = *end == '\0';
+		cleanup_close int parent = -1;
+		cleanup_close int dir = -1;
+		char name[256];
+
+		if ((size_t)(end - p) >= sizeof(name) || (size_t)(end - path) >= sizeof(prefix))
+			return sbx_fail(err, ENAMETOOLONG, "%s", path);
+		snprintf(name, sizeof(name), "%.*s", (int)(end - p), p);
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(p - path), path);
+		parent = prefix[0] && strcmp(prefix, "/") ? sbx_open_in_root(rootfd, prefix, SBX_TARGET_DIR, err)
+							  : dup(rootfd);
+		if (parent < 0)
+			return -1;
+		/* O_PATH fds cannot be written through; reopen the directory. */
+		dir = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0)
+			return sbx_fail(err, errno, "opening %s", prefix);
+		if (!last || kind == SBX_TARGET_DIR) {
+			if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
+				return sbx_fail(err, errno, "creating %s%s", prefix, name);
+		} else {
+			int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+			if (fd < 0 && errno != EEXIST)
+				return sbx_fail(err, errno, "creating %s", path);
+			if (fd >= 0)
+				close(fd);
+		}
+		p = *end ? end + 1 : end;
+		while (*p == '/')
+			p++;
 	}
-	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 && errno != EEXIST)
-		return sbx_fail(err, errno, "creating %s", path);
-	if (fd >= 0)
-		close(fd);
 	return 0;
 }
 

@@ -17,6 +17,13 @@ enum option_id {
 	OPT_NETWORK,
 	OPT_HOSTNAME,
 	OPT_VERBOSE,
+	OPT_TIMEOUT,
+	OPT_KILL_GRACE,
+	OPT_OUTPUT_LIMIT,
+	OPT_JSON,
+	OPT_JSON_FD,
+	OPT_TTY,
+	OPT_NO_TTY,
 	OPT_HELP,
 };
 
@@ -38,8 +45,44 @@ static const struct option_def option_defs[] = {
 	{ "network", 0, true, OPT_NETWORK },
 	{ "hostname", 0, true, OPT_HOSTNAME },
 	{ "verbose", 'v', false, OPT_VERBOSE },
+	{ "timeout", 0, true, OPT_TIMEOUT },
+	{ "kill-grace", 0, true, OPT_KILL_GRACE },
+	{ "output-limit", 0, true, OPT_OUTPUT_LIMIT },
+	{ "json", 0, true, OPT_JSON },
+	{ "json-fd", 0, true, OPT_JSON_FD },
+	{ "tty", 't', false, OPT_TTY },
+	{ "no-tty", 0, false, OPT_NO_TTY },
 	{ "help", 'h', false, OPT_HELP },
 };
+
+int sbx_parse_seconds(const char *s, uint64_t *ns)
+{
+	uint64_t whole = 0, frac = 0, scale = 1000000000ULL;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		whole = whole * 10 + (uint64_t)(*p - '0');
+		if (whole > 366ULL * 24 * 3600)
+			return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (scale > 1) {
+				scale /= 10;
+				frac += (uint64_t)(*p - '0') * scale;
+			}
+		}
+	}
+	if (*p != '\0' || (whole == 0 && frac == 0))
+		return -1;
+	*ns = whole * 1000000000ULL + frac;
+	return 0;
+}
 
 int sbx_parse_user(const char *spec, uint32_t *uid, uint32_t *gid)
 {
@@ -240,6 +283,35 @@ static int apply_option(struct sbx_run_options *opts, const struct option_def *d
 	case OPT_VERBOSE:
 		opts->verbose = true;
 		return 0;
+	case OPT_TIMEOUT:
+		if (sbx_parse_seconds(arg, &opts->timeout_ns) < 0)
+			return sbx_fail(err, 0, "--timeout '%s': expected seconds, e.g. 30 or 0.5", arg);
+		return 0;
+	case OPT_KILL_GRACE:
+		if (sbx_parse_seconds(arg, &opts->kill_grace_ns) < 0)
+			return sbx_fail(err, 0, "--kill-grace '%s': expected seconds, e.g. 2 or 0.1", arg);
+		return 0;
+	case OPT_OUTPUT_LIMIT:
+		if (sbx_parse_size(arg, &opts->output_limit) < 0 || opts->output_limit < 2)
+			return sbx_fail(err, 0, "--output-limit '%s': expected a size, e.g. 1m or 64k", arg);
+		return 0;
+	case OPT_JSON:
+		opts->json_path = arg;
+		return 0;
+	case OPT_JSON_FD: {
+		uint32_t fd;
+
+		if (sbx_parse_id(arg, &fd) < 0 || fd > 1000000)
+			return sbx_fail(err, 0, "--json-fd '%s': expected a file descriptor number", arg);
+		opts->json_fd = (int)fd;
+		return 0;
+	}
+	case OPT_TTY:
+		opts->tty = SBX_TTY_ALWAYS;
+		return 0;
+	case OPT_NO_TTY:
+		opts->tty = SBX_TTY_NEVER;
+		return 0;
 	case OPT_HELP:
 		return 1;
 	}
@@ -315,6 +387,9 @@ int sbx_parse_run_options(int argc, char *const argv[], struct sbx_run_options *
 	opts->network = SBX_NETWORK_NONE;
 	opts->tmp_size = SBX_DEFAULT_TMPFS_SIZE;
 	opts->shm_size = SBX_DEFAULT_TMPFS_SIZE;
+	opts->kill_grace_ns = SBX_DEFAULT_KILL_GRACE_NS;
+	opts->json_fd = -1;
+	opts->tty = SBX_TTY_AUTO;
 
 	for (i = 0; i < argc; i++) {
 		const char *word = argv[i];

@@ -34,6 +34,14 @@ enum sbx_network {
 	SBX_NETWORK_HOST,
 };
 
+enum sbx_tty_mode {
+	SBX_TTY_AUTO, /* a pty when stdin is a terminal */
+	SBX_TTY_ALWAYS,
+	SBX_TTY_NEVER,
+};
+
+#define SBX_DEFAULT_KILL_GRACE_NS (2ULL * 1000000000ULL)
+
 struct sbx_run_options {
 	const char *rootfs;
 	const char *workspace;
@@ -48,6 +56,12 @@ struct sbx_run_options {
 	size_t n_env;
 	struct sbx_mount_spec mounts[SBX_MAX_MOUNTS]; /* extra mounts, in order */
 	size_t n_mounts;
+	uint64_t timeout_ns;    /* 0: none */
+	uint64_t kill_grace_ns; /* SIGTERM to SIGKILL after the timeout */
+	uint64_t output_limit;  /* bytes kept of each of stdout/stderr; 0: pass through */
+	const char *json_path;  /* --json FILE */
+	int json_fd;            /* --json-fd N, or -1 */
+	enum sbx_tty_mode tty;
 	char *const *argv; /* the command, NULL-terminated; points into argv */
 };
 
@@ -59,6 +73,10 @@ int sbx_parse_run_options(int argc, char *const argv[], struct sbx_run_options *
 
 /* Release what parsing allocated. */
 void sbx_run_options_free(struct sbx_run_options *opts);
+
+/* Parse a duration in seconds with an optional fraction ("2", "0.5",
+ * "1.25") into nanoseconds; rejects zero, negatives, garbage, > 1 year. */
+int sbx_parse_seconds(const char *s, uint64_t *ns);
 
 /* Parse "UID[:GID]"; GID defaults to UID. */
 int sbx_parse_user(const char *spec, uint32_t *uid, uint32_t *gid);

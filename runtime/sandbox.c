@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "command.h"
@@ -33,7 +34,10 @@
 #include "mounts.h"
 #include "net.h"
 #include "procfs.h"
+#include "result.h"
+#include "supervise.h"
 #include "sync.h"
+#include "init.h"
 #include "util.h"
 
 struct sandbox {
@@ -43,7 +47,10 @@ struct sandbox {
 	bool sources_in_child; /* rootless: only the child may clone mounts */
 	struct sbx_etc_files etc;
 	char **env;
-	int sync_fd; /* the child's end, in the child */
+	bool pty;
+	int sync_fd;     /* the child's end, in the child */
+	int out_pipe[2]; /* the command's stdout and stderr, when relayed */
+	int err_pipe[2];
 };
 
 static int switch_to_sandbox_user(const struct sandbox *sb, struct sbx_error *err)
@@ -92,113 +99,11 @@ static int die_with_parent(int sync_fd, struct sbx_error *err)
 static int wait_for_id_maps(int sync_fd, struct sbx_error *err)
 {
 	struct sbx_msg msg;
-	int r = sbx_sync_recv(sync_fd, &msg, err);
+	int r = sbx_sync_recv(sync_fd, &msg, NULL, err);
 
 	if (r <= 0 || msg.type != SBX_MSG_MAPS_READY)
 		return sbx_fail(err, 0, "sbx went away during setup");
 	return 0;
-}
-
-/* The command's process: stdio only, its own working directory, exec. */
-static void run_command(const struct sandbox *sb, char *const argv[], const char *cwd)
-{
-	struct sbx_error err = { 0 };
-
-	/* The sync socket (close-on-exec) tells the parent the execve
-	 * worked; every other descriptor of sbx goes. */
-	if (dup3(sb->sync_fd, 3, O_CLOEXEC) < 0 || close_range(4, ~0U, 0) < 0) {
-		sbx_fail(&err, errno, "closing sbx's file descriptors");
-	} else if (chdir(cwd) < 0) {
-		sbx_fail(&err, errno, "entering %s", cwd);
-	} else {
-		sbx_exec_command(argv, sb->env, &err);
-	}
-	sbx_sync_send(3, SBX_MSG_ERROR, &err);
-	_exit(err.status);
-}
-
-static int status_of(int wstatus)
-{
-	if (WIFEXITED(wstatus))
-		return WEXITSTATUS(wstatus);
-	if (WIFSIGNALED(wstatus))
-		return 128 + WTERMSIG(wstatus);
-	return SBX_EXIT_FAILURE;
-}
-
-static char **copy_argv(char *const argv[])
-{
-	size_t n = 0;
-	char **copy;
-
-	while (argv[n] != NULL)
-		n++;
-	copy = calloc(n + 1, sizeof(char *));
-	for (size_t i = 0; copy != NULL && i < n; i++)
-		if ((copy[i] = strdup(argv[i])) == NULL)
-			return NULL;
-	return copy;
-}
-
-/* sbx's own command line and environment (host paths, maybe secrets) are
- * still in the init's memory, and /proc/1/cmdline is readable by every
- * process in the sandbox: blank both areas, as setproctitle does. */
-static int blank_host_strings(struct sbx_error *err)
-{
-	unsigned long area[4]; /* arg_start arg_end env_start env_end */
-	cleanup_free char *stat = NULL;
-	char *p;
-
-	if (sbx_read_file("/proc/self/stat", 4096, &stat, err) < 0)
-		return -1;
-	p = strrchr(stat, ')');
-	/* Fields 48 to 51; the one after the command name is field 3. */
-	for (int field = 2; p != NULL && field < 48; field++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL || sscanf(p, " %lu %lu %lu %lu", &area[0], &area[1], &area[2], &area[3]) != 4 ||
-	    area[1] < area[0] || area[3] < area[2])
-		return sbx_fail(err, 0, "reading the init's argument area from /proc/self/stat");
-	memset((void *)area[0], 0, area[1] - area[0]);
-	memset((void *)area[2], 0, area[3] - area[2]);
-	if (area[1] - area[0] > sizeof("sbx-init"))
-		memcpy((void *)area[0], "sbx-init", sizeof("sbx-init"));
-	prctl(PR_SET_NAME, "sbx-init", 0, 0, 0);
-	return 0;
-}
-
-/* pid 1 of the sandbox: start the command, reap whatever dies, and end
- * with the command's status.  When it ends the kernel kills everything
- * left in the pid namespace. */
-static int run_init(const struct sandbox *sb, const char *cwd, struct sbx_error *err)
-{
-	char **argv = copy_argv(sb->opts->argv);
-	pid_t command;
-
-	if (argv == NULL)
-		return sbx_fail(err, ENOMEM, "copying the command line");
-	/* Nothing of the host may be read from the init, before the command
-	 * exists: not its memory (non-dumpable) nor its command line. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return sbx_fail(err, errno, "making the init non-dumpable");
-	if (blank_host_strings(err) < 0)
-		return -1;
-	command = fork();
-	if (command < 0)
-		return sbx_fail(err, errno, "starting the command");
-	if (command == 0)
-		run_command(sb, argv, cwd);
-	close_range(0, ~0U, 0);
-	for (;;) {
-		int wstatus;
-		pid_t pid = waitpid(-1, &wstatus, 0);
-
-		if (pid < 0 && errno == EINTR)
-			continue;
-		if (pid < 0)
-			_exit(SBX_EXIT_FAILURE);
-		if (pid == command)
-			_exit(status_of(wstatus));
-	}
 }
 
 /* Mount a tmpfs on /workspace when no -w was given and the image has the
@@ -299,8 +204,17 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	sbx_verbose(o->verbose, "switching to uid %u gid %u", o->uid, o->gid);
 	if (switch_to_sandbox_user(sb, err) < 0 || die_with_parent(sb->sync_fd, err) < 0)
 		return -1;
-	/* 13. Start the command under our init. */
-	return run_init(sb, has_workspace ? "/workspace" : "/", err);
+	/* 13. Become the init and start the command. */
+	struct sbx_init_config init = {
+		.argv = o->argv,
+		.env = sb->env,
+		.cwd = has_workspace ? "/workspace" : "/",
+		.sync_fd = sb->sync_fd,
+		.stdout_fd = sb->out_pipe[1],
+		.stderr_fd = sb->err_pipe[1],
+		.pty = sb->pty,
+	};
+	return sbx_init_run(&init, err);
 }
 
 static int child_main(struct sandbox *sb)
@@ -361,8 +275,10 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	int64_t ws_uid, ws_gid;
 	char desc[512];
 
-	sb->opts = opts;
-	sbx_sources_init(&sb->src);
+	sb->pty = opts->tty == SBX_TTY_ALWAYS || (opts->tty == SBX_TTY_AUTO && isatty(STDIN_FILENO));
+	if (sb->pty && opts->output_limit)
+		return sbx_fail(err, 0, "--output-limit applies to separate stdout and stderr; "
+				   "with a terminal they are one: add --no-tty");
 	if (workspace_owner(opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
 	    sbx_idplan_make(opts->uid, opts->gid, ws_uid, ws_gid, &sb->ids, err) < 0 ||
 	    sbx_etc_files_make(opts, &sb->etc, err) < 0 ||
@@ -378,31 +294,80 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	return 0;
 }
 
-static void reap(pid_t pid, int *wstatus)
+static void reap(pid_t pid)
 {
-	while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR)
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 }
 
-int sbx_sandbox_run(const struct sbx_run_options *opts, int *exit_status, struct sbx_error *err)
+/* The layers a completed setup applied, for the JSON result. */
+static void record_layers(const struct sandbox *sb, struct sbx_result *res)
 {
-	struct sandbox sb = { 0 };
+	static const char *const writers[] = {
+		[SBX_IDMAP_DIRECT] = "user-namespace:root-range",
+		[SBX_IDMAP_HELPERS] = "user-namespace:subordinate-ranges",
+		[SBX_IDMAP_SINGLE] = "user-namespace:single-id",
+	};
+
+	sbx_result_add_layer(res, writers[sb->ids.writer]);
+	sbx_result_add_layer(res, "mount-namespace");
+	sbx_result_add_layer(res, "pid-namespace");
+	sbx_result_add_layer(res, "ipc-namespace");
+	sbx_result_add_layer(res, "uts-namespace");
+	sbx_result_add_layer(res, "cgroup-namespace");
+	if (sb->opts->network == SBX_NETWORK_NONE)
+		sbx_result_add_layer(res, "network-namespace");
+	sbx_result_add_layer(res, "pivot-root");
+	sbx_result_add_layer(res, "read-only-rootfs");
+	sbx_result_add_layer(res, "masked-proc");
+	sbx_result_add_layer(res, "minimal-dev");
+	sbx_result_add_layer(res, "clean-environment");
+	if (sb->ids.workspace_idmapped)
+		sbx_result_add_layer(res, "idmapped-workspace");
+	sbx_result_add_layer(res, sb->pty ? "sandbox-pty" : "new-session");
+}
+
+static int make_pipes(struct sandbox *sb, struct sbx_error *err)
+{
+	if (sb->opts->output_limit == 0)
+		return 0;
+	if (pipe2(sb->out_pipe, O_CLOEXEC) < 0 || pipe2(sb->err_pipe, O_CLOEXEC) < 0)
+		return sbx_fail(err, errno, "creating the output pipes");
+	fcntl(sb->out_pipe[0], F_SETFL, O_NONBLOCK);
+	fcntl(sb->err_pipe[0], F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+static void close_pair(int fds[2])
+{
+	sbx_closep(&fds[0]);
+	sbx_closep(&fds[1]);
+}
+
+/* Create the sandbox and supervise it to the end.  Every outcome lands in
+ * RES; -1 means sbx failed before the sandbox could run (ERR says why). */
+static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err)
+{
+	const struct sbx_run_options *opts = sb->opts;
 	cleanup_close int parent_fd = -1;
-	struct sbx_msg msg;
-	bool child_failed = false;
-	int fds[2], wstatus = 0, r = -1;
+	cleanup_close int sigfd = -1;
+	struct timespec started;
+	int fds[2];
 	pid_t pid;
 
-	if (prepare(&sb, opts, err) < 0)
-		goto out;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
-		sbx_fail(err, errno, "creating the sync socket");
-		goto out;
-	}
+	if (prepare(sb, opts, err) < 0 || make_pipes(sb, err) < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
+		return sbx_fail(err, errno, "creating the sync socket");
 	parent_fd = fds[0];
-	sb.sync_fd = fds[1];
+	sb->sync_fd = fds[1];
+	/* Before the clone, so that no signal meant for the command is lost. */
+	sigfd = sbx_supervise_signals(err);
+	if (sigfd < 0)
+		return -1;
 	sbx_verbose(opts->verbose, "creating user, mount, pid, ipc, uts, cgroup%s namespaces",
 		    opts->network == SBX_NETWORK_NONE ? ", net" : "");
+	clock_gettime(CLOCK_MONOTONIC, &started);
 	/* A raw clone with fork semantics: the child runs on a copy of our
 	 * stack and is pid 1 of its new pid namespace. */
 	pid = (pid_t)syscall(SYS_clone, namespace_flags(opts) | SIGCHLD, NULL, NULL, NULL, 0);
@@ -411,38 +376,60 @@ int sbx_sandbox_run(const struct sbx_run_options *opts, int *exit_status, struct
 		if (errno == EPERM || errno == ENOSPC)
 			sbx_error_hint(err, "unprivileged user namespaces may be disabled: check "
 					    "kernel.unprivileged_userns_clone and user.max_user_namespaces");
-		close(sb.sync_fd);
-		goto out;
+		return -1;
 	}
 	if (pid == 0) {
 		close(parent_fd);
-		child_main(&sb);
+		close(sigfd);
+		child_main(sb);
 	}
-	close(sb.sync_fd);
-	sbx_sources_close(&sb.src);
-	if (sbx_idplan_apply(&sb.ids, pid, err) < 0 ||
+	sbx_closep(&sb->sync_fd);
+	sbx_closep(&sb->out_pipe[1]);
+	sbx_closep(&sb->err_pipe[1]);
+	sbx_sources_close(&sb->src);
+	if (sbx_idplan_apply(&sb->ids, pid, err) < 0 ||
 	    sbx_sync_send(parent_fd, SBX_MSG_MAPS_READY, NULL) < 0) {
 		if (err->msg[0] == '\0')
 			sbx_fail(err, errno, "signalling the sandbox");
 		sbx_error_wrap(err, "writing the sandbox's id maps");
 		kill(pid, SIGKILL);
-		reap(pid, &wstatus);
-		goto out;
+		reap(pid);
+		return -1;
 	}
-	/* Until the command's execve, the child may report an error. */
-	while (sbx_sync_recv(parent_fd, &msg, err) > 0) {
-		if (msg.type == SBX_MSG_ERROR) {
-			*err = msg.error;
-			child_failed = true;
-		}
+	struct sbx_supervise_config sup = {
+		.opts = opts,
+		.init = pid,
+		.sync_fd = parent_fd,
+		.sigfd = sigfd,
+		.stdout_pipe = sb->out_pipe[0],
+		.stderr_pipe = sb->err_pipe[0],
+		.started = &started,
+	};
+	if (sbx_supervise(&sup, res, err) < 0)
+		return -1;
+	sb->out_pipe[0] = sb->err_pipe[0] = -1; /* closed by the relays */
+	if (!res->failed || res->error.status != SBX_EXIT_FAILURE)
+		record_layers(sb, res);
+	return 0;
+}
+
+int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
+{
+	struct sandbox sb = { .sync_fd = -1, .out_pipe = { -1, -1 }, .err_pipe = { -1, -1 } };
+	struct sbx_error err = { 0 };
+
+	sbx_result_init(res);
+	sb.opts = opts;
+	sbx_sources_init(&sb.src);
+	if (run(&sb, res, &err) < 0) {
+		res->failed = true;
+		res->error = err;
+		res->exit_code = err.status ? err.status : SBX_EXIT_FAILURE;
 	}
-	reap(pid, &wstatus);
-	if (child_failed)
-		goto out;
-	*exit_status = status_of(wstatus);
-	r = 0;
-out:
+	sbx_closep(&sb.sync_fd);
+	close_pair(sb.out_pipe);
+	close_pair(sb.err_pipe);
 	sbx_sources_close(&sb.src);
 	sbx_env_free(sb.env);
-	return r;
+	return res->exit_code;
 }

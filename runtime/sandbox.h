@@ -5,9 +5,12 @@
 #include "error.h"
 #include "options.h"
 
-/* Run OPTS's command in a new sandbox and wait for it.  Returns 0 with
- * *EXIT_STATUS set to the command's status (128+N for a signal N), or -1
- * with ERR saying what failed (its status is 125, 126 or 127). */
-int sbx_sandbox_run(const struct sbx_run_options *opts, int *exit_status, struct sbx_error *err);
+#include "result.h"
+
+/* Run OPTS's command in a new sandbox, supervise it to the end and fill
+ * RES with how it ended.  Returns the status sbx should exit with: the
+ * command's own, 128+N for a signal N, 124 on timeout, or 125, 126, 127
+ * with RES->error saying what failed. */
+int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res);
 
 #endif

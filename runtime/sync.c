@@ -3,6 +3,37 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+static int send_msg(int fd, struct sbx_msg *msg, int passed)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(*msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (passed >= 0) {
+		struct cmsghdr *c;
+
+		memset(&control, 0, sizeof(control));
+		mh.msg_control = control.buf;
+		mh.msg_controllen = sizeof(control.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &passed, sizeof(int));
+	}
+	for (;;) {
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n == (ssize_t)sizeof(*msg) ? 0 : -1;
+	}
+}
 
 int sbx_sync_send(int fd, int type, const struct sbx_error *error)
 {
@@ -12,29 +43,63 @@ int sbx_sync_send(int fd, int type, const struct sbx_error *error)
 	msg.type = type;
 	if (error != NULL)
 		msg.error = *error;
-	for (;;) {
-		ssize_t n = send(fd, &msg, sizeof(msg), MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n == (ssize_t)sizeof(msg) ? 0 : -1;
-	}
+	return send_msg(fd, &msg, -1);
 }
 
-int sbx_sync_recv(int fd, struct sbx_msg *msg, struct sbx_error *err)
+int sbx_sync_send_status(int fd, int wstatus)
 {
-	for (;;) {
-		ssize_t n = recv(fd, msg, sizeof(*msg), 0);
+	struct sbx_msg msg;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return sbx_fail(err, errno, "reading the sync socket");
-		if (n == 0)
-			return 0;
-		if (n != (ssize_t)sizeof(*msg))
-			return sbx_fail(err, EPROTO, "short message on the sync socket");
-		msg->error.msg[sizeof(msg->error.msg) - 1] = '\0';
-		return 1;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = SBX_MSG_EXIT;
+	msg.wstatus = wstatus;
+	return send_msg(fd, &msg, -1);
+}
+
+int sbx_sync_send_fd(int fd, int type, int passed)
+{
+	struct sbx_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.type = type;
+	return send_msg(fd, &msg, passed);
+}
+
+int sbx_sync_recv(int fd, struct sbx_msg *msg, int *passed, struct sbx_error *err)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(*msg) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+	ssize_t n;
+
+	if (passed != NULL)
+		*passed = -1;
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return sbx_fail(err, errno, "reading the sync socket");
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(c), sizeof(int));
+			if (passed != NULL && *passed < 0)
+				*passed = got;
+			else
+				close(got);
+		}
 	}
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof(*msg))
+		return sbx_fail(err, EPROTO, "short message on the sync socket");
+	msg->error.msg[sizeof(msg->error.msg) - 1] = '\0';
+	return 1;
 }

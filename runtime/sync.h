@@ -1,26 +1,32 @@
-/* The sync socket between sbx and the sandbox's child: the parent says
- * when the id maps are in place; the child sends an error if a setup step
- * fails.  A successful execve closes the child's end (close-on-exec), which
- * the parent reads as end of file: no message means success. */
+/* The sync socket between sbx and the sandbox.  sbx says when the id maps
+ * are in place; the child reports a setup error, the init passes the pty
+ * master (interactive runs) and, last, the command's wait status.  The
+ * init's end closes when it exits: end of file means the sandbox is gone. */
 #ifndef SBX_SYNC_H
 #define SBX_SYNC_H
 
 #include "error.h"
 
 enum sbx_msg_type {
-	SBX_MSG_MAPS_READY = 1, /* parent -> child */
-	SBX_MSG_ERROR = 2,      /* child -> parent */
+	SBX_MSG_MAPS_READY = 1, /* sbx -> child */
+	SBX_MSG_ERROR = 2,      /* child -> sbx: setup or exec failed */
+	SBX_MSG_PTY = 3,        /* init -> sbx: carries the pty master */
+	SBX_MSG_EXIT = 4,       /* init -> sbx: the command's wait status */
+	SBX_MSG_STARTED = 5,    /* init -> sbx: the command's process exists */
 };
 
 struct sbx_msg {
 	int type;
+	int wstatus;
 	struct sbx_error error;
 };
 
 int sbx_sync_send(int fd, int type, const struct sbx_error *error);
+int sbx_sync_send_status(int fd, int wstatus);
+int sbx_sync_send_fd(int fd, int type, int passed);
 
-/* Receive one message.  Returns 1 with a message, 0 on end of file, -1 on
- * error (ERR filled). */
-int sbx_sync_recv(int fd, struct sbx_msg *msg, struct sbx_error *err);
+/* Receive one message; a passed descriptor lands in *PASSED (else -1).
+ * Returns 1 with a message, 0 on end of file, -1 on error. */
+int sbx_sync_recv(int fd, struct sbx_msg *msg, int *passed, struct sbx_error *err);
 
 #endif

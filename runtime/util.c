@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void sbx_freep(void *p)
@@ -164,4 +165,13 @@ void sbx_verbose(bool verbose, const char *fmt, ...)
 	/* One write per line, so that the parent's and the child's lines never
 	 * interleave mid-line. */
 	(void)!write(STDERR_FILENO, line, (size_t)n + 1);
+}
+
+int sbx_exit_status(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return SBX_EXIT_FAILURE;
 }

@@ -48,6 +48,10 @@ int sbx_parse_id(const char *s, uint32_t *out);
 /* Whether a NUL-terminated string is a valid environment variable name. */
 bool sbx_valid_env_name(const char *s, size_t len);
 
+/* The exit status a wait status stands for: the code, or 128+N for a
+ * death by signal N. */
+int sbx_exit_status(int wstatus);
+
 /* Progress for -v: one "sbx: ..." line on stderr when VERBOSE is set. */
 void sbx_verbose(bool verbose, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -23,6 +23,10 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
 
 extern char **environ;
 
@@ -221,7 +225,7 @@ static int cmd_usage(void)
 		"usage: sbx-probe ids|fds|cwd|env|hostname|ifaces|pids|pid\n"
 		"       sbx-probe write|read|fill|statfs|stat|mkdir|sethostname ARG\n"
 		"       sbx-probe kill PID|connect-abstract NAME|connect-tcp HOST PORT|shmget KEY\n"
-		"       sbx-probe sleep SECONDS [TAG]|exit N\n");
+		"       sbx-probe sleep SECONDS [TAG]|flood BYTES|zombies N|tiocsti TEXT [FD|tty]|exit N\n");
 	return 2;
 }
 
@@ -279,6 +283,82 @@ int main(int argc, char **argv)
 		/* Extra arguments are a tag for finding the process with ps. */
 		printf("ok sleeping\n");
 		sleep((unsigned int)atoi(arg));
+		return 0;
+	}
+	if (strcmp(cmd, "flood") == 0) {
+		/* Write ARG bytes ("5g", "1m") of 'y\n' to stdout, fast. */
+		static char block[1 << 16];
+		unsigned long long left = strtoull(arg, NULL, 10);
+		char unit = arg[strspn(arg, "0123456789")];
+
+		left <<= unit == 'k' ? 10 : unit == 'm' ? 20 : unit == 'g' ? 30 : 0;
+		for (size_t i = 0; i < sizeof(block); i += 2)
+			memcpy(block + i, "y\n", 2);
+		while (left > 0) {
+			size_t n = left < sizeof(block) ? (size_t)left : sizeof(block);
+			ssize_t w = write(1, block, n);
+
+			if (w <= 0)
+				return result(-1);
+			left -= (unsigned long long)w;
+		}
+		return 0;
+	}
+	if (strcmp(cmd, "tiocsti") == 0) {
+		/* Push ARG into the input queue of the terminal on fd argv[3]
+		 * (or /dev/tty), one byte at a time; also with high bits set
+		 * in the request (CVE-2019-10063). */
+		int fd = argc > 3 ? (strcmp(argv[3], "tty") == 0 ? open("/dev/tty", O_RDWR) : atoi(argv[3])) : 0;
+		int pushed = 0, last = 0;
+
+		if (fd < 0)
+			return result(-1);
+		for (const char *c = arg; *c; c++) {
+			if (syscall(SYS_ioctl, fd, TIOCSTI, c) == 0)
+				pushed++;
+			else
+				last = errno;
+			if (syscall(SYS_ioctl, fd, (1UL << 32) | TIOCSTI, c) == 0)
+				pushed++;
+			else
+				last = errno;
+		}
+		printf("ok pushed=%d errno=%s\n", pushed, last ? strerrorname_np(last) : "0");
+		return 0;
+	}
+	if (strcmp(cmd, "zombies") == 0) {
+		/* Leave ARG orphans that exit at once; report how many zombies
+		 * remain after a moment. */
+		int n = atoi(arg), zombies = 0;
+		DIR *d;
+		struct dirent *de;
+
+		for (int i = 0; i < n; i++) {
+			pid_t p = fork();
+
+			if (p == 0) {
+				if (fork() == 0)
+					_exit(0);
+				_exit(0);
+			}
+			waitpid(p, NULL, 0);
+		}
+		usleep(300000);
+		d = opendir("/proc");
+		while (d && (de = readdir(d)) != NULL) {
+			char path[300], stat[256];
+			FILE *f;
+
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+			f = fopen(path, "r");
+			if (f && fgets(stat, sizeof(stat), f) && strstr(stat, ") Z "))
+				zombies++;
+			if (f)
+				fclose(f);
+		}
+		printf("ok zombies=%d\n", zombies);
 		return 0;
 	}
 	if (strcmp(cmd, "mkdir") == 0)

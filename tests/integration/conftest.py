@@ -19,7 +19,8 @@ SBX = os.environ.get("SBX", str(REPO / "sbx"))
 PROBE = REPO / "tests" / "helper" / "sbx-probe"
 MODE = os.environ.get("SBX_TEST_MODE", "root" if os.geteuid() == 0 else "nosub")
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
-APPLETS = ["sh", "ls", "cat", "id", "echo", "sleep", "touch", "env", "true", "false", "stat", "setsid"]
+APPLETS = ["sh", "ls", "cat", "id", "echo", "sleep", "touch", "env", "true", "false", "stat", "setsid",
+           "wc", "stty", "kill"]
 # The uid that owns the workspace in root mode: any unprivileged host user.
 ROOT_MODE_WS_UID = 4242
 

@@ -416,8 +416,14 @@ def test_no_fresh_proc_means_a_clear_error_not_the_hosts(rootfs):
     masked /proc, here: inside sbx itself), sbx fails with the reason."""
     py = os.environ.get("SBX_PY_ROOTFS")
     assert py, "tests/run-integration sets SBX_PY_ROOTFS"
+    # sbx's own libraries (yajl, and the sanitizers' in a test build) may
+    # be missing from the image: bring them along.
+    libs = re.findall(r"=> (/\S+)", subprocess.run(["ldd", SBX], capture_output=True, text=True).stdout)
+    opts = ["--ro-bind", f"{SBX}:/tmp/sbx", "-e", "LD_LIBRARY_PATH=/tmp/lib"]
+    for lib in libs:
+        opts += ["--ro-bind", f"{lib}:/tmp/lib/{os.path.basename(lib)}"]
     r = run(py, "sh", "-c", "mkdir -p /tmp/r/proc /tmp/r/dev /tmp/r/tmp && /tmp/sbx run --rootfs /tmp/r -- /x",
-            opts=["--ro-bind", f"{SBX}:/tmp/sbx"])
+            opts=opts)
     assert r.returncode == 125, r.stderr
     assert "mounting a fresh /proc" in r.stderr and "masked" in r.stderr
 

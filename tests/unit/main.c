@@ -13,6 +13,7 @@ int main(void)
 		{ "options", test_options },
 		{ "idmap", test_idmap },
 		{ "command", test_command },
+		{ "relay", test_relay },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

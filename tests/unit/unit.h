@@ -33,5 +33,6 @@ void test_util(void);
 void test_options(void);
 void test_idmap(void);
 void test_command(void);
+void test_relay(void);
 
 #endif

@@ -1,0 +1,34 @@
+/* sbx's init: pid 1 of the sandbox.  It starts the command (pid 2) in a
+ * new session, forwards the signals sbx passes on, reaps every orphan, and
+ * ends with the command, reporting its wait status to sbx.  Its death
+ * takes the whole pid namespace along. */
+#ifndef SBX_INIT_H
+#define SBX_INIT_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "error.h"
+
+/* Sent by sbx at the timeout: the init then sends SIGTERM to every process
+ * of the sandbox. */
+#define SBX_SIG_TERMINATE_ALL SIGRTMIN
+
+struct sbx_init_config {
+	char *const *argv; /* points into sbx's own argument area */
+	char *const *env;
+	const char *cwd;
+	int sync_fd;
+	int stdout_fd; /* pipe to sbx, or -1 to keep sbx's stdout */
+	int stderr_fd;
+	bool pty;
+};
+
+/* The signals sbx forwards to the command through the init. */
+extern const int sbx_forwarded_signals[7];
+
+/* Become the init and run the command; returns only on failure before the
+ * command was started. */
+int sbx_init_run(const struct sbx_init_config *c, struct sbx_error *err);
+
+#endif

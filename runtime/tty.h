@@ -1,0 +1,35 @@
+/* Terminals.  Interactive runs get a pseudo-terminal of the sandbox's own
+ * devpts instance; sbx relays between it and the user's terminal, which is
+ * never handed to the sandbox (TIOCSTI on it would type into the user's
+ * shell). */
+#ifndef SBX_TTY_H
+#define SBX_TTY_H
+
+#include <stdbool.h>
+#include <termios.h>
+
+#include "error.h"
+
+/* Inside the sandbox: open a pty pair on /dev/pts/ptmx.  The peer comes from
+ * TIOCGPTPEER, never by opening a path an image could have replaced. */
+int sbx_pty_open(int *master, int *slave, struct sbx_error *err);
+
+/* Make SLAVE the controlling terminal and stdio of this (new-session)
+ * process. */
+int sbx_pty_make_controlling(int slave, struct sbx_error *err);
+
+/* The user's terminal, saved on entry to raw mode and restored on exit. */
+struct sbx_host_tty {
+	int fd;
+	bool raw;
+	struct termios saved;
+};
+
+int sbx_host_tty_raw(struct sbx_host_tty *t, int fd, struct sbx_error *err);
+void sbx_host_tty_restore(struct sbx_host_tty *t);
+
+/* Copy the window size of FROM to TO (the pty's master sends SIGWINCH to
+ * the sandbox's foreground job). */
+void sbx_tty_copy_winsize(int from, int to);
+
+#endif
