@@ -10,6 +10,7 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <sys/capability.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -53,6 +54,17 @@ struct sandbox {
 	int err_pipe[2];
 };
 
+static int drop_capabilities(struct sbx_error *err)
+{
+	cap_t none = cap_init();
+	int r = none != NULL && cap_set_proc(none) == 0 ? 0 : -1;
+
+	if (r < 0)
+		sbx_fail(err, errno, "dropping capabilities");
+	cap_free(none);
+	return r;
+}
+
 static int switch_to_sandbox_user(const struct sandbox *sb, struct sbx_error *err)
 {
 	uid_t uid = sb->opts->uid;
@@ -64,10 +76,12 @@ static int switch_to_sandbox_user(const struct sandbox *sb, struct sbx_error *er
 		return sbx_fail(err, errno, "dropping supplementary groups");
 	if (setresgid(gid, gid, gid) < 0)
 		return sbx_fail(err, errno, "switching to gid %u", gid);
-	/* Leaving inside root for a non-zero uid clears the capability sets. */
+	/* Leaving inside root for a non-zero uid clears the capability sets;
+	 * with a single mapped id we never were inside root, so clear them
+	 * ourselves: the init must hold none once the command runs. */
 	if (setresuid(uid, uid, uid) < 0)
 		return sbx_fail(err, errno, "switching to uid %u", uid);
-	return 0;
+	return uid == 0 ? 0 : drop_capabilities(err);
 }
 
 static int become_setup_user(const struct sandbox *sb, struct sbx_error *err)

@@ -304,6 +304,10 @@ int sbx_supervise(const struct sbx_supervise_config *c, struct sbx_result *res,
 	struct timespec end;
 	int r = -1;
 
+	/* A reader that goes away must not kill sbx (and the sandbox with it):
+	 * relays keep draining.  Only sbx ignores SIGPIPE; the sandbox, made
+	 * before this, keeps the default. */
+	signal(SIGPIPE, SIG_IGN);
 	if (c->stdout_pipe >= 0) {
 		if (sbx_relay_init(&s.out, c->stdout_pipe, STDOUT_FILENO, c->opts->output_limit, err) < 0 ||
 		    sbx_relay_init(&s.err, c->stderr_pipe, STDERR_FILENO, c->opts->output_limit, err) < 0)

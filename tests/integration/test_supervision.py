@@ -331,3 +331,49 @@ def test_tiocsti_never_reaches_the_callers_terminal(rootfs):
     assert t.close() in (0, 1)
     assert b"pushed=0 errno=EPERM" in t.expect("errno=")
     assert t.input_pending() == 0
+
+
+def test_a_reader_going_away_does_not_kill_the_run(rootfs):
+    """With the output relayed, a closed stdout (| head) neither kills sbx
+    nor blocks the command; straight through, the command gets SIGPIPE."""
+    rfd, wfd = os.pipe()
+    os.close(rfd)
+    r = subprocess.run([SBX, "run", "--rootfs", str(rootfs), "--output-limit", "1m", "--",
+                        "/bin/sbx-probe", "flood", "100m"], stdout=wfd, stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([SBX, "run", "--rootfs", str(rootfs), "--", "/bin/sbx-probe", "flood", "1m"],
+                       stdout=wfd, stderr=subprocess.PIPE, timeout=60)
+    os.close(wfd)
+    assert r.returncode == 128 + signal.SIGPIPE
+
+
+def test_the_init_holds_no_capability_and_one_descriptor(rootfs):
+    status = probe(rootfs, "read", "/proc/1/status").stdout
+    for line in status.splitlines():
+        if line.startswith(("CapInh", "CapPrm", "CapEff", "CapAmb")):
+            assert line.split()[1] == "0000000000000000", line
+    # Its descriptors cannot even be listed from inside (non-dumpable).
+    r = probe(rootfs, "read", "/proc/1/fdinfo/0")
+    assert r.stdout.startswith("err") and "EACCES" in r.stdout, r.stdout
+    # From the host: one socket to sbx, nothing else.
+    p = subprocess.Popen([SBX, "run", "--rootfs", str(rootfs), "--", "/bin/sbx-probe", "sleep", "30"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 5
+        while True:
+            kids = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+            if kids and open(f"/proc/{kids[0]}/comm").read().strip() == "sbx-init":
+                break
+            assert time.time() < deadline
+            time.sleep(0.02)
+        time.sleep(0.1)
+        if os.geteuid() != 0:
+            # Even its own user cannot look: the init is non-dumpable.
+            with pytest.raises(PermissionError):
+                os.listdir(f"/proc/{kids[0]}/fd")
+            return
+        fds = {fd: os.readlink(f"/proc/{kids[0]}/fd/{fd}") for fd in os.listdir(f"/proc/{kids[0]}/fd")}
+        assert len(fds) == 1 and list(fds.values())[0].startswith("socket:"), fds
+    finally:
+        p.kill()
+        p.wait()
