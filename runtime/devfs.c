@@ -67,12 +67,8 @@ static int mount_pts(int dev, bool tty_gid_mapped, struct sbx_error *err)
 
 static int mount_shm(int dev, uint64_t size, struct sbx_error *err)
 {
-	char sizebuf[32];
-	const char *opts[] = { "size", sizebuf, "mode", "1777", NULL };
-	cleanup_close int tree = -1;
+	cleanup_close int tree = sbx_new_tmpfs(SBX_TMPFS(size, 01777), SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
 
-	snprintf(sizebuf, sizeof(sizebuf), "%llu", (unsigned long long)size);
-	tree = sbx_new_fs("tmpfs", opts, SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
 	if (tree < 0)
 		return sbx_error_wrap(err, "/dev/shm");
 	return mount_in_dev(dev, "shm", tree, err);
@@ -81,12 +77,14 @@ static int mount_shm(int dev, uint64_t size, struct sbx_error *err)
 int sbx_mount_dev(int root, const int dev_trees[SBX_DEV_NODES], uint64_t shm_size,
 		  bool tty_gid_mapped, struct sbx_error *err)
 {
-	static const char *const opts[] = { "size", "64k", "nr_inodes", "64", "mode", "0755", NULL };
-	cleanup_close int tree = sbx_new_fs("tmpfs", opts, SBX_MNT_NOSUID | SBX_MNT_NOEXEC, err);
+	struct sbx_tmpfs dev_fs = SBX_TMPFS(64 << 10, 0755);
+	cleanup_close int tree = -1;
 	cleanup_close int dev_path = -1;
 	cleanup_close int dev = -1;
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
 
+	dev_fs.nr_inodes = 64;
+	tree = sbx_new_tmpfs(dev_fs, SBX_MNT_NOSUID | SBX_MNT_NOEXEC, err);
 	if (tree < 0)
 		return sbx_error_wrap(err, "/dev");
 	if (sbx_attach_in_root(tree, root, "/dev", SBX_TARGET_DIR, false, err) < 0)

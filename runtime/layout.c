@@ -138,8 +138,7 @@ static int open_dir_at(int dirfd, const char *path, struct sbx_error *err)
 
 int sbx_mount_staging(struct sbx_error *err)
 {
-	static const char *const opts[] = { "size", "16m", "mode", "0700", NULL };
-	cleanup_close int tree = sbx_new_fs("tmpfs", opts, SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
+	cleanup_close int tree = sbx_new_tmpfs(SBX_TMPFS(16 << 20, 0700), SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
 	cleanup_close int target = -1;
 
 	if (tree < 0)
@@ -190,18 +189,9 @@ int sbx_mount_workspace(int root, int workspace_tree, struct sbx_error *err)
 	return mount_on_image_dir(root, workspace_tree, "/workspace", "the workspace", err);
 }
 
-static int new_tmpfs(uint64_t size, const char *mode, unsigned int attrs, struct sbx_error *err)
-{
-	char sizebuf[32];
-	const char *opts[] = { "size", sizebuf, "mode", mode, NULL };
-
-	snprintf(sizebuf, sizeof(sizebuf), "%llu", (unsigned long long)size);
-	return sbx_new_fs("tmpfs", opts, attrs, err);
-}
-
 int sbx_mount_tmp(int root, uint64_t size, struct sbx_error *err)
 {
-	cleanup_close int tree = new_tmpfs(size, "1777", SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
+	cleanup_close int tree = sbx_new_tmpfs(SBX_TMPFS(size, 01777), SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
 
 	if (tree < 0)
 		return sbx_error_wrap(err, "/tmp");
@@ -288,7 +278,7 @@ int sbx_mount_extras(int root, const struct sbx_run_options *opts,
 				  : m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind";
 
 		if (m->kind == SBX_MOUNT_TMPFS)
-			tree = fresh = new_tmpfs(m->size, "1777", SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
+			tree = fresh = sbx_new_tmpfs(SBX_TMPFS(m->size, 01777), SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
 		else
 			tree = src->mounts[i];
 		if (tree < 0)

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -103,6 +104,45 @@ int sbx_new_fs(const char *fstype, const char *const *options, unsigned int attr
 	if (mnt < 0)
 		return sbx_fail(err, errno, "mounting a %s file system", fstype);
 	return mnt;
+}
+
+int sbx_new_tmpfs(struct sbx_tmpfs t, unsigned int attrs, struct sbx_error *err)
+{
+	char size[24], mode[8], uid[16], gid[16], inodes[24];
+	const char *opts[11];
+	size_t n = 0;
+
+	snprintf(mode, sizeof(mode), "%o", t.mode);
+	opts[n++] = "mode";
+	opts[n++] = mode;
+	if (t.size) {
+		snprintf(size, sizeof(size), "%llu", (unsigned long long)t.size);
+		opts[n++] = "size";
+		opts[n++] = size;
+	}
+	if (t.uid >= 0 && t.gid >= 0) {
+		snprintf(uid, sizeof(uid), "%lld", (long long)t.uid);
+		snprintf(gid, sizeof(gid), "%lld", (long long)t.gid);
+		opts[n++] = "uid";
+		opts[n++] = uid;
+		opts[n++] = "gid";
+		opts[n++] = gid;
+	}
+	if (t.nr_inodes >= 0) {
+		snprintf(inodes, sizeof(inodes), "%lld", (long long)t.nr_inodes);
+		opts[n++] = "nr_inodes";
+		opts[n++] = inodes;
+	}
+	opts[n] = NULL;
+	return sbx_new_fs("tmpfs", opts, attrs, err);
+}
+
+int sbx_new_empty_ro_tmpfs(struct sbx_error *err)
+{
+	struct sbx_tmpfs t = SBX_TMPFS(4096, 0555);
+
+	t.nr_inodes = 1;
+	return sbx_new_tmpfs(t, SBX_MNT_RO | SBX_MNT_NOSUID | SBX_MNT_NODEV | SBX_MNT_NOEXEC, err);
 }
 
 int sbx_open_in_root(int rootfd, const char *path, enum sbx_target_kind kind,

@@ -48,6 +48,23 @@ int sbx_new_fs(const char *fstype, const char *const *options, unsigned int attr
 int sbx_open_in_root(int rootfd, const char *path, enum sbx_target_kind kind,
 		     struct sbx_error *err);
 
+/* A tmpfs: SIZE bytes (0: the kernel's default), MODE of its root, and
+ * when not -1 its root's owner and an inode cap. */
+struct sbx_tmpfs {
+	uint64_t size;
+	unsigned int mode;
+	int64_t uid;
+	int64_t gid;
+	int64_t nr_inodes;
+};
+
+#define SBX_TMPFS(sz, md) ((struct sbx_tmpfs){ .size = (sz), .mode = (md), .uid = -1, .gid = -1, .nr_inodes = -1 })
+
+int sbx_new_tmpfs(struct sbx_tmpfs t, unsigned int attrs, struct sbx_error *err);
+
+/* An empty, read-only tmpfs: what masks a directory. */
+int sbx_new_empty_ro_tmpfs(struct sbx_error *err);
+
 /* Attach the detached mount TREE onto the target TARGET_FD. */
 int sbx_attach(int tree, int target_fd, struct sbx_error *err);
 

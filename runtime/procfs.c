@@ -38,13 +38,12 @@ static int mask_file(int proc, int null_tree_src, const char *name, struct sbx_e
 
 static int mask_dir(int proc, const char *name, struct sbx_error *err)
 {
-	static const char *const opts[] = { "size", "4k", "nr_inodes", "1", "mode", "0555", NULL };
 	cleanup_close int target = sbx_open_in_root(proc, name, SBX_TARGET_DIR, err);
 	cleanup_close int tree = -1;
 
 	if (target < 0)
 		return err->err == ENOENT ? 0 : -1;
-	tree = sbx_new_fs("tmpfs", opts, SBX_MNT_RO | SBX_MNT_NOSUID | SBX_MNT_NODEV | SBX_MNT_NOEXEC, err);
+	tree = sbx_new_empty_ro_tmpfs(err);
 	if (tree < 0 || sbx_attach(tree, target, err) < 0)
 		return sbx_error_wrap(err, "masking /proc/%s", name);
 	return 0;
@@ -100,13 +99,12 @@ int sbx_mount_proc(int root, struct sbx_error *err)
 
 int sbx_mount_sys(int root, struct sbx_error *err)
 {
-	static const char *const opts[] = { "size", "4k", "nr_inodes", "1", "mode", "0555", NULL };
 	cleanup_close int target = sbx_open_in_root(root, "/sys", SBX_TARGET_DIR, err);
 	cleanup_close int tree = -1;
 
 	if (target < 0)
 		return err->err == ENOENT ? 0 : sbx_error_wrap(err, "/sys");
-	tree = sbx_new_fs("tmpfs", opts, SBX_MNT_RO | SBX_MNT_NOSUID | SBX_MNT_NODEV | SBX_MNT_NOEXEC, err);
+	tree = sbx_new_empty_ro_tmpfs(err);
 	if (tree < 0 || sbx_attach(tree, target, err) < 0)
 		return sbx_error_wrap(err, "mounting an empty /sys");
 	return 0;

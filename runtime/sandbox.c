@@ -125,18 +125,17 @@ static int wait_for_id_maps(int sync_fd, struct sbx_error *err)
 static int mount_scratch_workspace(int root, const struct sbx_run_options *o, bool *mounted,
 				   struct sbx_error *err)
 {
-	char sizebuf[32], uid[16], gid[16];
-	const char *opts[] = { "size", sizebuf, "mode", "0755", "uid", uid, "gid", gid, NULL };
+	struct sbx_tmpfs scratch = SBX_TMPFS(o->tmp_size, 0755);
 	cleanup_close int target = sbx_open_in_root(root, "/workspace", SBX_TARGET_DIR, err);
 	cleanup_close int tree = -1;
 
 	*mounted = false;
 	if (target < 0)
 		return err->err == ENOENT ? 0 : sbx_error_wrap(err, "scratch /workspace");
-	snprintf(sizebuf, sizeof(sizebuf), "%llu", (unsigned long long)o->tmp_size);
-	snprintf(uid, sizeof(uid), "%u", o->uid);
-	snprintf(gid, sizeof(gid), "%u", o->gid);
-	tree = sbx_new_fs("tmpfs", opts, SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
+	/* Owned by the sandbox user, who must write there. */
+	scratch.uid = o->uid;
+	scratch.gid = o->gid;
+	tree = sbx_new_tmpfs(scratch, SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
 	if (tree < 0 || sbx_attach(tree, target, err) < 0)
 		return sbx_error_wrap(err, "scratch /workspace");
 	*mounted = true;
