@@ -10,10 +10,10 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
-	-DSBX_VERSION='"$(VERSION)"' $(WARN)
+	-DSBX_VERSION='"$(VERSION)"' -DSBX_PROFILE_DIR='"$(DATADIR)/sbx/profiles"' $(WARN)
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now
 # Libraries join through pkg-config as the code comes to need each one.
-PKGS := yajl libcap
+PKGS := yajl libcap libseccomp
 PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS)))
 PKG_LIBS := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
 
@@ -39,7 +39,10 @@ tests/helper/sbx-probe: tests/helper/probe.c
 tests/unit/run-unit: tests/unit/*.c tests/unit/*.h $(LIB_SRCS) $(HDRS)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -Iruntime -o $@ tests/unit/*.c $(LIB_SRCS) $(PKG_LIBS)
 
-helper: tests/helper/sbx-probe
+tests/escape/escape-probe: tests/escape/escape-probe.c
+	$(CC) -std=gnu11 -O2 $(WARN) -static -pthread -o $@ $<
+
+helper: tests/helper/sbx-probe tests/escape/escape-probe
 
 deps:
 	scripts/deps
@@ -72,4 +75,4 @@ install: sbx
 		install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/sbx/profiles/; done
 
 clean:
-	rm -f sbx sbx-asan tests/helper/sbx-probe tests/unit/run-unit
+	rm -f sbx sbx-asan tests/helper/sbx-probe tests/escape/escape-probe tests/unit/run-unit

@@ -226,13 +226,29 @@ static int plan_rootless(uint32_t uid, uint32_t gid, struct sbx_idplan *plan,
 	return 0;
 }
 
+bool sbx_is_host_root(void)
+{
+	struct sbx_error ignored;
+	cleanup_free char *map = NULL;
+	unsigned long inside, outside, count;
+
+	if (geteuid() != 0)
+		return false;
+	/* Root of a container's user namespace can map only what it was
+	 * given: it is treated as rootless. */
+	if (sbx_read_file("/proc/self/uid_map", 4096, &map, &ignored) < 0 ||
+	    sscanf(map, "%lu %lu %lu", &inside, &outside, &count) != 3)
+		return false;
+	return inside == 0 && outside == 0 && count == 4294967295UL;
+}
+
 int sbx_idplan_make(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 		    struct sbx_idplan *plan, struct sbx_error *err)
 {
 	int r;
 
 	memset(plan, 0, sizeof(*plan));
-	r = geteuid() == 0 ? plan_root(uid, gid, ws_uid, ws_gid, plan, err)
+	r = sbx_is_host_root() ? plan_root(uid, gid, ws_uid, ws_gid, plan, err)
 			   : plan_rootless(uid, gid, plan, err);
 	if (r < 0)
 		return r;

@@ -84,6 +84,9 @@ bool sbx_idmap_has_inside(const struct sbx_idmap *map, uint32_t id);
 /* Host id that inside id ID maps to, or (uint32_t)-1. */
 uint32_t sbx_idmap_to_host(const struct sbx_idmap *map, uint32_t id);
 
+/* Whether sbx runs as root of the initial user namespace. */
+bool sbx_is_host_root(void);
+
 /* Decide the maps for a sandbox user UID:GID.  WS_UID/WS_GID is the owner of
  * the workspace, or -1 without one. */
 int sbx_idplan_make(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,

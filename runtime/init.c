@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "landlock.h"
 #include "sync.h"
 #include "tty.h"
 #include "util.h"
@@ -115,6 +116,11 @@ static void run_command(const struct sbx_init_config *c, char *const argv[], int
 		sbx_fail(&err, errno, "closing sbx's file descriptors");
 	} else if (chdir(c->cwd) < 0) {
 		sbx_fail(&err, errno, "entering %s", c->cwd);
+	} else if (c->landlock_abi > 0 &&
+		   sbx_landlock_apply(c->landlock_abi, c->writable, c->n_writable, &err) < 0) {
+		/* err filled */
+	} else if (sbx_seccomp_load(c->seccomp, &err) < 0) {
+		/* err filled; the filter is the very last step before execve */
 	} else {
 		sbx_exec_command(argv, c->env, &err);
 	}

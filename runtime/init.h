@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "error.h"
+#include "seccomp_filter.h"
 
 /* Sent by sbx at the timeout: the init then sends SIGTERM to every process
  * of the sandbox. */
@@ -22,6 +23,11 @@ struct sbx_init_config {
 	int stdout_fd; /* pipe to sbx, or -1 to keep sbx's stdout */
 	int stderr_fd;
 	bool pty;
+	/* Applied by the command right before execve, in this order. */
+	int landlock_abi; /* 0: none */
+	const char *const *writable;
+	size_t n_writable;
+	const struct sbx_seccomp *seccomp;
 };
 
 /* The signals sbx forwards to the command through the init. */

@@ -52,6 +52,10 @@ static const char usage_run[] =
 	"  -t, --tty                 give the command a terminal of its own (the default\n"
 	"                            when stdin is a terminal)\n"
 	"      --no-tty              never: the command runs without a controlling terminal\n"
+	"      --seccomp NAME|PATH   the seccomp profile (default: default); unconfined\n"
+	"                            for none (with a warning)\n"
+	"      --seccomp-log         have the kernel log the calls the filter denies\n"
+	"      --require landlock    fail (125) when the kernel offers no Landlock\n"
 	"  -h, --help                show this help\n"
 	"\n"
 	"Exit status: the command's own; 128+N when it was killed by signal N; 124 on\n"
@@ -105,6 +109,8 @@ static int cmd_run(int argc, char *argv[])
 		sbx_run_options_free(&opts);
 		return fail(&err);
 	}
+	if (strcmp(opts.seccomp, "unconfined") == 0)
+		fprintf(stderr, "sbx: warning: --seccomp unconfined: the command runs without a system call filter\n");
 	status = sbx_sandbox_run(&opts, &res);
 	if (res.failed)
 		fail(&res.error);

@@ -24,6 +24,9 @@ enum option_id {
 	OPT_JSON_FD,
 	OPT_TTY,
 	OPT_NO_TTY,
+	OPT_SECCOMP,
+	OPT_SECCOMP_LOG,
+	OPT_REQUIRE,
 	OPT_HELP,
 };
 
@@ -52,6 +55,9 @@ static const struct option_def option_defs[] = {
 	{ "json-fd", 0, true, OPT_JSON_FD },
 	{ "tty", 't', false, OPT_TTY },
 	{ "no-tty", 0, false, OPT_NO_TTY },
+	{ "seccomp", 0, true, OPT_SECCOMP },
+	{ "seccomp-log", 0, false, OPT_SECCOMP_LOG },
+	{ "require", 0, true, OPT_REQUIRE },
 	{ "help", 'h', false, OPT_HELP },
 };
 
@@ -312,6 +318,19 @@ static int apply_option(struct sbx_run_options *opts, const struct option_def *d
 	case OPT_NO_TTY:
 		opts->tty = SBX_TTY_NEVER;
 		return 0;
+	case OPT_SECCOMP:
+		if (arg[0] == '\0')
+			return sbx_fail(err, 0, "--seccomp: expected a profile name, a path or unconfined");
+		opts->seccomp = arg;
+		return 0;
+	case OPT_SECCOMP_LOG:
+		opts->seccomp_log = true;
+		return 0;
+	case OPT_REQUIRE:
+		if (strcmp(arg, "landlock") != 0)
+			return sbx_fail(err, 0, "--require '%s': the layers that can be required are: landlock", arg);
+		opts->require_landlock = true;
+		return 0;
 	case OPT_HELP:
 		return 1;
 	}
@@ -390,6 +409,7 @@ int sbx_parse_run_options(int argc, char *const argv[], struct sbx_run_options *
 	opts->kill_grace_ns = SBX_DEFAULT_KILL_GRACE_NS;
 	opts->json_fd = -1;
 	opts->tty = SBX_TTY_AUTO;
+	opts->seccomp = "default";
 
 	for (i = 0; i < argc; i++) {
 		const char *word = argv[i];

@@ -62,6 +62,9 @@ struct sbx_run_options {
 	const char *json_path;  /* --json FILE */
 	int json_fd;            /* --json-fd N, or -1 */
 	enum sbx_tty_mode tty;
+	const char *seccomp;    /* profile name, path, or "unconfined" */
+	bool seccomp_log;
+	bool require_landlock;
 	char *const *argv; /* the command, NULL-terminated; points into argv */
 };
 

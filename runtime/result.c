@@ -116,6 +116,12 @@ int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_r
 	gen_bool(g, "stderr_truncated", r->stderr_truncated);
 	gen_str(g, "setup_error", r->failed ? r->error.msg : NULL);
 	gen_str(g, "runtime", r->runtime);
+	gen_str(g, "seccomp_profile", r->seccomp_profile);
+	gen_key(g, "landlock_abi");
+	if (r->landlock_abi > 0)
+		yajl_gen_integer(g, r->landlock_abi);
+	else
+		yajl_gen_null(g);
 	gen_key(g, "layers");
 	yajl_gen_array_open(g);
 	for (size_t i = 0; i < r->n_layers; i++)

@@ -27,6 +27,8 @@ struct sbx_result {
 	bool failed;       /* sbx or the exec failed: ERROR says why */
 	struct sbx_error error;
 	const char *runtime;
+	const char *seccomp_profile; /* NULL: unconfined */
+	int landlock_abi;            /* 0: the kernel has none */
 	const char *layers[SBX_MAX_LAYERS];
 	size_t n_layers;
 };

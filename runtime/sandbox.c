@@ -10,7 +10,6 @@
 #include "sandbox.h"
 
 #include <errno.h>
-#include <sys/capability.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -38,6 +37,9 @@
 #include "result.h"
 #include "supervise.h"
 #include "sync.h"
+#include "landlock.h"
+#include "privileges.h"
+#include "seccomp_filter.h"
 #include "init.h"
 #include "util.h"
 
@@ -52,18 +54,11 @@ struct sandbox {
 	int sync_fd;     /* the child's end, in the child */
 	int out_pipe[2]; /* the command's stdout and stderr, when relayed */
 	int err_pipe[2];
+	struct sbx_seccomp seccomp; /* compiled here, loaded by the command */
+	int landlock_abi;
+	const char *writable[SBX_MAX_MOUNTS + 3]; /* where Landlock lets it write */
+	size_t n_writable;
 };
-
-static int drop_capabilities(struct sbx_error *err)
-{
-	cap_t none = cap_init();
-	int r = none != NULL && cap_set_proc(none) == 0 ? 0 : -1;
-
-	if (r < 0)
-		sbx_fail(err, errno, "dropping capabilities");
-	cap_free(none);
-	return r;
-}
 
 static int switch_to_sandbox_user(const struct sandbox *sb, struct sbx_error *err)
 {
@@ -76,12 +71,12 @@ static int switch_to_sandbox_user(const struct sandbox *sb, struct sbx_error *er
 		return sbx_fail(err, errno, "dropping supplementary groups");
 	if (setresgid(gid, gid, gid) < 0)
 		return sbx_fail(err, errno, "switching to gid %u", gid);
-	/* Leaving inside root for a non-zero uid clears the capability sets;
-	 * with a single mapped id we never were inside root, so clear them
-	 * ourselves: the init must hold none once the command runs. */
 	if (setresuid(uid, uid, uid) < 0)
 		return sbx_fail(err, errno, "switching to uid %u", uid);
-	return uid == 0 ? 0 : drop_capabilities(err);
+	/* With the securebits locked the uid change kept the capabilities
+	 * (and under a single-id map there was no change at all): empty every
+	 * set, for the init and the command alike, uid 0 included. */
+	return sbx_drop_capabilities(err);
 }
 
 static int become_setup_user(const struct sandbox *sb, struct sbx_error *err)
@@ -211,13 +206,19 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 			return -1;
 	}
 	/* 11. Resource limits (cgroups) go here, while we still hold
-	 *     capabilities inside; then the privilege layers (capabilities,
-	 *     no_new_privs, seccomp, Landlock), seccomp last before execve. */
-	/* 12. Become the sandbox user; this drops every capability. */
+	 *     capabilities inside. */
+	/* 12. Privileges, for good: empty bounding set and locked securebits
+	 *     (needs CAP_SETPCAP, so before the user switch), no core dumps,
+	 *     no_new_privs.  Landlock and seccomp follow in the command,
+	 *     seccomp as the very last step before execve. */
+	sbx_verbose(o->verbose, "dropping the bounding set, locking securebits, no_new_privs");
+	if (sbx_lock_privileges(err) < 0)
+		return -1;
+	/* 13. Become the sandbox user and drop every capability. */
 	sbx_verbose(o->verbose, "switching to uid %u gid %u", o->uid, o->gid);
 	if (switch_to_sandbox_user(sb, err) < 0 || die_with_parent(sb->sync_fd, err) < 0)
 		return -1;
-	/* 13. Become the init and start the command. */
+	/* 14. Become the init and start the command. */
 	struct sbx_init_config init = {
 		.argv = o->argv,
 		.env = sb->env,
@@ -226,6 +227,10 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 		.stdout_fd = sb->out_pipe[1],
 		.stderr_fd = sb->err_pipe[1],
 		.pty = sb->pty,
+		.landlock_abi = sb->landlock_abi,
+		.writable = sb->writable,
+		.n_writable = sb->n_writable,
+		.seccomp = &sb->seccomp,
 	};
 	return sbx_init_run(&init, err);
 }
@@ -283,6 +288,34 @@ static int idmap_workspace(struct sandbox *sb, struct sbx_error *err)
 	return 0;
 }
 
+/* Compile the seccomp profile and settle Landlock before the sandbox
+ * exists: a bad profile or a missing required layer fails at once. */
+static int prepare_security(struct sandbox *sb, struct sbx_error *err)
+{
+	const struct sbx_run_options *o = sb->opts;
+
+	if (sbx_seccomp_prepare(o->seccomp, o->seccomp_log, &sb->seccomp, err) < 0)
+		return -1;
+	sbx_verbose(o->verbose, "seccomp: %s (%zu rules, %zu stacked filters)",
+		    sb->seccomp.enabled ? sb->seccomp.name : "unconfined: no system call filter",
+		    sb->seccomp.n_rules, sb->seccomp.n_filters);
+	sb->landlock_abi = sbx_landlock_abi();
+	if (sb->landlock_abi == 0 && o->require_landlock)
+		return sbx_fail(err, 0, "--require landlock: this kernel offers no Landlock "
+				   "(it needs Linux 5.13+ with landlock in the lsm= boot parameter)");
+	sbx_verbose(o->verbose, sb->landlock_abi ? "landlock: ABI %d, writes only to /workspace, /tmp, "
+						   "/dev/shm, the pty and --bind/--tmpfs targets"
+						 : "landlock: not available on this kernel (ABI %d): not applied",
+		    sb->landlock_abi);
+	sb->writable[sb->n_writable++] = "/workspace";
+	sb->writable[sb->n_writable++] = "/tmp";
+	sb->writable[sb->n_writable++] = "/dev/shm";
+	for (size_t i = 0; i < o->n_mounts; i++)
+		if (o->mounts[i].kind != SBX_MOUNT_RO_BIND)
+			sb->writable[sb->n_writable++] = o->mounts[i].dst;
+	return 0;
+}
+
 static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struct sbx_error *err)
 {
 	int64_t ws_uid, ws_gid;
@@ -297,9 +330,11 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	    sbx_etc_files_make(opts, &sb->etc, err) < 0 ||
 	    sbx_env_build(opts, getenv("TERM"), &sb->env, err) < 0)
 		return -1;
+	if (prepare_security(sb, err) < 0)
+		return -1;
 	sbx_idplan_describe(&sb->ids, desc, sizeof(desc));
 	sbx_verbose(opts->verbose, "user namespace: %s", desc);
-	sb->sources_in_child = geteuid() != 0;
+	sb->sources_in_child = !sbx_is_host_root();
 	if (!sb->sources_in_child && sbx_sources_open(opts, &sb->src, err) < 0)
 		return -1;
 	if (sb->ids.workspace_idmapped && idmap_workspace(sb, err) < 0)
@@ -337,6 +372,14 @@ static void record_layers(const struct sandbox *sb, struct sbx_result *res)
 	sbx_result_add_layer(res, "clean-environment");
 	if (sb->ids.workspace_idmapped)
 		sbx_result_add_layer(res, "idmapped-workspace");
+	sbx_result_add_layer(res, "no-capabilities");
+	sbx_result_add_layer(res, "securebits-locked");
+	sbx_result_add_layer(res, "no-new-privs");
+	sbx_result_add_layer(res, "no-core-dumps");
+	if (sb->landlock_abi > 0)
+		sbx_result_add_layer(res, "landlock");
+	if (sb->seccomp.enabled)
+		sbx_result_add_layer(res, "seccomp");
 	sbx_result_add_layer(res, sb->pty ? "sandbox-pty" : "new-session");
 }
 
@@ -439,7 +482,11 @@ int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 		res->error = err;
 		res->exit_code = err.status ? err.status : SBX_EXIT_FAILURE;
 	}
+	res->landlock_abi = sb.landlock_abi;
+	if (sb.seccomp.enabled)
+		res->seccomp_profile = opts->seccomp;
 	sbx_closep(&sb.sync_fd);
+	sbx_seccomp_free(&sb.seccomp);
 	close_pair(sb.out_pipe);
 	close_pair(sb.err_pipe);
 	sbx_sources_close(&sb.src);

@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -222,7 +223,7 @@ static int cmd_shmget(const char *key)
 static int cmd_usage(void)
 {
 	fprintf(stderr,
-		"usage: sbx-probe ids|fds|cwd|env|hostname|ifaces|pids|pid\n"
+		"usage: sbx-probe ids|fds|cwd|env|hostname|ifaces|pids|pid|securebits|rawsock\n"
 		"       sbx-probe write|read|fill|statfs|stat|mkdir|sethostname ARG\n"
 		"       sbx-probe kill PID|connect-abstract NAME|connect-tcp HOST PORT|shmget KEY\n"
 		"       sbx-probe sleep SECONDS [TAG]|flood BYTES|zombies N|tiocsti TEXT [FD|tty]|exit N\n");
@@ -265,6 +266,16 @@ int main(int argc, char **argv)
 		printf("ok %d\n", getpid());
 		return 0;
 	}
+	if (strcmp(cmd, "securebits") == 0) {
+		int bits = prctl(PR_GET_SECUREBITS);
+
+		if (bits < 0)
+			return result(-1);
+		printf("ok 0x%x\n", bits);
+		return 0;
+	}
+	if (strcmp(cmd, "rawsock") == 0)
+		return result(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) < 0 ? -1 : 0);
 	if (strcmp(cmd, "exit") == 0 && arg)
 		return atoi(arg);
 	if (arg == NULL)

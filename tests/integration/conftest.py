@@ -35,11 +35,19 @@ def make_rootfs(base: pathlib.Path) -> pathlib.Path:
     for applet in APPLETS:
         (root / "bin" / applet).symlink_to("busybox")
     shutil.copy2(PROBE, root / "bin" / "sbx-probe")
+    # Privileged copies that must grant nothing: setuid, setgid, and (only
+    # root can set them) file capabilities.
+    shutil.copy2(PROBE, root / "bin" / "sbx-probe-suid")
+    os.chmod(root / "bin" / "sbx-probe-suid", 0o6755)
+    if os.geteuid() == 0:
+        shutil.copy2(PROBE, root / "bin" / "sbx-probe-fcap")
+        subprocess.run(["setcap", "cap_net_raw,cap_sys_admin,cap_dac_override+eip",
+                        str(root / "bin" / "sbx-probe-fcap")], check=True)
     for name, text in [("hosts", "# image hosts\n"), ("resolv.conf", "# image\n"), ("hostname", "image\n")]:
         (root / "etc" / name).write_text(text)
     (root / "notexec").write_text("not a program\n")
     for p in [base, *root.rglob("*")]:
-        if not p.is_symlink():
+        if not p.is_symlink() and not p.name.startswith("sbx-probe-"):
             os.chmod(p, os.stat(p).st_mode | stat.S_IROTH | (stat.S_IXOTH if p.is_dir() else 0))
     return root
 

@@ -19,7 +19,7 @@ from conftest import SBX, host_mounts, probe, run
 MARKER_RE = re.compile(r"\n\[sbx: output truncated, (\d+) bytes omitted\]\n")
 RESULT_KEYS = {"exit_code", "signal", "timed_out", "duration_s", "cpu_user_s", "cpu_sys_s", "max_rss_kib",
                "stdout_bytes", "stderr_bytes", "stdout_truncated", "stderr_truncated", "setup_error",
-               "runtime", "layers", "limits_requested", "limits_in_force"}
+               "runtime", "seccomp_profile", "landlock_abi", "layers", "limits_requested", "limits_in_force"}
 
 
 def run_json(rootfs, *cmd, opts=(), **kw):
@@ -318,15 +318,17 @@ def test_terminal_restored_when_sbx_is_terminated(rootfs):
 
 
 def test_tiocsti_never_reaches_the_callers_terminal(rootfs):
-    # With sbx's own pty, the pushes land in the sandbox's terminal only.
-    t = Tty([SBX, "run", "--rootfs", str(rootfs), "--", "sh", "-c",
+    """The terminal layer alone (seccomp off, which refuses TIOCSTI on its
+    own, see test_security): with sbx's own pty the pushes land in the
+    sandbox's terminal only; without one there is no terminal to push to."""
+    t = Tty([SBX, "run", "--seccomp", "unconfined", "--rootfs", str(rootfs), "--", "sh", "-c",
              "for fd in 0 1 2 tty; do /bin/sbx-probe tiocsti 'echo PWNED' $fd; done; sleep 0.2"])
     # Negative control: inside, the pushes work (on the sandbox's own pty).
     assert re.search(rb"ok pushed=[1-9]", t.expect("pushed="))
     assert t.close() == 0
     assert t.input_pending() == 0
     # Without a terminal (--no-tty) the command has no controlling tty.
-    t = Tty([SBX, "run", "--no-tty", "--rootfs", str(rootfs), "--", "sh", "-c",
+    t = Tty([SBX, "run", "--seccomp", "unconfined", "--no-tty", "--rootfs", str(rootfs), "--", "sh", "-c",
              "/bin/sbx-probe tiocsti 'echo PWNED' 0; /bin/sbx-probe tiocsti x tty"])
     assert t.close() in (0, 1)
     assert b"pushed=0 errno=EPERM" in t.expect("errno=")

@@ -1,0 +1,668 @@
+#include "seccomp_filter.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "util.h"
+
+#define PROFILE_MAX_BYTES (1u << 20)
+#define MAX_RULES 4096
+
+#if defined(__x86_64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#define NATIVE_GO_ARCH "amd64"
+#elif defined(__aarch64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#define NATIVE_GO_ARCH "arm64"
+#else
+#error "sbx knows the seccomp architecture of x86_64 and aarch64 only"
+#endif
+
+struct rule {
+	int nr;
+	uint32_t action;
+	struct scmp_arg_cmp args[6];
+	unsigned int n_args;
+	size_t entry;
+	const char *name;
+};
+
+struct profile {
+	const char *what;
+	uint32_t default_action;
+	uint32_t arches[8];
+	size_t n_arches;
+	struct rule *rules;
+	size_t n_rules;
+};
+
+/* ---- parsing ---------------------------------------------------------------- */
+
+static int fail_at(struct sbx_error *err, const struct profile *p, size_t entry, const char *field,
+		   const char *why)
+{
+	if (entry == SIZE_MAX)
+		return sbx_fail(err, 0, "seccomp profile %s: field \"%s\": %s", p->what, field, why);
+	return sbx_fail(err, 0, "seccomp profile %s: syscalls[%zu], field \"%s\": %s", p->what, entry, field, why);
+}
+
+static bool only_keys(const sbx_json *obj, const char *const *allowed, const char **bad)
+{
+	for (size_t i = 0; i < sbx_json_object_size(obj); i++) {
+		const char *key = sbx_json_object_key(obj, i);
+		bool ok = false;
+
+		for (size_t j = 0; allowed[j] != NULL && !ok; j++)
+			ok = strcmp(key, allowed[j]) == 0;
+		if (!ok) {
+			*bad = key;
+			return false;
+		}
+	}
+	return true;
+}
+
+static int check_keys(const sbx_json *obj, const char *const *allowed, const struct profile *p,
+		      size_t entry, const char *where, struct sbx_error *err)
+{
+	const char *bad = NULL;
+	char why[300];
+
+	if (!sbx_json_is_object(obj))
+		return fail_at(err, p, entry, where, "must be an object");
+	if (!only_keys(obj, allowed, &bad)) {
+		snprintf(why, sizeof(why), "unknown field \"%s\"", bad);
+		return fail_at(err, p, entry, where, why);
+	}
+	return 0;
+}
+
+static int errno_by_name(const char *name)
+{
+	for (int e = 1; e < 4096; e++) {
+		const char *n = strerrorname_np(e);
+
+		if (n != NULL && strcmp(n, name) == 0)
+			return e;
+	}
+	return -1;
+}
+
+/* errnoRet (a number) and/or errno (a name, Podman's older field). */
+static int parse_errno(const sbx_json *obj, const char *num_key, const char *name_key, int fallback,
+		       const struct profile *p, size_t entry, int *out, struct sbx_error *err)
+{
+	const sbx_json *num = sbx_json_get(obj, num_key);
+	const sbx_json *name = sbx_json_get(obj, name_key);
+	uint64_t n;
+	int by_name = -1;
+
+	*out = fallback;
+	if (!sbx_json_is_null(name)) {
+		if (sbx_json_string(name) == NULL || (by_name = errno_by_name(sbx_json_string(name))) < 0)
+			return fail_at(err, p, entry, name_key, "not an errno name such as EPERM");
+		*out = by_name;
+	}
+	if (!sbx_json_is_null(num)) {
+		if (sbx_json_uint64(num, &n) < 0 || n == 0 || n > 4095)
+			return fail_at(err, p, entry, num_key, "must be an errno number from 1 to 4095");
+		if (by_name >= 0 && (int)n != by_name)
+			return fail_at(err, p, entry, num_key, "disagrees with the errno name beside it");
+		*out = (int)n;
+	}
+	return 0;
+}
+
+static int parse_action(const char *s, int errnum, uint32_t *out)
+{
+	static const struct {
+		const char *name;
+		uint32_t action;
+	} simple[] = {
+		{ "SCMP_ACT_ALLOW", SCMP_ACT_ALLOW },
+		{ "SCMP_ACT_KILL", SCMP_ACT_KILL_THREAD },
+		{ "SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD },
+		{ "SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS },
+		{ "SCMP_ACT_TRAP", SCMP_ACT_TRAP },
+		{ "SCMP_ACT_LOG", SCMP_ACT_LOG },
+	};
+
+	if (s == NULL)
+		return -1;
+	if (strcmp(s, "SCMP_ACT_ERRNO") == 0) {
+		*out = SCMP_ACT_ERRNO((uint32_t)errnum);
+		return 0;
+	}
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(simple); i++) {
+		if (strcmp(s, simple[i].name) == 0) {
+			*out = simple[i].action;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_op(const char *s, enum scmp_compare *out)
+{
+	static const struct {
+		const char *name;
+		enum scmp_compare op;
+	} ops[] = {
+		{ "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
+		{ "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
+		{ "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+		{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
+	};
+
+	for (size_t i = 0; s != NULL && i < SBX_ARRAY_SIZE(ops); i++) {
+		if (strcmp(s, ops[i].name) == 0) {
+			*out = ops[i].op;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_arch(const char *s, uint32_t *out)
+{
+	char lower[32];
+	size_t i;
+
+	if (s == NULL || strncmp(s, "SCMP_ARCH_", 10) != 0 || strlen(s + 10) >= sizeof(lower))
+		return -1;
+	for (i = 0; s[10 + i] != '\0'; i++)
+		lower[i] = (char)tolower((unsigned char)s[10 + i]);
+	lower[i] = '\0';
+	*out = seccomp_arch_resolve_name(lower);
+	return *out == 0 ? -1 : 0;
+}
+
+static int add_arch(struct profile *p, uint32_t arch)
+{
+	for (size_t i = 0; i < p->n_arches; i++)
+		if (p->arches[i] == arch)
+			return 0;
+	if (p->n_arches >= SBX_ARRAY_SIZE(p->arches))
+		return -1;
+	p->arches[p->n_arches++] = arch;
+	return 0;
+}
+
+static int parse_arches(const sbx_json *doc, struct profile *p, struct sbx_error *err)
+{
+	static const char *const map_keys[] = { "architecture", "subArchitectures", NULL };
+	const sbx_json *list = sbx_json_get(doc, "architectures");
+	const sbx_json *map = sbx_json_get(doc, "archMap");
+	uint32_t arch;
+
+	if (!sbx_json_is_null(list) && !sbx_json_is_array(list))
+		return fail_at(err, p, SIZE_MAX, "architectures", "must be a list");
+	for (size_t i = 0; i < sbx_json_array_size(list); i++)
+		if (parse_arch(sbx_json_string(sbx_json_array_at(list, i)), &arch) < 0 || add_arch(p, arch) < 0)
+			return fail_at(err, p, SIZE_MAX, "architectures", "unknown architecture");
+	if (!sbx_json_is_null(map) && !sbx_json_is_array(map))
+		return fail_at(err, p, SIZE_MAX, "archMap", "must be a list");
+	/* Docker's rule: the entry of the native architecture brings its
+	 * sub-architectures along. */
+	for (size_t i = 0; i < sbx_json_array_size(map); i++) {
+		const sbx_json *e = sbx_json_array_at(map, i);
+		const sbx_json *subs = sbx_json_get(e, "subArchitectures");
+
+		if (check_keys(e, map_keys, p, SIZE_MAX, "archMap", err) < 0)
+			return -1;
+		if (parse_arch(sbx_json_string(sbx_json_get(e, "architecture")), &arch) < 0)
+			return fail_at(err, p, SIZE_MAX, "archMap", "unknown architecture");
+		if (arch != seccomp_arch_native())
+			continue;
+		for (size_t j = 0; j < sbx_json_array_size(subs); j++)
+			if (parse_arch(sbx_json_string(sbx_json_array_at(subs, j)), &arch) < 0 || add_arch(p, arch) < 0)
+				return fail_at(err, p, SIZE_MAX, "archMap", "unknown sub-architecture");
+	}
+	return 0;
+}
+
+static bool kernel_at_least(const char *version)
+{
+	struct utsname u;
+	unsigned int want_major = 0, want_minor = 0, major = 0, minor = 0;
+
+	if (sscanf(version, "%u.%u", &want_major, &want_minor) < 1 || uname(&u) < 0 ||
+	    sscanf(u.release, "%u.%u", &major, &minor) < 1)
+		return false;
+	return major > want_major || (major == want_major && minor >= want_minor);
+}
+
+static bool list_has(const sbx_json *list, const char *value)
+{
+	for (size_t i = 0; i < sbx_json_array_size(list); i++) {
+		const char *s = sbx_json_string(sbx_json_array_at(list, i));
+
+		if (s != NULL && strcmp(s, value) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Docker's includes/excludes.  sbx runs the command with no capability at
+ * all, so a rule that needs one never applies. */
+static int entry_applies(const sbx_json *entry, const struct profile *p, size_t idx, bool *applies,
+			 struct sbx_error *err)
+{
+	static const char *const keys[] = { "arches", "caps", "minKernel", NULL };
+	const sbx_json *inc = sbx_json_get(entry, "includes");
+	const sbx_json *exc = sbx_json_get(entry, "excludes");
+	const sbx_json *min;
+
+	*applies = true;
+	if ((!sbx_json_is_null(inc) && check_keys(inc, keys, p, idx, "includes", err) < 0) ||
+	    (!sbx_json_is_null(exc) && check_keys(exc, keys, p, idx, "excludes", err) < 0))
+		return -1;
+	if (sbx_json_array_size(sbx_json_get(inc, "arches")) > 0 &&
+	    !list_has(sbx_json_get(inc, "arches"), NATIVE_GO_ARCH))
+		*applies = false;
+	if (sbx_json_array_size(sbx_json_get(inc, "caps")) > 0)
+		*applies = false;
+	min = sbx_json_get(inc, "minKernel");
+	if (!sbx_json_is_null(min)) {
+		if (sbx_json_string(min) == NULL)
+			return fail_at(err, p, idx, "includes.minKernel", "must be a string such as \"5.8\"");
+		if (!kernel_at_least(sbx_json_string(min)))
+			*applies = false;
+	}
+	if (list_has(sbx_json_get(exc, "arches"), NATIVE_GO_ARCH))
+		*applies = false;
+	return 0;
+}
+
+static int parse_args(const sbx_json *args, struct rule *r, const struct profile *p, size_t idx,
+		      struct sbx_error *err)
+{
+	static const char *const keys[] = { "index", "value", "valueTwo", "op", NULL };
+
+	if (sbx_json_is_null(args))
+		return 0;
+	if (!sbx_json_is_array(args) || sbx_json_array_size(args) > 6)
+		return fail_at(err, p, idx, "args", "must be a list of at most 6 comparisons");
+	for (size_t i = 0; i < sbx_json_array_size(args); i++) {
+		const sbx_json *a = sbx_json_array_at(args, i);
+		uint64_t index, value = 0, two = 0;
+		enum scmp_compare op;
+
+		if (check_keys(a, keys, p, idx, "args", err) < 0)
+			return -1;
+		if (sbx_json_uint64(sbx_json_get(a, "index"), &index) < 0 || index > 5)
+			return fail_at(err, p, idx, "args.index", "must be 0 to 5");
+		if (sbx_json_uint64(sbx_json_get(a, "value"), &value) < 0)
+			return fail_at(err, p, idx, "args.value", "must be a non-negative integer");
+		if (!sbx_json_is_null(sbx_json_get(a, "valueTwo")) &&
+		    sbx_json_uint64(sbx_json_get(a, "valueTwo"), &two) < 0)
+			return fail_at(err, p, idx, "args.valueTwo", "must be a non-negative integer");
+		if (parse_op(sbx_json_string(sbx_json_get(a, "op")), &op) < 0)
+			return fail_at(err, p, idx, "args.op", "unknown comparison");
+		r->args[r->n_args++] = (struct scmp_arg_cmp){ .arg = (unsigned int)index, .op = op,
+							      .datum_a = value, .datum_b = two };
+	}
+	return 0;
+}
+
+static int parse_entry(const sbx_json *entry, size_t idx, int default_errno, struct profile *p,
+		       struct sbx_error *err)
+{
+	static const char *const keys[] = { "names", "action", "errnoRet", "errno", "args",
+					    "comment", "includes", "excludes", NULL };
+	const sbx_json *names = sbx_json_get(entry, "names");
+	struct rule proto = { .entry = idx };
+	bool applies;
+	int errnum;
+
+	if (check_keys(entry, keys, p, idx, "syscalls", err) < 0)
+		return -1;
+	if (sbx_json_array_size(names) == 0)
+		return fail_at(err, p, idx, "names", "must be a non-empty list of syscall names");
+	if (parse_errno(entry, "errnoRet", "errno", default_errno, p, idx, &errnum, err) < 0)
+		return -1;
+	if (parse_action(sbx_json_string(sbx_json_get(entry, "action")), errnum, &proto.action) < 0)
+		return fail_at(err, p, idx, "action", "unknown action (SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, "
+						      "SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_LOG)");
+	if (parse_args(sbx_json_get(entry, "args"), &proto, p, idx, err) < 0 ||
+	    entry_applies(entry, p, idx, &applies, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sbx_json_array_size(names); i++) {
+		const char *name = sbx_json_string(sbx_json_array_at(names, i));
+		int nr = name ? seccomp_syscall_resolve_name(name) : __NR_SCMP_ERROR;
+		char why[300];
+
+		if (nr == __NR_SCMP_ERROR) {
+			snprintf(why, sizeof(why), "unknown syscall \"%s\"", name ? name : "(not a string)");
+			return fail_at(err, p, idx, "names", why);
+		}
+		if (!applies)
+			continue;
+		if (p->n_rules >= MAX_RULES)
+			return fail_at(err, p, idx, "names", "too many rules");
+		p->rules[p->n_rules] = proto;
+		p->rules[p->n_rules].nr = nr;
+		p->rules[p->n_rules].name = name;
+		p->n_rules++;
+	}
+	return 0;
+}
+
+static int parse_profile(const sbx_json *doc, struct profile *p, struct sbx_error *err)
+{
+	static const char *const keys[] = { "defaultAction", "defaultErrnoRet", "defaultErrno",
+					    "architectures", "archMap", "syscalls", NULL };
+	const sbx_json *syscalls = sbx_json_get(doc, "syscalls");
+	int default_errno;
+
+	if (check_keys(doc, keys, p, SIZE_MAX, "(top level)", err) < 0 ||
+	    parse_errno(doc, "defaultErrnoRet", "defaultErrno", EPERM, p, SIZE_MAX, &default_errno, err) < 0)
+		return -1;
+	if (parse_action(sbx_json_string(sbx_json_get(doc, "defaultAction")), default_errno,
+			 &p->default_action) < 0)
+		return fail_at(err, p, SIZE_MAX, "defaultAction", "missing or unknown action");
+	if (parse_arches(doc, p, err) < 0)
+		return -1;
+	if (!sbx_json_is_null(syscalls) && !sbx_json_is_array(syscalls))
+		return fail_at(err, p, SIZE_MAX, "syscalls", "must be a list");
+	p->rules = calloc(MAX_RULES, sizeof(*p->rules));
+	if (p->rules == NULL)
+		return sbx_fail(err, ENOMEM, "seccomp profile %s", p->what);
+	for (size_t i = 0; i < sbx_json_array_size(syscalls); i++)
+		if (parse_entry(sbx_json_array_at(syscalls, i), i, EPERM, p, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- compiling ---------------------------------------------------------------- */
+
+/* The kernel's precedence of actions (seccomp(2)): higher wins. */
+static int strictness(uint32_t action)
+{
+	switch (action & SECCOMP_RET_ACTION_FULL) {
+	case SECCOMP_RET_KILL_PROCESS: return 7;
+	case SECCOMP_RET_KILL_THREAD: return 6;
+	case SECCOMP_RET_TRAP: return 5;
+	case SECCOMP_RET_ERRNO: return 4;
+	case SECCOMP_RET_USER_NOTIF: return 3;
+	case SECCOMP_RET_TRACE: return 2;
+	case SECCOMP_RET_LOG: return 1;
+	default: return 0;
+	}
+}
+
+static const struct rule *first_unconditional(const struct profile *p, int nr)
+{
+	for (size_t i = 0; i < p->n_rules; i++)
+		if (p->rules[i].nr == nr && p->rules[i].n_args == 0)
+			return &p->rules[i];
+	return NULL;
+}
+
+static scmp_filter_ctx new_filter(const struct profile *p, uint32_t default_action, uint32_t badarch)
+{
+	scmp_filter_ctx ctx = seccomp_init(default_action);
+
+	if (ctx == NULL)
+		return NULL;
+	/* sbx sets no_new_privs itself; the tree layout keeps argument rules
+	 * cheap (measured-facts.md). */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0 ||
+	    seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, badarch) < 0 ||
+	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0)
+		goto fail;
+	for (size_t i = 0; i < p->n_arches; i++)
+		if (p->arches[i] != seccomp_arch_native() && seccomp_arch_add(ctx, p->arches[i]) < 0)
+			goto fail;
+	return ctx;
+fail:
+	seccomp_release(ctx);
+	return NULL;
+}
+
+static int export_filter(scmp_filter_ctx ctx, struct sock_fprog *out, struct sbx_error *err)
+{
+	cleanup_close int fd = memfd_create("sbx-seccomp", MFD_CLOEXEC);
+	off_t len;
+	void *buf;
+	int r;
+
+	if (fd < 0)
+		return sbx_fail(err, errno, "seccomp: memfd");
+	r = seccomp_export_bpf(ctx, fd);
+	if (r < 0)
+		return sbx_fail(err, -r, "seccomp: exporting the filter");
+	len = lseek(fd, 0, SEEK_CUR);
+	if (len <= 0 || len % (off_t)sizeof(struct sock_filter) != 0 || len / 8 > USHRT_MAX)
+		return sbx_fail(err, EINVAL, "seccomp: exported filter has a bad size");
+	buf = malloc((size_t)len);
+	if (buf == NULL)
+		return sbx_fail(err, ENOMEM, "seccomp");
+	if (pread(fd, buf, (size_t)len, 0) != len) {
+		free(buf);
+		return sbx_fail(err, errno, "seccomp: reading the exported filter");
+	}
+	out->len = (unsigned short)(len / (off_t)sizeof(struct sock_filter));
+	out->filter = buf;
+	return 0;
+}
+
+static int add_rule(scmp_filter_ctx ctx, const struct rule *r, const struct profile *p, struct sbx_error *err)
+{
+	int rc = seccomp_rule_add_array(ctx, r->action, r->nr, r->n_args, r->args);
+
+	if (rc < 0)
+		return sbx_fail(err, -rc, "seccomp profile %s: syscalls[%zu], \"%s\": libseccomp refused the rule",
+				p->what, r->entry, r->name);
+	return 0;
+}
+
+int sbx_seccomp_max_known_nr(void)
+{
+	int max = -1;
+
+	for (int nr = 0; nr < 1024; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+		if (name != NULL) {
+			max = nr;
+			free(name);
+		}
+	}
+	return max;
+}
+
+/* C, put in front of A: syscall numbers newer than libseccomp's table get
+ * ENOSYS rather than the profile's default, so that libc and runtimes take
+ * their fallbacks.  In front of A and not a filter of its own, because a
+ * profile that does not allow seccomp(2) (the seed's) would refuse the
+ * loading of any filter after it.  x32 numbers fall through to A, which
+ * kills them.  cBPF jumps are relative, so A's own stay valid. */
+static int prepend_unknown_check(struct sock_fprog *a, struct sbx_error *err)
+{
+	const struct sock_filter prefix[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 0, 4),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)sbx_seccomp_max_known_nr(), 0, 2),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40000000, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	};
+	size_t n = SBX_ARRAY_SIZE(prefix);
+	struct sock_filter *merged;
+
+	if (a->len + n > BPF_MAXINSNS)
+		return sbx_fail(err, E2BIG, "seccomp: the filter is too long (%u instructions)", a->len);
+	merged = malloc((a->len + n) * sizeof(*merged));
+	if (merged == NULL)
+		return sbx_fail(err, ENOMEM, "seccomp");
+	memcpy(merged, prefix, sizeof(prefix));
+	memcpy(merged + n, a->filter, a->len * sizeof(*merged));
+	free(a->filter);
+	a->filter = merged;
+	a->len = (unsigned short)(a->len + n);
+	return 0;
+}
+
+/* A: the profile; B: stricter conditional rules over an unconditional one. */
+static int compile_filters(const struct profile *p, struct sbx_seccomp *out, struct sbx_error *err)
+{
+	scmp_filter_ctx a = new_filter(p, p->default_action, SCMP_ACT_KILL_PROCESS);
+	scmp_filter_ctx b = new_filter(p, SCMP_ACT_ALLOW, SCMP_ACT_ALLOW);
+	size_t in_b = 0;
+	int r = -1;
+
+	if (a == NULL || b == NULL) {
+		sbx_fail(err, ENOMEM, "seccomp: creating a filter");
+		goto out;
+	}
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct rule *rule = &p->rules[i];
+		const struct rule *uncond = first_unconditional(p, rule->nr);
+
+		/* Stricter than the syscall's unconditional rule: B, even when
+		 * it equals A's default (there it would be shadowed). */
+		if (rule->n_args > 0 && uncond != NULL &&
+		    strictness(rule->action) > strictness(uncond->action)) {
+			if (add_rule(b, rule, p, err) < 0)
+				goto out;
+			in_b++;
+			continue;
+		}
+		/* libseccomp refuses a rule equal to the default: a no-op in A.
+		 * Of two unconditional rules for one syscall the first wins. */
+		if (rule->action == p->default_action || (rule->n_args == 0 && rule != uncond))
+			continue;
+		if (add_rule(a, rule, p, err) < 0)
+			goto out;
+	}
+	out->n_rules = p->n_rules;
+	/* B first: A may not allow seccomp(2) itself, and among the kernel's
+	 * results the strictest wins whatever the order. */
+	if (in_b > 0 && export_filter(b, &out->filters[out->n_filters++], err) < 0)
+		goto out;
+	if (export_filter(a, &out->filters[out->n_filters], err) < 0 ||
+	    prepend_unknown_check(&out->filters[out->n_filters++], err) < 0)
+		goto out;
+	r = 0;
+out:
+	if (a != NULL)
+		seccomp_release(a);
+	if (b != NULL)
+		seccomp_release(b);
+	return r;
+}
+
+int sbx_seccomp_compile(const char *text, const char *what, struct sbx_seccomp *out,
+			struct sbx_error *err)
+{
+	struct profile p = { .what = what };
+	sbx_json *doc = NULL;
+	int r = -1;
+
+	if (sbx_json_parse(text, what, &doc, err) < 0)
+		return -1;
+	if (!sbx_json_is_object(doc)) {
+		sbx_fail(err, 0, "seccomp profile %s: must be a JSON object", what);
+		goto out;
+	}
+	if (parse_profile(doc, &p, err) < 0 || compile_filters(&p, out, err) < 0)
+		goto out;
+	out->enabled = true;
+	r = 0;
+out:
+	free(p.rules);
+	sbx_json_free(doc);
+	return r;
+}
+
+/* ---- finding, loading ----------------------------------------------------------- */
+
+static bool plausible_name(const char *s)
+{
+	if (s[0] == '\0' || s[0] == '.' || strlen(s) > 64)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+/* Where profile names are looked up: beside the binary (a checkout), the
+ * installed data directory, then the one sbx was built for. */
+static int find_profile(const char *name, char *path, size_t len, struct sbx_error *err)
+{
+	char exe[PATH_MAX / 2], dirs[3][PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t n_dirs = 0;
+
+	if (n > 0) {
+		exe[n] = '\0';
+		*strrchr(exe, '/') = '\0';
+		snprintf(dirs[n_dirs++], PATH_MAX, "%s/profiles", exe);
+		snprintf(dirs[n_dirs++], PATH_MAX, "%s/../share/sbx/profiles", exe);
+	}
+	snprintf(dirs[n_dirs++], PATH_MAX, "%s", SBX_PROFILE_DIR);
+	for (size_t i = 0; i < n_dirs; i++) {
+		if (snprintf(path, len, "%.*s/%s.json", PATH_MAX - 80, dirs[i], name) >= (int)len)
+			continue;
+		if (access(path, R_OK) == 0)
+			return 0;
+	}
+	return sbx_fail(err, ENOENT, "--seccomp %s: no profile of that name in %s, %s or %s", name,
+			n_dirs > 2 ? dirs[0] : "", n_dirs > 2 ? dirs[1] : "", SBX_PROFILE_DIR);
+}
+
+int sbx_seccomp_prepare(const char *spec, bool log, struct sbx_seccomp *out, struct sbx_error *err)
+{
+	char path[PATH_MAX + 32] = "";
+	cleanup_free char *text = NULL;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", spec);
+	if (strcmp(spec, "unconfined") == 0)
+		return 0;
+	if (strchr(spec, '/') != NULL) {
+		if (snprintf(path, sizeof(path), "%s", spec) >= (int)sizeof(path))
+			return sbx_fail(err, ENAMETOOLONG, "--seccomp");
+	} else if (!plausible_name(spec)) {
+		return sbx_fail(err, 0, "--seccomp %s: expected a profile name, a path or unconfined", spec);
+	} else if (find_profile(spec, path, sizeof(path), err) < 0) {
+		return -1;
+	}
+	if (sbx_read_file(path, PROFILE_MAX_BYTES, &text, err) < 0)
+		return sbx_error_wrap(err, "--seccomp");
+	if (sbx_seccomp_compile(text, path, out, err) < 0)
+		return -1;
+	if (log)
+		out->flags |= SECCOMP_FILTER_FLAG_LOG;
+	return 0;
+}
+
+int sbx_seccomp_load(const struct sbx_seccomp *s, struct sbx_error *err)
+{
+	for (size_t i = 0; s->enabled && i < s->n_filters; i++)
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->flags, &s->filters[i]) < 0)
+			return sbx_fail(err, errno, "loading seccomp filter %zu of %zu", i + 1, s->n_filters);
+	return 0;
+}
+
+void sbx_seccomp_free(struct sbx_seccomp *s)
+{
+	for (size_t i = 0; i < s->n_filters; i++)
+		free(s->filters[i].filter);
+	s->n_filters = 0;
+}
