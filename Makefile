@@ -22,7 +22,7 @@ LIB_SRCS := $(filter-out runtime/main.c,$(SRCS))
 HDRS := $(wildcard runtime/*.h)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all clean check check-unit check-integration check-mutants deps asan install helper
+.PHONY: all clean check check-unit check-integration check-mutants check-fuzz fuzz deps asan install helper
 
 all: sbx
 
@@ -53,6 +53,22 @@ check-unit: tests/unit/run-unit
 check-integration: sbx helper
 	tests/run-integration
 
+# libFuzzer targets for the parsers of untrusted input.  `make fuzz` runs
+# each for FUZZ_SECONDS (default 300); `make check` for 20.
+FUZZ_SECONDS ?= 300
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
+tests/fuzz/fuzz-profile: tests/fuzz/fuzz_profile.c $(LIB_SRCS) $(HDRS)
+	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' \
+		$(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_profile.c $(LIB_SRCS) $(PKG_LIBS)
+
+fuzz: tests/fuzz/fuzz-profile
+	mkdir -p tests/fuzz/work-profile
+	tests/fuzz/fuzz-profile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		tests/fuzz/work-profile tests/fuzz/corpus-profile
+
+check-fuzz:
+	$(MAKE) fuzz FUZZ_SECONDS=20
+
 # Weakened builds that the isolation tests must catch.
 check-mutants: sbx helper
 	tests/mutants/run
@@ -61,6 +77,7 @@ check: deps
 	$(MAKE) check-unit
 	$(MAKE) check-integration
 	$(MAKE) check-mutants
+	$(MAKE) check-fuzz
 
 # The whole suite again against a binary built with ASan and UBSan.
 asan: deps sbx-asan helper tests/unit/run-unit
@@ -75,4 +92,5 @@ install: sbx
 		install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/sbx/profiles/; done
 
 clean:
-	rm -f sbx sbx-asan tests/helper/sbx-probe tests/escape/escape-probe tests/unit/run-unit
+	rm -f sbx sbx-asan tests/helper/sbx-probe tests/escape/escape-probe tests/unit/run-unit tests/fuzz/fuzz-profile
+	rm -rf tests/fuzz/work-profile

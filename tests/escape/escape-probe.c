@@ -70,7 +70,6 @@ extern char **environ;
 #define UNSHARE_BAD_FLAG CLONE_SETTLS /* not an unshare flag: EINVAL once in the kernel */
 #define KEXEC_TOO_MANY_SEGMENTS 17UL /* > KEXEC_SEGMENT_MAX: EINVAL, never an unload */
 #define SYSLOG_ACTION_READ_ALL 3
-#define SYSLOG_ACTION_SIZE_BUFFER 10
 #define I386_NR_GETPID 20
 #define X32_SYSCALL_BIT 0x40000000L
 #define X86_64_NR_GETPID 39
@@ -215,7 +214,6 @@ static long t_reboot(void)        { return syscall(SYS_reboot, 0, 0, 0U, NULL); 
 static long t_swapon(void)        { return syscall(SYS_swapon, NULL, 0x40000000); }           /* EINVAL (flags) */
 static long t_acct(void)          { return syscall(SYS_acct, BAD_PTR); }                      /* EPERM w/o CAP_SYS_PACCT, else EFAULT */
 static long t_syslog_read_all(void)    { return syscall(SYS_syslog, SYSLOG_ACTION_READ_ALL, NULL, -1); } /* EINVAL, EPERM under dmesg_restrict */
-static long t_syslog_size_buffer(void) { return syscall(SYS_syslog, SYSLOG_ACTION_SIZE_BUFFER, NULL, 0); } /* the log size */
 /* ESC-55: time. */
 static long t_settimeofday(void)  { return syscall(SYS_settimeofday, BAD_PTR, NULL); }        /* EFAULT */
 static long t_clock_settime(void) { return syscall(SYS_clock_settime, CLOCK_REALTIME, BAD_PTR); } /* EFAULT */
@@ -409,7 +407,6 @@ static const struct attack {
 	{ "swapon", t_swapon, ALWAYS },
 	{ "acct", t_acct, ALWAYS },
 	{ "syslog(READ_ALL)", t_syslog_read_all, ALWAYS },
-	{ "syslog(SIZE_BUFFER)", t_syslog_size_buffer, ALWAYS },
 	{ "settimeofday", t_settimeofday, ALWAYS },
 	{ "clock_settime", t_clock_settime, ALWAYS },
 	{ "mknod(char 1:3)", t_mknod, ALWAYS },
