@@ -58,7 +58,7 @@ check-integration: sbx helper
 FUZZ_SECONDS ?= 300
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 tests/fuzz/fuzz-profile: tests/fuzz/fuzz_profile.c $(LIB_SRCS) $(HDRS)
-	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' \
+	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' -DSBX_VERSION='"fuzz"' \
 		$(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_profile.c $(LIB_SRCS) $(PKG_LIBS)
 
 fuzz: tests/fuzz/fuzz-profile

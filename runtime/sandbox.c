@@ -296,9 +296,9 @@ static int prepare_security(struct sandbox *sb, struct sbx_error *err)
 
 	if (sbx_seccomp_prepare(o->seccomp, o->seccomp_log, &sb->seccomp, err) < 0)
 		return -1;
-	sbx_verbose(o->verbose, "seccomp: %s (%zu rules, %zu stacked filters)",
+	sbx_verbose(o->verbose, "seccomp: %s (%zu rules, %zu stacked filters%s)",
 		    sb->seccomp.enabled ? sb->seccomp.name : "unconfined: no system call filter",
-		    sb->seccomp.n_rules, sb->seccomp.n_filters);
+		    sb->seccomp.n_rules, sb->seccomp.n_filters, sb->seccomp.cached ? ", from the cache" : "");
 	sb->landlock_abi = sbx_landlock_abi();
 	if (sb->landlock_abi == 0 && o->require_landlock)
 		return sbx_fail(err, 0, "--require landlock: this kernel offers no Landlock "

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -589,6 +590,163 @@ out:
 	return r;
 }
 
+/* ---- the cache ------------------------------------------------------------------ */
+
+/* libseccomp takes ~2 ms to build the default profile's BPF, more than the
+ * rest of sbx's start-up.  The result is kept per user, keyed by the
+ * profile's text: a cache file holds that text in full, compared byte for
+ * byte, with the versions that shaped the BPF.  The directory must be the
+ * caller's own and closed to others; anything unexpected means "compile". */
+
+#define CACHE_MAGIC "sbx-seccomp-bpf-1"
+
+struct cache_header {
+	char magic[24];
+	char versions[64]; /* sbx, libseccomp, highest known syscall */
+	uint32_t text_len;
+	uint32_t n_filters;
+	uint32_t lens[SBX_SECCOMP_MAX_FILTERS];
+	uint64_t n_rules;
+};
+
+static void cache_versions(char *buf, size_t len)
+{
+	const struct scmp_version *v = seccomp_version();
+
+	snprintf(buf, len, "%s libseccomp-%u.%u.%u nr-%d", SBX_VERSION, v->major, v->minor, v->micro,
+		 sbx_seccomp_max_known_nr());
+}
+
+static uint64_t fnv1a(const char *s, size_t len, uint64_t h)
+{
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* Open (creating) the cache directory; -1 when there is no safe one. */
+static int open_cache_dir(void)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (geteuid() == 0)
+		snprintf(path, sizeof(path), "/var/cache/sbx");
+	else if (xdg != NULL && xdg[0] == '/')
+		snprintf(path, sizeof(path), "%s/sbx", xdg);
+	else if (home != NULL && home[0] == '/')
+		snprintf(path, sizeof(path), "%s/.cache/sbx", home);
+	else
+		return -1;
+	if (geteuid() != 0 && (xdg == NULL || xdg[0] != '/')) {
+		char parent[PATH_MAX];
+
+		snprintf(parent, sizeof(parent), "%s/.cache", home);
+		mkdir(parent, 0700);
+	}
+	mkdir(path, 0700);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void cache_name(const char *text, size_t len, const char *versions, char *name, size_t n)
+{
+	uint64_t h = fnv1a(text, len, 14695981039346656037ULL);
+
+	h = fnv1a(versions, strlen(versions), h);
+	snprintf(name, n, "%016llx.bpf", (unsigned long long)h);
+}
+
+static int cache_load(const char *text, struct sbx_seccomp *out)
+{
+	cleanup_close int dir = open_cache_dir();
+	cleanup_close int fd = -1;
+	cleanup_free char *buf = NULL;
+	size_t text_len = strlen(text), total = 0;
+	struct cache_header h;
+	char name[64], versions[64];
+	struct stat st;
+
+	if (dir < 0)
+		return -1;
+	cache_versions(versions, sizeof(versions));
+	cache_name(text, text_len, versions, name, sizeof(name));
+	fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_size > (off_t)(PROFILE_MAX_BYTES + sizeof(h) + 2 * BPF_MAXINSNS * 8))
+		return -1;
+	buf = malloc((size_t)st.st_size);
+	if (buf == NULL || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size || (size_t)st.st_size < sizeof(h))
+		return -1;
+	memcpy(&h, buf, sizeof(h));
+	if (memcmp(h.magic, CACHE_MAGIC, sizeof(CACHE_MAGIC)) != 0 ||
+	    strncmp(h.versions, versions, sizeof(h.versions)) != 0 || h.text_len != text_len ||
+	    h.n_filters == 0 || h.n_filters > SBX_SECCOMP_MAX_FILTERS)
+		return -1;
+	total = sizeof(h) + text_len;
+	for (uint32_t i = 0; i < h.n_filters; i++) {
+		if (h.lens[i] == 0 || h.lens[i] > BPF_MAXINSNS)
+			return -1;
+		total += h.lens[i] * sizeof(struct sock_filter);
+	}
+	if (total != (size_t)st.st_size || memcmp(buf + sizeof(h), text, text_len) != 0)
+		return -1;
+	total = sizeof(h) + text_len;
+	for (uint32_t i = 0; i < h.n_filters; i++) {
+		size_t bytes = h.lens[i] * sizeof(struct sock_filter);
+		struct sock_filter *f = malloc(bytes);
+
+		if (f == NULL) {
+			sbx_seccomp_free(out);
+			return -1;
+		}
+		memcpy(f, buf + total, bytes);
+		total += bytes;
+		out->filters[i] = (struct sock_fprog){ .len = (unsigned short)h.lens[i], .filter = f };
+		out->n_filters = i + 1;
+	}
+	out->n_rules = h.n_rules;
+	out->enabled = true;
+	out->cached = true;
+	return 0;
+}
+
+/* Best effort: a cache that cannot be written is no error. */
+static void cache_store(const char *text, const struct sbx_seccomp *s)
+{
+	cleanup_close int dir = open_cache_dir();
+	cleanup_close int fd = -1;
+	struct cache_header h = { .magic = CACHE_MAGIC, .text_len = (uint32_t)strlen(text),
+				  .n_filters = (uint32_t)s->n_filters, .n_rules = s->n_rules };
+	char name[64], tmp[96];
+	bool ok;
+
+	if (dir < 0)
+		return;
+	cache_versions(h.versions, sizeof(h.versions));
+	cache_name(text, h.text_len, h.versions, name, sizeof(name));
+	snprintf(tmp, sizeof(tmp), ".%s.%d", name, getpid());
+	for (size_t i = 0; i < s->n_filters; i++)
+		h.lens[i] = s->filters[i].len;
+	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	ok = sbx_write_all(fd, &h, sizeof(h)) == 0 && sbx_write_all(fd, text, h.text_len) == 0;
+	for (size_t i = 0; ok && i < s->n_filters; i++)
+		ok = sbx_write_all(fd, s->filters[i].filter, s->filters[i].len * sizeof(struct sock_filter)) == 0;
+	/* Published whole or not at all. */
+	if (!ok || renameat(dir, tmp, dir, name) < 0)
+		unlinkat(dir, tmp, 0);
+}
+
 /* ---- finding, loading ----------------------------------------------------------- */
 
 static bool plausible_name(const char *s)
@@ -645,8 +803,11 @@ int sbx_seccomp_prepare(const char *spec, bool log, struct sbx_seccomp *out, str
 	}
 	if (sbx_read_file(path, PROFILE_MAX_BYTES, &text, err) < 0)
 		return sbx_error_wrap(err, "--seccomp");
-	if (sbx_seccomp_compile(text, path, out, err) < 0)
-		return -1;
+	if (cache_load(text, out) < 0) {
+		if (sbx_seccomp_compile(text, path, out, err) < 0)
+			return -1;
+		cache_store(text, out);
+	}
 	if (log)
 		out->flags |= SECCOMP_FILTER_FLAG_LOG;
 	return 0;

@@ -29,6 +29,7 @@ struct sbx_seccomp {
 	size_t n_filters;
 	unsigned int flags; /* SECCOMP_FILTER_FLAG_* for loading */
 	size_t n_rules;     /* rules compiled, for -v */
+	bool cached;        /* the BPF came from the cache */
 };
 
 /* Find and compile SPEC: "unconfined", a profile name (looked up in the

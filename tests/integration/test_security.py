@@ -220,3 +220,42 @@ def test_landlock_scopes_signals(rootfs):
         assert r.stdout.split()[:3] == ["err", "1", "EPERM"], r.stdout
     else:
         assert r.stdout.strip() == "ok"
+
+
+def test_compiled_filters_are_cached_safely(rootfs, tmp_path):
+    """The BPF is cached per user, keyed by the profile's whole text: a
+    changed profile, a damaged entry or a cache directory open to others
+    means compiling again, never using what is there."""
+    cache_home = tmp_path / "cache"
+    cache_home.mkdir(mode=0o700)
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache_home))
+    cache_dir = "/var/cache/sbx" if os.geteuid() == 0 else str(cache_home / "sbx")
+    profile = tmp_path / "p.json"
+    # A text of its own, so that no other run shares its cache entry.
+    profile.write_text(open(REPO / "profiles" / "default.json").read() + " " * (os.getpid() % 97 + 1))
+
+    def verbose_run():
+        r = run(rootfs, "/bin/sbx-probe", "tiocsti", "x", "0",
+                opts=["-v", "-t", "--seccomp", str(profile)], env=env, stdin=subprocess.DEVNULL)
+        assert "pushed=0 errno=EPERM" in r.stdout, r.stdout + r.stderr
+        return "from the cache" in r.stderr
+
+    before = set(os.listdir(cache_dir)) if os.path.isdir(cache_dir) else set()
+    assert not verbose_run()
+    entry = os.path.join(cache_dir, (set(os.listdir(cache_dir)) - before).pop())
+    assert verbose_run(), "the second run should use the cache"
+    # A damaged entry is not used.
+    with open(entry, "r+b") as f:
+        f.truncate(100)
+    assert not verbose_run()
+    assert verbose_run()
+    # A changed profile is a different entry.
+    profile.write_text(profile.read_text() + " ")
+    assert not verbose_run()
+    if os.geteuid() != 0:
+        # A cache directory others could write to is not trusted.
+        os.chmod(cache_dir, 0o777)
+        assert not verbose_run() and not verbose_run()
+        os.chmod(cache_dir, 0o700)
+    for name in set(os.listdir(cache_dir)) - before:
+        os.unlink(os.path.join(cache_dir, name))
