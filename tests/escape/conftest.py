@@ -23,7 +23,6 @@ import os
 import pathlib
 import shutil
 import socket
-import stat
 import subprocess
 import uuid
 
@@ -43,7 +42,6 @@ PROBE_BIN = HERE / "escape-probe"
 # The Makefile's rule for tests/escape/escape-probe (see test_escape.py).
 PROBE_CFLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wformat=2",
                 "-Wno-format-nonliteral", "-static", "-pthread"]
-APPLETS = ["sh", "true", "cat", "ls", "id"]
 SECRET = f"sbx-escape-canary-{uuid.uuid4().hex}"
 RUN_TIMEOUT = 120
 
@@ -68,18 +66,10 @@ def escape_probe(tmp_path_factory):
 
 
 def make_escape_rootfs(base, probe):
-    """busybox and the probe, plus the directories sbx mounts on."""
-    root = base / "rootfs"
-    for d in ["bin", "proc", "dev", "sys", "tmp", "workspace", "etc"]:
-        (root / d).mkdir(parents=True, exist_ok=True)
-    os.chmod(root / "tmp", 0o1777)
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    for applet in APPLETS:
-        (root / "bin" / applet).symlink_to("busybox")
+    """The integration suite's minimal rootfs, plus the escape probe."""
+    root = integration.make_rootfs(base)
     shutil.copy2(probe, root / "bin" / "escape-probe")
-    for p in [base, *root.rglob("*")]:
-        if not p.is_symlink():
-            os.chmod(p, os.stat(p).st_mode | stat.S_IROTH | stat.S_IXOTH)
+    os.chmod(root / "bin" / "escape-probe", 0o755)
     return root
 
 
