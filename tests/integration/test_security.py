@@ -5,6 +5,7 @@ import ctypes
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -169,9 +170,28 @@ def test_default_profile_refuses_tiocsti(rootfs):
     assert "pushed=2" in r.stdout, "negative control: without the filter the push works"
 
 
-def test_seccomp_log_runs(rootfs):
+def test_seccomp_log_reports_refused_calls(rootfs):
     r = probe(rootfs, "read", "/proc/self/status", opts=["--seccomp-log"])
     assert status_of(r)["Seccomp"].strip() == "2"
+    if os.geteuid() != 0:
+        return  # the kernel log is root's to read (kernel.dmesg_restrict)
+
+    def logged():
+        out = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+        return out.count("type=1326") and out.count(" syscall=999 ")
+
+    before = logged()
+    assert probe(rootfs, "syscall", "999", opts=["--seccomp-log"]).stdout.split()[2] == "ENOSYS"
+    time_left = 50
+    while logged() == before and time_left:
+        time.sleep(0.02)
+        time_left -= 1
+    assert logged() > before, "the refused call was not logged"
+    # Without the flag nothing is logged for it.
+    before = logged()
+    probe(rootfs, "syscall", "999")
+    time.sleep(0.3)
+    assert logged() == before
 
 
 # ---- Landlock -------------------------------------------------------------------
