@@ -12,7 +12,7 @@ int sbx_relay_init(struct sbx_relay *r, int in_fd, int out_fd, uint64_t limit,
 		   struct sbx_error *err)
 {
 	memset(r, 0, sizeof(*r));
-	r->in_fd = in_fd;
+	r->in_fd = in_fd; /* owned from here on, also when this fails */
 	r->out_fd = out_fd;
 	r->head_limit = limit / 2;
 	r->ring_cap = (size_t)(limit - r->head_limit);
@@ -26,6 +26,9 @@ void sbx_relay_free(struct sbx_relay *r)
 {
 	free(r->ring);
 	r->ring = NULL;
+	if (r->in_fd >= 0)
+		close(r->in_fd);
+	r->in_fd = -1;
 }
 
 static int emit(struct sbx_relay *r, const char *buf, size_t len, struct sbx_error *err)

@@ -23,8 +23,10 @@ struct sbx_relay {
 	size_t ring_len;
 };
 
+/* The relay owns IN_FD from here on, even when this fails. */
 int sbx_relay_init(struct sbx_relay *r, int in_fd, int out_fd, uint64_t limit,
 		   struct sbx_error *err);
+/* Frees the ring and closes IN_FD if still open. */
 void sbx_relay_free(struct sbx_relay *r);
 
 /* Take LEN bytes of the command's output. */

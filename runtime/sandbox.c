@@ -461,9 +461,10 @@ static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err
 		.stderr_pipe = sb->err_pipe[0],
 		.started = &started,
 	};
+	/* The relays own the read ends now, whatever happens. */
+	sb->out_pipe[0] = sb->err_pipe[0] = -1;
 	if (sbx_supervise(&sup, res, err) < 0)
 		return -1;
-	sb->out_pipe[0] = sb->err_pipe[0] = -1; /* closed by the relays */
 	if (!res->failed || res->error.status != SBX_EXIT_FAILURE)
 		record_layers(sb, res);
 	return 0;

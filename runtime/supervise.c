@@ -300,7 +300,8 @@ static void fill_result(struct supervisor *s, const struct timespec *end)
 int sbx_supervise(const struct sbx_supervise_config *c, struct sbx_result *res,
 		  struct sbx_error *err)
 {
-	struct supervisor s = { .c = c, .res = res, .timerfd = -1, .pty = -1, .sync_open = true };
+	struct supervisor s = { .c = c, .res = res, .timerfd = -1, .pty = -1, .sync_open = true,
+				.out = { .in_fd = c->stdout_pipe }, .err = { .in_fd = c->stderr_pipe } };
 	struct timespec end;
 	int r = -1;
 

@@ -19,7 +19,7 @@ struct sbx_supervise_config {
 	pid_t init;
 	int sync_fd;
 	int sigfd;
-	int stdout_pipe; /* read ends, -1 when not relayed */
+	int stdout_pipe; /* read ends, -1 when not relayed; owned by sbx_supervise */
 	int stderr_pipe;
 	const struct timespec *started; /* CLOCK_MONOTONIC at creation */
 };
