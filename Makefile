@@ -13,7 +13,7 @@ BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-st
 	-DSBX_VERSION='"$(VERSION)"' -DSBX_PROFILE_DIR='"$(DATADIR)/sbx/profiles"' $(WARN)
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now
 # Libraries join through pkg-config as the code comes to need each one.
-PKGS := yajl libcap libseccomp
+PKGS := yajl libcap libseccomp libarchive
 PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS)))
 PKG_LIBS := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
 
@@ -61,10 +61,16 @@ tests/fuzz/fuzz-profile: tests/fuzz/fuzz_profile.c $(LIB_SRCS) $(HDRS)
 	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' -DSBX_VERSION='"fuzz"' \
 		$(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_profile.c $(LIB_SRCS) $(PKG_LIBS)
 
-fuzz: tests/fuzz/fuzz-profile
-	mkdir -p tests/fuzz/work-profile
+tests/fuzz/fuzz-layer: tests/fuzz/fuzz_layer.c $(LIB_SRCS) $(HDRS)
+	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' -DSBX_VERSION='"fuzz"' \
+		$(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_layer.c $(LIB_SRCS) $(PKG_LIBS)
+
+fuzz: tests/fuzz/fuzz-profile tests/fuzz/fuzz-layer
+	mkdir -p tests/fuzz/work-profile tests/fuzz/work-layer
 	tests/fuzz/fuzz-profile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		tests/fuzz/work-profile tests/fuzz/corpus-profile
+	tests/fuzz/fuzz-layer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		tests/fuzz/work-layer tests/fuzz/corpus-layer
 
 check-fuzz:
 	$(MAKE) fuzz FUZZ_SECONDS=20
@@ -93,4 +99,5 @@ install: sbx
 
 clean:
 	rm -f sbx sbx-asan tests/helper/sbx-probe tests/escape/escape-probe tests/unit/run-unit tests/fuzz/fuzz-profile
-	rm -rf tests/fuzz/work-profile
+	rm -f tests/fuzz/fuzz-layer
+	rm -rf tests/fuzz/work-profile tests/fuzz/work-layer
