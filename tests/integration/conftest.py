@@ -86,6 +86,19 @@ def probe(rootfs, *args, opts=(), **kw):
     return run(rootfs, "/bin/sbx-probe", *args, opts=opts, **kw)
 
 
+def snapshot(path):
+    """Every entry below PATH with inode, mode, mtime and content: equal
+    snapshots mean nothing there was touched."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            data = open(p, "rb").read() if os.path.isfile(p) and not os.path.islink(p) else None
+            out[p] = (st.st_ino, st.st_mode, st.st_mtime_ns, st.st_size, data)
+    return out
+
+
 def host_mounts():
     with open("/proc/self/mountinfo") as f:
         return sorted(" ".join(l.split()[3:5]) for l in f)

@@ -9,18 +9,9 @@ import tempfile
 
 import pytest
 
-from conftest import host_mounts, make_rootfs, probe, run
+from conftest import snapshot, host_mounts, make_rootfs, probe, run
 
 
-def snapshot(path):
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            data = open(p, "rb").read() if os.path.isfile(p) and not os.path.islink(p) else None
-            out[p] = (st.st_ino, st.st_mode, st.st_mtime_ns, st.st_size, data)
-    return out
 
 
 @pytest.fixture

@@ -13,18 +13,9 @@ import tempfile
 
 import pytest
 
-from conftest import SBX
+from conftest import snapshot, SBX
 
 
-def snapshot(path):
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            data = open(p, "rb").read() if os.path.isfile(p) and not os.path.islink(p) else None
-            out[p] = (st.st_ino, st.st_mode, st.st_mtime_ns, data)
-    return out
 
 
 def entry(name, kind="file", data=b"", target=None, mode=None, devmajor=0, devminor=0):
