@@ -337,7 +337,10 @@ def test_sigkill_of_sbx_takes_the_sandbox_along(rootfs):
                           f"setsid /bin/sbx-probe sleep 300 {marker} & wait"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 10
-    while marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+    # Wait for the commands themselves (not the setup child, which carries
+    # sbx's arguments too): the kill must come while they run.
+    while sum(1 for line in subprocess.run(["ps", "-eo", "comm,args"], capture_output=True, text=True).stdout.splitlines()
+              if line.startswith("sbx-probe") and marker in line) < 2:
         assert p.poll() is None, p.stderr.read()
         assert time.time() < deadline, "the sandbox did not start"
         time.sleep(0.05)
