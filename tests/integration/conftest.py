@@ -99,6 +99,13 @@ def snapshot(path):
     return out
 
 
+def new_tmp_entries(before):
+    """Entries that appeared in the host's /tmp since BEFORE, leaving out
+    those of other programs that may run beside the suite (pytest's own,
+    compilers', Python's tempfile)."""
+    return {n for n in set(os.listdir("/tmp")) - before if not n.startswith(("pytest", "cc", "tmp"))}
+
+
 def host_mounts():
     with open("/proc/self/mountinfo") as f:
         return sorted(" ".join(l.split()[3:5]) for l in f)

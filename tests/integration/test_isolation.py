@@ -9,7 +9,7 @@ import subprocess
 import time
 import uuid
 
-from conftest import MODE, SBX, expected_ws_owner, host_mounts, probe, run, sbx
+from conftest import new_tmp_entries, MODE, SBX, expected_ws_owner, host_mounts, probe, run, sbx
 
 PROC_SUPER_MAGIC = 0x9FA0
 TMPFS_MAGIC = 0x01021994
@@ -326,7 +326,7 @@ def test_nothing_left_on_the_host(rootfs, workspace):
     time.sleep(0.2)
     assert marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert host_mounts() == mounts_before
-    assert {n for n in set(os.listdir("/tmp")) - tmp_before if not n.startswith("pytest")} == set()
+    assert new_tmp_entries(tmp_before) == set()
 
 
 def test_sigkill_of_sbx_takes_the_sandbox_along(rootfs):

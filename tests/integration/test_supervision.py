@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import SBX, host_mounts, probe, run
+from conftest import new_tmp_entries, SBX, host_mounts, probe, run
 
 MARKER_RE = re.compile(r"\n\[sbx: output truncated, (\d+) bytes omitted\]\n")
 RESULT_KEYS = {"exit_code", "signal", "timed_out", "duration_s", "cpu_user_s", "cpu_sys_s", "max_rss_kib",
@@ -166,7 +166,7 @@ def test_sigkill_of_sbx_at_any_point_leaves_nothing(rootfs, delay):
         assert time.time() < deadline, processes_with("sbx-init")
         time.sleep(0.05)
     assert host_mounts() == mounts
-    assert {n for n in set(os.listdir("/tmp")) - tmp if not n.startswith("pytest")} == set()
+    assert new_tmp_entries(tmp) == set()
 
 
 # ---- signals and reaping -----------------------------------------------------
