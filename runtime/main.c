@@ -128,8 +128,10 @@ static int cmd_image_unpack(int argc, char *argv[])
 		const char *arg = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(argv[i], "--max-bytes") == 0) {
-			if (arg == NULL || sbx_parse_size(arg, &limits.max_bytes) < 0)
-				return fail(&(struct sbx_error){ .status = 125, .msg = "--max-bytes: expected a size such as 4g" });
+			if (arg == NULL || sbx_parse_size(arg, &limits.max_bytes) < 0) {
+				sbx_fail(&err, 0, "--max-bytes: expected a size such as 4g");
+				return fail(&err);
+			}
 			i++;
 		} else if (strcmp(argv[i], "--max-entries") == 0) {
 			if (parse_count(argv[i], arg, &limits.max_entries, &err) < 0)

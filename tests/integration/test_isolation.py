@@ -356,14 +356,19 @@ def test_sigkill_of_sbx_takes_the_sandbox_along(rootfs):
     assert host_mounts() == mounts_before
 
 
-def test_make_install(tmp_path):
+def test_make_install(tmp_path, rootfs):
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     r = subprocess.run(["make", "-s", "-C", repo, "install", f"DESTDIR={tmp_path}", "PREFIX=/usr"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert os.access(tmp_path / "usr/bin/sbx", os.X_OK)
     assert (tmp_path / "usr/share/man/man1/sbx.1").read_text().startswith(".TH SBX 1")
-    assert (tmp_path / "usr/share/sbx/profiles").is_dir()
+    assert (tmp_path / "usr/share/sbx/profiles/default.json").is_file()
+    assert (tmp_path / "usr/share/sbx/profiles/seed.json").is_file()
+    # The installed binary finds its profiles beside it, under any prefix.
+    r = subprocess.run([str(tmp_path / "usr/bin/sbx"), "run", "-v", "--rootfs", str(rootfs), "--", "true"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "seccomp: default" in r.stderr, r.stderr
 
 
 def test_cgroup_namespace(rootfs):
