@@ -602,7 +602,7 @@ out:
 
 struct cache_header {
 	char magic[24];
-	char versions[64]; /* sbx, libseccomp, highest known syscall */
+	char versions[64]; /* sbx and libseccomp */
 	uint32_t text_len;
 	uint32_t n_filters;
 	uint32_t lens[SBX_SECCOMP_MAX_FILTERS];
@@ -613,8 +613,9 @@ static void cache_versions(char *buf, size_t len)
 {
 	const struct scmp_version *v = seccomp_version();
 
-	snprintf(buf, len, "%s libseccomp-%u.%u.%u nr-%d", SBX_VERSION, v->major, v->minor, v->micro,
-		 sbx_seccomp_max_known_nr());
+	/* libseccomp's version also fixes its syscall table, hence the
+	 * ENOSYS prefix: no need to scan the table on every start. */
+	snprintf(buf, len, "%s libseccomp-%u.%u.%u", SBX_VERSION, v->major, v->minor, v->micro);
 }
 
 static uint64_t fnv1a(const char *s, size_t len, uint64_t h)
