@@ -13,9 +13,12 @@ BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-st
 	-DSBX_VERSION='"$(VERSION)"' -DSBX_PROFILE_DIR='"$(DATADIR)/sbx/profiles"' $(WARN)
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now
 # Libraries join through pkg-config as the code comes to need each one.
-PKGS := yajl libcap libseccomp libarchive
-PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS)))
+PKGS := yajl libcap libseccomp
+PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS) libarchive))
 PKG_LIBS := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
+# libarchive is loaded with dlopen by the image commands only (see
+# runtime/archive_lib.h): its headers come through pkg-config, its library
+# stays out of every `sbx run`.
 
 SRCS := $(wildcard runtime/*.c)
 LIB_SRCS := $(filter-out runtime/main.c,$(SRCS))

@@ -1,7 +1,5 @@
 #include "unpack.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "archive_lib.h"
 #include "util.h"
 
 #define WHITEOUT ".wh."
@@ -30,6 +29,7 @@ struct deferred_dir {
 };
 
 struct unpack {
+	const struct sbx_archive_lib *lib;
 	int rootfd;
 	const struct sbx_unpack_limits *limits;
 	bool set_owner;
@@ -202,12 +202,12 @@ static int write_data(struct unpack *u, struct archive *a, int fd, const char *r
 		const void *buf;
 		size_t size;
 		la_int64_t offset;
-		int r = archive_read_data_block(a, &buf, &size, &offset);
+		int r = u->lib->data_block(a, &buf, &size, &offset);
 
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r != ARCHIVE_OK)
-			return fail_entry(err, raw, 0, archive_error_string(a));
+			return fail_entry(err, raw, 0, u->lib->error_string(a));
 		u->stats->bytes += size;
 		if (u->stats->bytes > u->limits->max_bytes)
 			return sbx_fail(err, EFBIG, "the image unpacks to more than %llu bytes (a decompression bomb?)",
@@ -220,10 +220,10 @@ static int write_data(struct unpack *u, struct archive *a, int fd, const char *r
 static void set_owner_and_times(struct unpack *u, int dir, const char *base, struct archive_entry *e,
 				bool is_dir)
 {
-	struct timespec times[2] = { { 0, UTIME_OMIT }, { archive_entry_mtime(e), archive_entry_mtime_nsec(e) } };
+	struct timespec times[2] = { { 0, UTIME_OMIT }, { u->lib->entry_mtime(e), u->lib->entry_mtime_nsec(e) } };
 
 	if (u->set_owner)
-		(void)!fchownat(dir, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
+		(void)!fchownat(dir, base, (uid_t)u->lib->entry_uid(e), (gid_t)u->lib->entry_gid(e),
 				AT_SYMLINK_NOFOLLOW); /* as far as the caller may */
 	if (!is_dir)
 		utimensat(dir, base, times, AT_SYMLINK_NOFOLLOW);
@@ -286,8 +286,8 @@ static int defer_dir(struct unpack *u, const char *path, struct archive_entry *e
 	d->path = strdup(path);
 	if (d->path == NULL)
 		return sbx_fail(err, ENOMEM, "unpacking");
-	d->mode = archive_entry_perm(e);
-	d->mtime = (struct timespec){ archive_entry_mtime(e), archive_entry_mtime_nsec(e) };
+	d->mode = u->lib->entry_perm(e);
+	d->mtime = (struct timespec){ u->lib->entry_mtime(e), u->lib->entry_mtime_nsec(e) };
 	u->n_dirs++;
 	return 0;
 }
@@ -295,11 +295,11 @@ static int defer_dir(struct unpack *u, const char *path, struct archive_entry *e
 static int extract_entry(struct unpack *u, struct archive *a, struct archive_entry *e,
 			 struct sbx_error *err)
 {
-	const char *raw = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+	const char *raw = u->lib->entry_pathname(e) ? u->lib->entry_pathname(e) : "";
 	char clean[PATH_MAX], parent[PATH_MAX];
 	const char *base;
 	unsigned int depth;
-	mode_t type = archive_entry_filetype(e);
+	mode_t type = u->lib->entry_filetype(e);
 	cleanup_close int dir = -1;
 	int fd;
 
@@ -316,15 +316,15 @@ static int extract_entry(struct unpack *u, struct archive *a, struct archive_ent
 	base = strrchr(clean, '/');
 	snprintf(parent, sizeof(parent), "%.*s", base ? (int)(base - clean) : 0, clean);
 	base = base ? base + 1 : clean;
-	if (archive_entry_xattr_count(e) > 0)
+	if (u->lib->entry_xattr_count(e) > 0)
 		u->stats->xattrs_skipped++;
 	if (strncmp(base, WHITEOUT, strlen(WHITEOUT)) == 0)
 		return apply_whiteout(u, parent, base, raw, err);
 	dir = open_dir(u->rootfd, parent, err);
 	if (dir < 0)
 		return sbx_error_wrap(err, "layer entry \"%s\"", raw);
-	if (archive_entry_hardlink(e) != NULL)
-		return extract_hardlink(u, dir, base, archive_entry_hardlink(e), raw, err);
+	if (u->lib->entry_hardlink(e) != NULL)
+		return extract_hardlink(u, dir, base, u->lib->entry_hardlink(e), raw, err);
 	switch (type) {
 	case AE_IFDIR:
 		if (make_room(dir, base, true) < 0 || (mkdirat(dir, base, 0700) < 0 && errno != EEXIST))
@@ -342,21 +342,21 @@ static int extract_entry(struct unpack *u, struct archive *a, struct archive_ent
 			return -1;
 		}
 		if (u->set_owner)
-			(void)!fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e));
+			(void)!fchown(fd, (uid_t)u->lib->entry_uid(e), (gid_t)u->lib->entry_gid(e));
 		/* After the chown, which clears setuid bits; they are kept,
 		 * and neutralised at run time by nosuid and no_new_privs. */
-		fchmod(fd, archive_entry_perm(e));
+		fchmod(fd, u->lib->entry_perm(e));
 		close(fd);
 		set_owner_and_times(u, dir, base, e, false);
 		return 0;
 	case AE_IFLNK:
 		if (make_room(dir, base, false) < 0 ||
-		    symlinkat(archive_entry_symlink(e) ? archive_entry_symlink(e) : "", dir, base) < 0)
+		    symlinkat(u->lib->entry_symlink(e) ? u->lib->entry_symlink(e) : "", dir, base) < 0)
 			return fail_entry(err, raw, errno, "creating the symlink");
 		set_owner_and_times(u, dir, base, e, false);
 		return 0;
 	case AE_IFIFO:
-		if (make_room(dir, base, false) < 0 || mkfifoat(dir, base, archive_entry_perm(e)) < 0)
+		if (make_room(dir, base, false) < 0 || mkfifoat(dir, base, u->lib->entry_perm(e)) < 0)
 			return fail_entry(err, raw, errno, "creating the FIFO");
 		set_owner_and_times(u, dir, base, e, false);
 		return 0;
@@ -401,26 +401,29 @@ int sbx_unpack_layer(int rootfd, int layer_fd, const struct sbx_unpack_limits *l
 {
 	struct unpack u = { .rootfd = rootfd, .limits = limits, .set_owner = set_owner, .stats = stats,
 			    .dir_owner_bits = geteuid() == 0 ? 0 : 0700 };
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_entry *e;
 	int r = -1, rc;
 
+	if (sbx_archive_lib(&u.lib, err) < 0)
+		return -1;
+	a = u.lib->read_new();
 	if (a == NULL)
 		return sbx_fail(err, ENOMEM, "unpacking");
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_filter_none(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_fd(a, layer_fd, 1 << 16) != ARCHIVE_OK) {
-		sbx_fail(err, 0, "reading the layer: %s", archive_error_string(a));
+	u.lib->support_filter_gzip(a);
+	u.lib->support_filter_zstd(a);
+	u.lib->support_filter_none(a);
+	u.lib->support_format_tar(a);
+	if (u.lib->open_fd(a, layer_fd, 1 << 16) != ARCHIVE_OK) {
+		sbx_fail(err, 0, "reading the layer: %s", u.lib->error_string(a));
 		goto out;
 	}
-	while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+	while ((rc = u.lib->next_header(a, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
 		if (extract_entry(&u, a, e, err) < 0)
 			goto out;
 	}
 	if (rc != ARCHIVE_EOF) {
-		sbx_fail(err, 0, "reading the layer: %s", archive_error_string(a));
+		sbx_fail(err, 0, "reading the layer: %s", u.lib->error_string(a));
 		goto out;
 	}
 	r = apply_deferred_dirs(&u, err);
@@ -428,6 +431,6 @@ out:
 	for (size_t i = 0; i < u.n_dirs; i++)
 		free(u.dirs[i].path);
 	free(u.dirs);
-	archive_read_free(a);
+	u.lib->read_free(a);
 	return r;
 }
