@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,50 +181,66 @@ int sbx_attach(int tree, int target_fd, struct sbx_error *err)
 	return 0;
 }
 
-/* Create PATH inside ROOTFD: missing directories on the way, then the
- * last component as a directory or an empty file.  Each step opens its
- * parent inside the root again, so no symlink leads out. */
+int sbx_open_dir_in_root(int rootfd, const char *path, bool create, struct sbx_error *err)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	char prefix[PATH_MAX];
+	const char *p;
+	int fd;
+
+	while (*path == '/')
+		path++;
+	fd = (int)syscall(SYS_openat2, rootfd, path[0] ? path : ".", &how, sizeof(how));
+	if (fd >= 0 || errno != ENOENT || !create)
+		return fd >= 0 ? fd : sbx_fail(err, errno, "/%s", path);
+	/* Create the missing components one by one, each inside the root. */
+	for (p = path; *p != '\0';) {
+		const char *end = strchrnul(p, '/');
+		cleanup_close int parent = -1;
+		char name[NAME_MAX + 1];
+
+		if ((size_t)(end - p) > NAME_MAX || (size_t)(p - path) >= sizeof(prefix))
+			return sbx_fail(err, ENAMETOOLONG, "/%s", path);
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(p - path), path);
+		snprintf(name, sizeof(name), "%.*s", (int)(end - p), p);
+		parent = (int)syscall(SYS_openat2, rootfd, prefix[0] ? prefix : ".", &how, sizeof(how));
+		if (parent < 0)
+			return sbx_fail(err, errno, "/%s", prefix);
+		if (end > p && mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+			return sbx_fail(err, errno, "creating /%s%s", prefix, name);
+		p = *end ? end + 1 : end;
+	}
+	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	return fd >= 0 ? fd : sbx_fail(err, errno, "/%s", path);
+}
+
+/* Create the last component of PATH inside ROOTFD (a directory or an empty
+ * file), its missing parents on the way. */
 static int create_target(int rootfd, const char *path, enum sbx_target_kind kind,
 			 struct sbx_error *err)
 {
-	char prefix[4096];
-	const char *p = path;
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	char parent[PATH_MAX];
+	cleanup_close int dir = -1;
 
-	while (*p == '/')
-		p++;
-	while (*p != '\0') {
-		const char *end = strchrnul(p, '/');
-		bool last = *end == '\0';
-		cleanup_close int parent = -1;
-		cleanup_close int dir = -1;
-		char name[256];
+	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - path) : 0, path);
+	dir = sbx_open_dir_in_root(rootfd, parent, true, err);
+	if (dir < 0)
+		return -1;
+	if (kind == SBX_TARGET_DIR) {
+		if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
+			return sbx_fail(err, errno, "creating %s", path);
+	} else {
+		int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 
-		if ((size_t)(end - p) >= sizeof(name) || (size_t)(end - path) >= sizeof(prefix))
-			return sbx_fail(err, ENAMETOOLONG, "%s", path);
-		snprintf(name, sizeof(name), "%.*s", (int)(end - p), p);
-		snprintf(prefix, sizeof(prefix), "%.*s", (int)(p - path), path);
-		parent = prefix[0] && strcmp(prefix, "/") ? sbx_open_in_root(rootfd, prefix, SBX_TARGET_DIR, err)
-							  : dup(rootfd);
-		if (parent < 0)
-			return -1;
-		/* O_PATH fds cannot be written through; reopen the directory. */
-		dir = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dir < 0)
-			return sbx_fail(err, errno, "opening %s", prefix);
-		if (!last || kind == SBX_TARGET_DIR) {
-			if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
-				return sbx_fail(err, errno, "creating %s%s", prefix, name);
-		} else {
-			int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-
-			if (fd < 0 && errno != EEXIST)
-				return sbx_fail(err, errno, "creating %s", path);
-			if (fd >= 0)
-				close(fd);
-		}
-		p = *end ? end + 1 : end;
-		while (*p == '/')
-			p++;
+		if (fd < 0 && errno != EEXIST)
+			return sbx_fail(err, errno, "creating %s", path);
+		if (fd >= 0)
+			close(fd);
 	}
 	return 0;
 }

@@ -65,6 +65,11 @@ int sbx_new_tmpfs(struct sbx_tmpfs t, unsigned int attrs, struct sbx_error *err)
 /* An empty, read-only tmpfs: what masks a directory. */
 int sbx_new_empty_ro_tmpfs(struct sbx_error *err);
 
+/* A directory fd (not O_PATH) for PATH inside ROOTFD, symlinks on the way
+ * resolved as if ROOTFD were /; with CREATE, missing directories are made
+ * one by one, each inside the root. */
+int sbx_open_dir_in_root(int rootfd, const char *path, bool create, struct sbx_error *err);
+
 /* Attach the detached mount TREE onto the target TARGET_FD. */
 int sbx_attach(int tree, int target_fd, struct sbx_error *err);
 

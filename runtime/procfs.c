@@ -36,17 +36,24 @@ static int mask_file(int proc, int null_tree_src, const char *name, struct sbx_e
 	return 0;
 }
 
-static int mask_dir(int proc, const char *name, struct sbx_error *err)
+/* An empty read-only tmpfs over the directory PATH below DIRFD, when it
+ * exists: what hides a directory. */
+static int cover_dir(int dirfd, const char *path, struct sbx_error *err)
 {
-	cleanup_close int target = sbx_open_in_root(proc, name, SBX_TARGET_DIR, err);
+	cleanup_close int target = sbx_open_in_root(dirfd, path, SBX_TARGET_DIR, err);
 	cleanup_close int tree = -1;
 
 	if (target < 0)
 		return err->err == ENOENT ? 0 : -1;
 	tree = sbx_new_empty_ro_tmpfs(err);
 	if (tree < 0 || sbx_attach(tree, target, err) < 0)
-		return sbx_error_wrap(err, "masking /proc/%s", name);
+		return -1;
 	return 0;
+}
+
+static int mask_dir(int proc, const char *name, struct sbx_error *err)
+{
+	return cover_dir(proc, name, err) < 0 ? sbx_error_wrap(err, "masking /proc/%s", name) : 0;
 }
 
 static int make_readonly(int proc, const char *name, struct sbx_error *err)
@@ -99,13 +106,5 @@ int sbx_mount_proc(int root, struct sbx_error *err)
 
 int sbx_mount_sys(int root, struct sbx_error *err)
 {
-	cleanup_close int target = sbx_open_in_root(root, "/sys", SBX_TARGET_DIR, err);
-	cleanup_close int tree = -1;
-
-	if (target < 0)
-		return err->err == ENOENT ? 0 : sbx_error_wrap(err, "/sys");
-	tree = sbx_new_empty_ro_tmpfs(err);
-	if (tree < 0 || sbx_attach(tree, target, err) < 0)
-		return sbx_error_wrap(err, "mounting an empty /sys");
-	return 0;
+	return cover_dir(root, "/sys", err) < 0 ? sbx_error_wrap(err, "mounting an empty /sys") : 0;
 }

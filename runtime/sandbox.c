@@ -334,7 +334,9 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 		return -1;
 	sbx_idplan_describe(&sb->ids, desc, sizeof(desc));
 	sbx_verbose(opts->verbose, "user namespace: %s", desc);
-	sb->sources_in_child = !sbx_is_host_root();
+	/* Root of the initial user namespace writes the maps itself and may
+	 * clone host mounts; everyone else leaves that to the child. */
+	sb->sources_in_child = sb->ids.writer != SBX_IDMAP_DIRECT;
 	if (!sb->sources_in_child && sbx_sources_open(opts, &sb->src, err) < 0)
 		return -1;
 	if (sb->ids.workspace_idmapped && idmap_workspace(sb, err) < 0)

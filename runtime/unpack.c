@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "archive_lib.h"
+#include "mounts.h"
 #include "util.h"
 
 #define WHITEOUT ".wh."
@@ -72,41 +73,6 @@ static int clean_name(const char *name, char *out, size_t len, unsigned int *dep
 	return 0;
 }
 
-/* A directory fd for PATH (relative to the root, "" for the root), resolved
- * inside the root; missing directories are created on the way. */
-static int open_dir(int rootfd, const char *path, struct sbx_error *err)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	char prefix[PATH_MAX];
-	const char *p = path;
-	int fd = (int)syscall(SYS_openat2, rootfd, path[0] ? path : ".", &how, sizeof(how));
-
-	if (fd >= 0 || errno != ENOENT)
-		return fd >= 0 ? fd : sbx_fail(err, errno, "/%s", path);
-	/* Create the missing components one by one, each inside the root. */
-	while (*p != '\0') {
-		const char *end = strchrnul(p, '/');
-		cleanup_close int parent = -1;
-		char name[NAME_MAX + 1];
-
-		if ((size_t)(end - p) > NAME_MAX)
-			return sbx_fail(err, ENAMETOOLONG, "/%s", path);
-		snprintf(prefix, sizeof(prefix), "%.*s", (int)(p - path), path);
-		snprintf(name, sizeof(name), "%.*s", (int)(end - p), p);
-		parent = (int)syscall(SYS_openat2, rootfd, prefix[0] ? prefix : ".", &how, sizeof(how));
-		if (parent < 0)
-			return sbx_fail(err, errno, "/%s", prefix);
-		if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
-			return sbx_fail(err, errno, "creating /%s%s%s", prefix, prefix[0] ? "/" : "", name);
-		p = *end ? end + 1 : end;
-	}
-	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	return fd >= 0 ? fd : sbx_fail(err, errno, "/%s", path);
-}
-
 static int remove_tree(int dirfd, const char *name, int depth);
 
 /* Empty the directory DIR (an fd this function closes). */
@@ -164,7 +130,7 @@ static int apply_whiteout(struct unpack *u, const char *parent, const char *base
 			  struct sbx_error *err)
 {
 	const char *victim = base + strlen(WHITEOUT);
-	cleanup_close int dir = open_dir(u->rootfd, parent, err);
+	cleanup_close int dir = sbx_open_dir_in_root(u->rootfd, parent, true, err);
 
 	if (dir < 0)
 		return sbx_error_wrap(err, "layer entry \"%s\"", raw);
@@ -320,7 +286,7 @@ static int extract_entry(struct unpack *u, struct archive *a, struct archive_ent
 		u->stats->xattrs_skipped++;
 	if (strncmp(base, WHITEOUT, strlen(WHITEOUT)) == 0)
 		return apply_whiteout(u, parent, base, raw, err);
-	dir = open_dir(u->rootfd, parent, err);
+	dir = sbx_open_dir_in_root(u->rootfd, parent, true, err);
 	if (dir < 0)
 		return sbx_error_wrap(err, "layer entry \"%s\"", raw);
 	if (u->lib->entry_hardlink(e) != NULL)
@@ -379,7 +345,7 @@ static int apply_deferred_dirs(struct unpack *u, struct sbx_error *err)
 		struct timespec times[2] = { { 0, UTIME_OMIT }, d->mtime };
 
 		snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - d->path) : 0, d->path);
-		pfd = open_dir(u->rootfd, parent, err);
+		pfd = sbx_open_dir_in_root(u->rootfd, parent, true, err);
 		if (pfd < 0)
 			return -1;
 		/* The directory itself, not what a later entry of the same name
