@@ -70,9 +70,11 @@ tests/fuzz/fuzz-layer: tests/fuzz/fuzz_layer.c $(LIB_SRCS) $(HDRS)
 
 fuzz: tests/fuzz/fuzz-profile tests/fuzz/fuzz-layer
 	mkdir -p tests/fuzz/work-profile tests/fuzz/work-layer
-	tests/fuzz/fuzz-profile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+		tests/fuzz/fuzz-profile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		tests/fuzz/work-profile tests/fuzz/corpus-profile
-	tests/fuzz/fuzz-layer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+		tests/fuzz/fuzz-layer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		tests/fuzz/work-layer tests/fuzz/corpus-layer
 
 check-fuzz:
