@@ -14,11 +14,11 @@ BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-st
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now
 # Libraries join through pkg-config as the code comes to need each one.
 PKGS := yajl libcap libseccomp
-PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS) libarchive))
+PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS) libarchive nettle))
 PKG_LIBS := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
-# libarchive is loaded with dlopen by the image commands only (see
-# runtime/archive_lib.h): its headers come through pkg-config, its library
-# stays out of every `sbx run`.
+# libarchive and nettle are loaded with dlopen by the image commands only
+# (see runtime/dynlib.h): their headers come through pkg-config, their
+# libraries stay out of every `sbx run`.
 
 SRCS := $(wildcard runtime/*.c)
 LIB_SRCS := $(filter-out runtime/main.c,$(SRCS))

@@ -1,6 +1,4 @@
-/* libarchive, loaded when an image command needs it.  Linked into sbx it
- * drags a dozen libraries (libxml2, ICU, nettle...) into every `sbx run`,
- * costing ~2.5 ms of each start for code that only `sbx image` uses. */
+/* libarchive, loaded when an image command needs it (see dynlib.h). */
 #ifndef SBX_ARCHIVE_LIB_H
 #define SBX_ARCHIVE_LIB_H
 
@@ -15,11 +13,16 @@ struct sbx_archive_lib {
 	int (*support_filter_zstd)(struct archive *);
 	int (*support_filter_none)(struct archive *);
 	int (*support_format_tar)(struct archive *);
+	int (*support_format_raw)(struct archive *);
 	int (*open_fd)(struct archive *, int, size_t);
+	int (*open2)(struct archive *, void *, archive_open_callback *, archive_read_callback *,
+		     archive_skip_callback *, archive_close_callback *);
 	int (*next_header)(struct archive *, struct archive_entry **);
 	int (*data_block)(struct archive *, const void **, size_t *, la_int64_t *);
 	const char *(*error_string)(struct archive *);
 	int (*read_free)(struct archive *);
+	int (*filter_count)(struct archive *);
+	int (*filter_code)(struct archive *, int);
 	const char *(*entry_pathname)(struct archive_entry *);
 	mode_t (*entry_filetype)(struct archive_entry *);
 	const char *(*entry_hardlink)(struct archive_entry *);

@@ -13,6 +13,8 @@
 
 /* Exit statuses of sbx itself; a command's own status passes through. */
 enum sbx_exit {
+	SBX_EXIT_IMAGE_REFUSED = 65, /* an image is malformed, hostile or does not match its digests */
+	SBX_EXIT_IMAGE_MISSING = 66, /* no such image in the store, or no such input */
 	SBX_EXIT_FAILURE = 125,  /* sbx failed: bad option, host refused a step */
 	SBX_EXIT_NOEXEC = 126,   /* the command exists but cannot be executed */
 	SBX_EXIT_NOTFOUND = 127, /* the command does not exist in the sandbox */

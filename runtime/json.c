@@ -1,6 +1,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_tree.h>
@@ -105,5 +106,78 @@ int sbx_json_uint64(const sbx_json *v, uint64_t *out)
 	if (errno != 0 || *end != '\0')
 		return -1;
 	*out = n;
+	return 0;
+}
+
+void sbx_json_gen_key(yajl_gen g, const char *key)
+{
+	if (key != NULL)
+		yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+}
+
+void sbx_json_gen_str(yajl_gen g, const char *key, const char *value)
+{
+	sbx_json_gen_key(g, key);
+	if (value == NULL)
+		yajl_gen_null(g);
+	else
+		yajl_gen_string(g, (const unsigned char *)value, strlen(value));
+}
+
+void sbx_json_gen_uint(yajl_gen g, const char *key, uint64_t value)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)value);
+
+	sbx_json_gen_key(g, key);
+	yajl_gen_number(g, buf, (size_t)n);
+}
+
+static void gen_tree(yajl_gen g, yajl_val v, int depth)
+{
+	if (v == NULL || depth > 64) {
+		yajl_gen_null(g);
+	} else if (YAJL_IS_STRING(v)) {
+		yajl_gen_string(g, (const unsigned char *)v->u.string, strlen(v->u.string));
+	} else if (YAJL_IS_NUMBER(v)) {
+		yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+	} else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+		yajl_gen_bool(g, YAJL_IS_TRUE(v));
+	} else if (YAJL_IS_OBJECT(v)) {
+		yajl_gen_map_open(g);
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			sbx_json_gen_key(g, v->u.object.keys[i]);
+			gen_tree(g, v->u.object.values[i], depth + 1);
+		}
+		yajl_gen_map_close(g);
+	} else if (YAJL_IS_ARRAY(v)) {
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < v->u.array.len; i++)
+			gen_tree(g, v->u.array.values[i], depth + 1);
+		yajl_gen_array_close(g);
+	} else {
+		yajl_gen_null(g);
+	}
+}
+
+void sbx_json_gen_value(yajl_gen g, const char *key, const sbx_json *v)
+{
+	sbx_json_gen_key(g, key);
+	gen_tree(g, val(v), 0);
+}
+
+int sbx_json_gen_text(yajl_gen g, char **out, struct sbx_error *err)
+{
+	const unsigned char *buf;
+	size_t len;
+
+	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+		return sbx_fail(err, 0, "generating JSON");
+	*out = malloc(len + 2);
+	if (*out == NULL)
+		return sbx_fail(err, ENOMEM, "generating JSON");
+	memcpy(*out, buf, len);
+	(*out)[len] = '\n';
+	(*out)[len + 1] = '\0';
 	return 0;
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <yajl/yajl_gen.h>
+
 #include "error.h"
 
 typedef struct sbx_json sbx_json;
@@ -35,5 +37,14 @@ const char *sbx_json_string(const sbx_json *v);
 
 /* A non-negative integer that fits 64 bits; -1 when V is not one. */
 int sbx_json_uint64(const sbx_json *v, uint64_t *out);
+
+/* Writing, with yajl_gen.  KEY NULL writes a bare value (in an array). */
+void sbx_json_gen_key(yajl_gen g, const char *key);
+void sbx_json_gen_str(yajl_gen g, const char *key, const char *value); /* NULL: null */
+void sbx_json_gen_uint(yajl_gen g, const char *key, uint64_t value);
+/* Copy a parsed value (NULL: null). */
+void sbx_json_gen_value(yajl_gen g, const char *key, const sbx_json *v);
+/* The text generated so far, malloc'd, with a final newline. */
+int sbx_json_gen_text(yajl_gen g, char **out, struct sbx_error *err);
 
 #endif

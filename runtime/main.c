@@ -9,7 +9,7 @@
 #include "error.h"
 #include "options.h"
 #include "sandbox.h"
-#include "unpack.h"
+#include "cli.h"
 #include "util.h"
 
 #ifndef SBX_VERSION
@@ -24,7 +24,7 @@ static const char usage_main[] =
 	"\n"
 	"Commands:\n"
 	"  run       run a command in a new sandbox (sbx run --help)\n"
-	"  image     image tools: sbx image unpack DIR LAYER... (sbx image --help)\n"
+	"  image     import, list, inspect and remove images (sbx image --help)\n"
 	"  version   print the version\n"
 	"  help      show this help\n"
 	"\n"
@@ -66,11 +66,13 @@ static const char usage_run[] =
 	"125 when sbx failed; 126 when the command cannot be executed; 127 when it\n"
 	"is not found in the sandbox.\n";
 
-static int fail(const struct sbx_error *err)
+int sbx_cli_fail(const struct sbx_error *err)
 {
 	fprintf(stderr, "sbx: %s\n", err->msg);
 	return err->status ? err->status : SBX_EXIT_FAILURE;
 }
+
+#define fail sbx_cli_fail
 
 /* Where the JSON result goes: opened before the sandbox exists, so that a
  * bad path fails at once. */
@@ -89,115 +91,6 @@ static int open_json(const struct sbx_run_options *opts, struct sbx_error *err)
 	if (fd < 0)
 		return sbx_fail(err, errno, "--json %s", opts->json_path);
 	return fd;
-}
-
-static const char usage_image[] =
-	"Usage: sbx image unpack [OPTIONS] DIR LAYER...\n"
-	"\n"
-	"Apply OCI layers (tar, tar+gzip, tar+zstd), in order, onto the directory DIR:\n"
-	"whiteouts applied, every path resolved inside DIR (names with .., and links\n"
-	"or symlinks leading out, are refused or kept inside), device nodes skipped.\n"
-	"\n"
-	"Options:\n"
-	"      --max-bytes SIZE     refuse layers that unpack to more (default 16g)\n"
-	"      --max-entries N      refuse more entries than N (default 1000000)\n"
-	"      --max-depth N        refuse paths deeper than N (default 256)\n"
-	"      --owners             apply the entries' owners (as far as sbx may)\n"
-	"  -v, --verbose            print what was unpacked\n";
-
-static int parse_count(const char *opt, const char *arg, uint64_t *out, struct sbx_error *err)
-{
-	uint32_t n;
-
-	if (arg == NULL || sbx_parse_id(arg, &n) < 0 || n == 0)
-		return sbx_fail(err, 0, "%s: expected a positive number", opt);
-	*out = n;
-	return 0;
-}
-
-static int cmd_image_unpack(int argc, char *argv[])
-{
-	struct sbx_unpack_limits limits = SBX_UNPACK_DEFAULT_LIMITS;
-	struct sbx_unpack_stats stats = { 0 };
-	struct sbx_error err = { 0 };
-	bool owners = false, verbose = false;
-	uint64_t depth = limits.max_depth;
-	int i = 0, root;
-
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		const char *arg = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (strcmp(argv[i], "--max-bytes") == 0) {
-			if (arg == NULL || sbx_parse_size(arg, &limits.max_bytes) < 0) {
-				sbx_fail(&err, 0, "--max-bytes: expected a size such as 4g");
-				return fail(&err);
-			}
-			i++;
-		} else if (strcmp(argv[i], "--max-entries") == 0) {
-			if (parse_count(argv[i], arg, &limits.max_entries, &err) < 0)
-				return fail(&err);
-			i++;
-		} else if (strcmp(argv[i], "--max-depth") == 0) {
-			if (parse_count(argv[i], arg, &depth, &err) < 0)
-				return fail(&err);
-			limits.max_depth = (unsigned int)depth;
-			i++;
-		} else if (strcmp(argv[i], "--owners") == 0) {
-			owners = true;
-		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
-			verbose = true;
-		} else if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		} else {
-			sbx_fail(&err, 0, "unknown option '%s' (see sbx image --help)", argv[i]);
-			return fail(&err);
-		}
-	}
-	if (argc - i < 2) {
-		sbx_fail(&err, 0, "expected DIR and at least one LAYER (see sbx image --help)");
-		return fail(&err);
-	}
-	root = open(argv[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0) {
-		sbx_fail(&err, errno, "%s", argv[i]);
-		return fail(&err);
-	}
-	for (int l = i + 1; l < argc; l++) {
-		int fd = open(argv[l], O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0) {
-			sbx_fail(&err, errno, "layer %s", argv[l]);
-		} else if (sbx_unpack_layer(root, fd, &limits, owners, &stats, &err) < 0) {
-			sbx_error_wrap(&err, "layer %s", argv[l]);
-		}
-		if (fd >= 0)
-			close(fd);
-		if (err.msg[0] != '\0') {
-			close(root);
-			return fail(&err);
-		}
-	}
-	close(root);
-	if (verbose)
-		fprintf(stderr, "sbx: unpacked %llu entries, %llu bytes, %llu whiteouts; skipped %llu device "
-			"nodes or sockets and the extended attributes of %llu entries\n",
-			(unsigned long long)stats.entries, (unsigned long long)stats.bytes,
-			(unsigned long long)stats.whiteouts, (unsigned long long)stats.devices_skipped,
-			(unsigned long long)stats.xattrs_skipped);
-	return 0;
-}
-
-static int cmd_image(int argc, char *argv[])
-{
-	if (argc > 0 && strcmp(argv[0], "unpack") == 0)
-		return cmd_image_unpack(argc - 1, argv + 1);
-	if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-		fputs(usage_image, stdout);
-		return 0;
-	}
-	fputs(usage_image, stderr);
-	return SBX_EXIT_FAILURE;
 }
 
 static int cmd_run(int argc, char *argv[])
@@ -248,7 +141,7 @@ int main(int argc, char *argv[])
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 2, argv + 2);
 	if (strcmp(cmd, "image") == 0)
-		return cmd_image(argc - 2, argv + 2);
+		return sbx_cli_image(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("sbx %s\n", SBX_VERSION);
 		return 0;

@@ -174,6 +174,31 @@ int sbx_open_in_root(int rootfd, const char *path, enum sbx_target_kind kind,
 	return sbx_steal_fd(&fd);
 }
 
+int sbx_open_file_in_root(int rootfd, const char *path, struct sbx_error *err)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	while (*path == '/')
+		path++;
+	/* O_NONBLOCK: a FIFO planted in place of the file must not hang us;
+	 * it is refused below as not regular. */
+	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0)
+		return sbx_fail(err, errno, "%s", path);
+	if (fstat(fd, &st) < 0)
+		return sbx_fail(err, errno, "%s", path);
+	if (!S_ISREG(st.st_mode))
+		return sbx_fail(err, EINVAL, "%s is not a regular file", path);
+	if (fcntl(fd, F_SETFL, 0) < 0)
+		return sbx_fail(err, errno, "%s", path);
+	return sbx_steal_fd(&fd);
+}
+
 int sbx_attach(int tree, int target_fd, struct sbx_error *err)
 {
 	if (move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)

@@ -48,6 +48,10 @@ int sbx_new_fs(const char *fstype, const char *const *options, unsigned int attr
 int sbx_open_in_root(int rootfd, const char *path, enum sbx_target_kind kind,
 		     struct sbx_error *err);
 
+/* Open the regular file at PATH inside ROOTFD for reading, resolved as if
+ * ROOTFD were /; anything but a regular file is refused. */
+int sbx_open_file_in_root(int rootfd, const char *path, struct sbx_error *err);
+
 /* A tmpfs: SIZE bytes (0: the kernel's default), MODE of its root, and
  * when not -1 its root's owner and an inode cap. */
 struct sbx_tmpfs {

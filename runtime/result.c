@@ -5,6 +5,7 @@
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
+#include "json.h"
 #include "util.h"
 
 void sbx_result_init(struct sbx_result *r)
@@ -20,19 +21,8 @@ void sbx_result_add_layer(struct sbx_result *r, const char *layer)
 		r->layers[r->n_layers++] = layer;
 }
 
-static void gen_key(yajl_gen g, const char *key)
-{
-	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
-}
-
-static void gen_str(yajl_gen g, const char *key, const char *value)
-{
-	gen_key(g, key);
-	if (value == NULL)
-		yajl_gen_null(g);
-	else
-		yajl_gen_string(g, (const unsigned char *)value, strlen(value));
-}
+#define gen_key sbx_json_gen_key
+#define gen_str sbx_json_gen_str
 
 static void gen_int(yajl_gen g, const char *key, long long value)
 {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "archive_lib.h"
+#include "fstree.h"
 #include "mounts.h"
 #include "util.h"
 
@@ -73,54 +74,6 @@ static int clean_name(const char *name, char *out, size_t len, unsigned int *dep
 	return 0;
 }
 
-static int remove_tree(int dirfd, const char *name, int depth);
-
-/* Empty the directory DIR (an fd this function closes). */
-static int remove_children(int dir, int depth)
-{
-	DIR *d = fdopendir(dir);
-	bool again = true;
-
-	if (d == NULL) {
-		close(dir);
-		return -1;
-	}
-	/* Start over until nothing is left: removing while reading may skip. */
-	while (again) {
-		struct dirent *de;
-
-		again = false;
-		rewinddir(d);
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			if (remove_tree(dirfd(d), de->d_name, depth + 1) < 0) {
-				closedir(d);
-				return -1;
-			}
-			again = true;
-		}
-	}
-	closedir(d);
-	return 0;
-}
-
-/* Remove NAME in DIRFD, a whole tree if it is a directory; a symlink is
- * removed itself, never followed. */
-static int remove_tree(int dirfd, const char *name, int depth)
-{
-	int fd;
-
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if ((errno != EISDIR && errno != EPERM) || depth > 4096)
-		return -1;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || remove_children(fd, depth) < 0)
-		return -1;
-	return unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
-}
-
 static int fail_entry(struct sbx_error *err, const char *name, int errnum, const char *what)
 {
 	return sbx_fail(err, errnum, "layer entry \"%s\": %s", name, what);
@@ -140,14 +93,14 @@ static int apply_whiteout(struct unpack *u, const char *parent, const char *base
 		 * directory resolved inside the root, like every parent). */
 		int copy = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-		if (copy < 0 || remove_children(copy, 0) < 0)
+		if (copy < 0 || sbx_tree_empty(copy) < 0)
 			return fail_entry(err, raw, errno, "applying the opaque whiteout");
 		return 0;
 	}
 	if (victim[0] == '\0' || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0 ||
 	    strncmp(victim, WHITEOUT, strlen(WHITEOUT)) == 0)
 		return fail_entry(err, raw, EINVAL, "invalid whiteout");
-	if (remove_tree(dir, victim, 0) < 0)
+	if (sbx_tree_remove(dir, victim) < 0)
 		return fail_entry(err, raw, errno, "applying the whiteout");
 	return 0;
 }
@@ -205,7 +158,7 @@ static int make_room(int dir, const char *base, bool keep_dir)
 		return errno == ENOENT ? 0 : -1;
 	if (keep_dir && S_ISDIR(st.st_mode))
 		return 0;
-	return remove_tree(dir, base, 0);
+	return sbx_tree_remove(dir, base);
 }
 
 static int extract_hardlink(struct unpack *u, int dir, const char *base, const char *target,

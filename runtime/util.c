@@ -53,34 +53,39 @@ int sbx_write_file_at(int dirfd, const char *path, const char *str, struct sbx_e
 	return 0;
 }
 
-int sbx_read_file(const char *path, size_t max, char **out, struct sbx_error *err)
+int sbx_read_fd(int fd, const char *what, size_t max, char **out, struct sbx_error *err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	cleanup_free char *buf = NULL;
+	cleanup_free char *buf = malloc(max + 1);
 	size_t len = 0;
 
-	if (fd < 0)
-		return sbx_fail(err, errno, "opening %s", path);
-	buf = malloc(max + 1);
 	if (buf == NULL)
-		return sbx_fail(err, ENOMEM, "reading %s", path);
+		return sbx_fail(err, ENOMEM, "reading %s", what);
 	for (;;) {
 		ssize_t n = read(fd, buf + len, max + 1 - len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return sbx_fail(err, errno, "reading %s", path);
+			return sbx_fail(err, errno, "reading %s", what);
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > max)
-			return sbx_fail(err, EFBIG, "reading %s (larger than %zu bytes)", path, max);
+			return sbx_fail(err, EFBIG, "reading %s (larger than %zu bytes)", what, max);
 	}
 	buf[len] = '\0';
 	*out = buf;
 	buf = NULL;
 	return 0;
+}
+
+int sbx_read_file(const char *path, size_t max, char **out, struct sbx_error *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return sbx_fail(err, errno, "opening %s", path);
+	return sbx_read_fd(fd, path, max, out, err);
 }
 
 int sbx_parse_size(const char *s, uint64_t *out)

@@ -37,6 +37,8 @@ int sbx_write_file_at(int dirfd, const char *path, const char *str, struct sbx_e
 /* Read at most MAX bytes of the file at PATH into a NUL-terminated malloc'd
  * buffer; files larger than MAX are an error (EFBIG). */
 int sbx_read_file(const char *path, size_t max, char **out, struct sbx_error *err);
+/* The same from an open FD; WHAT names it in errors. */
+int sbx_read_fd(int fd, const char *what, size_t max, char **out, struct sbx_error *err);
 
 /* Parse a size such as "256m", "1G", "4096" (binary units, k/m/g/t, optional
  * trailing "b"/"ib"). Rejects zero, negative numbers, garbage and overflow. */
