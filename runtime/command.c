@@ -64,13 +64,16 @@ int sbx_env_build(const struct sbx_run_options *opts, const char *host_term, cha
 		term,
 	};
 	size_t n = 0;
-	char **env = calloc(SBX_ARRAY_SIZE(defaults) + opts->n_env + 1, sizeof(char *));
+	char **env = calloc(SBX_ARRAY_SIZE(defaults) + opts->n_image_env + opts->n_env + 1, sizeof(char *));
 
 	if (env == NULL)
 		return sbx_fail(err, ENOMEM, "building the environment");
 	snprintf(term, sizeof(term), "TERM=%s", plausible_term(host_term) ? host_term : "dumb");
 	for (size_t i = 0; i < SBX_ARRAY_SIZE(defaults); i++)
 		if (env_set(env, &n, defaults[i]) < 0)
+			goto nomem;
+	for (size_t i = 0; i < opts->n_image_env; i++)
+		if (env_set(env, &n, opts->image_env[i]) < 0)
 			goto nomem;
 	for (size_t i = 0; i < opts->n_env; i++)
 		if (env_set(env, &n, opts->env[i]) < 0)

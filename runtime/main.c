@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "image_run.h"
 #include "options.h"
 #include "sandbox.h"
 #include "cli.h"
@@ -31,10 +32,15 @@ static const char usage_main[] =
 	"See sbx(1) for what each isolation layer does and does not protect against.\n";
 
 static const char usage_run[] =
-	"Usage: sbx run [OPTIONS] [--] COMMAND [ARG...]\n"
+	"Usage: sbx run [OPTIONS] [--] [COMMAND [ARG...]]\n"
 	"\n"
 	"Options:\n"
-	"      --rootfs DIR          root file system (an unpacked image), mounted read-only\n"
+	"      --image NAME[:TAG]    run from a stored image (default: sbx-default, which\n"
+	"                            rootfs/build makes); its Env, Entrypoint/Cmd (when no\n"
+	"                            COMMAND), WorkingDir (without -w) and User (without\n"
+	"                            --user) apply\n"
+	"      --store DIR           the image store (see sbx image --help)\n"
+	"      --rootfs DIR          run from a directory instead, mounted read-only\n"
 	"  -w, --workspace DIR       bind DIR read-write at /workspace and start there\n"
 	"  -e, --env KEY=VALUE       set a variable (repeatable); the environment is\n"
 	"                            otherwise only PATH, HOME=/tmp, LANG and TERM\n"
@@ -98,6 +104,7 @@ static int cmd_run(int argc, char *argv[])
 	struct sbx_run_options opts;
 	struct sbx_error err = { 0 };
 	struct sbx_result res;
+	struct sbx_image_run image = { .store = { .dirfd = -1, .lockfd = -1 }, .tree = -1 };
 	int json = -1, status;
 	int r = sbx_parse_run_options(argc, argv, &opts, &err);
 
@@ -106,11 +113,14 @@ static int cmd_run(int argc, char *argv[])
 		sbx_run_options_free(&opts);
 		return 0;
 	}
+	if (r == 0)
+		r = sbx_image_run_prepare(&opts, &image, &err);
 	if (r == 0 && (opts.json_fd >= 0 || opts.json_path != NULL)) {
 		json = open_json(&opts, &err);
 		r = json < 0 ? -1 : 0;
 	}
 	if (r < 0) {
+		sbx_image_run_release(&image);
 		sbx_run_options_free(&opts);
 		return fail(&err);
 	}
@@ -126,6 +136,7 @@ static int cmd_run(int argc, char *argv[])
 	}
 	if (json >= 0)
 		close(json);
+	sbx_image_run_release(&image);
 	sbx_run_options_free(&opts);
 	return status;
 }

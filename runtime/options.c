@@ -8,6 +8,8 @@
 
 enum option_id {
 	OPT_ROOTFS,
+	OPT_IMAGE,
+	OPT_STORE,
 	OPT_WORKSPACE,
 	OPT_ENV,
 	OPT_RO_BIND,
@@ -39,6 +41,8 @@ struct option_def {
 
 static const struct option_def option_defs[] = {
 	{ "rootfs", 0, true, OPT_ROOTFS },
+	{ "image", 0, true, OPT_IMAGE },
+	{ "store", 0, true, OPT_STORE },
 	{ "workspace", 'w', true, OPT_WORKSPACE },
 	{ "env", 'e', true, OPT_ENV },
 	{ "ro-bind", 0, true, OPT_RO_BIND },
@@ -251,6 +255,12 @@ static int apply_option(struct sbx_run_options *opts, const struct option_def *d
 	case OPT_ROOTFS:
 		opts->rootfs = arg;
 		return 0;
+	case OPT_IMAGE:
+		opts->image = arg;
+		return 0;
+	case OPT_STORE:
+		opts->store = arg;
+		return 0;
 	case OPT_WORKSPACE:
 		opts->workspace = arg;
 		return 0;
@@ -272,6 +282,7 @@ static int apply_option(struct sbx_run_options *opts, const struct option_def *d
 	case OPT_USER:
 		if (sbx_parse_user(arg, &opts->uid, &opts->gid) < 0)
 			return sbx_fail(err, 0, "--user '%s': expected UID[:GID] with numeric ids", arg);
+		opts->user_set = true;
 		return 0;
 	case OPT_NETWORK:
 		if (strcmp(arg, "none") == 0)
@@ -427,11 +438,10 @@ int sbx_parse_run_options(int argc, char *const argv[], struct sbx_run_options *
 		if (r != 0)
 			return r;
 	}
-	if (i >= argc)
-		return sbx_fail(err, 0, "no command given (usage: sbx run [OPTIONS] [--] COMMAND [ARG...])");
-	if (opts->rootfs == NULL)
-		return sbx_fail(err, 0, "--rootfs DIR is required (an unpacked image; rootfs/build makes one)");
-	opts->argv = &argv[i];
+	if (opts->rootfs != NULL && opts->image != NULL)
+		return sbx_fail(err, 0, "give --image or --rootfs, not both");
+	/* No command: the image's Entrypoint and Cmd (see image_run.c). */
+	opts->argv = &argv[i < argc ? i : argc];
 	return 0;
 }
 

@@ -43,17 +43,23 @@ enum sbx_tty_mode {
 #define SBX_DEFAULT_KILL_GRACE_NS (2ULL * 1000000000ULL)
 
 struct sbx_run_options {
-	const char *rootfs;
+	const char *rootfs; /* --rootfs, or the stored image's tree */
+	const char *image;  /* --image NAME[:TAG] */
+	const char *store;  /* --store DIR */
 	const char *workspace;
 	const char *hostname;
 	uint32_t uid;
 	uint32_t gid;
+	bool user_set; /* --user given: the image's User does not apply */
 	enum sbx_network network;
 	bool verbose;
 	uint64_t tmp_size; /* /tmp tmpfs */
 	uint64_t shm_size; /* /dev/shm tmpfs */
 	const char *env[SBX_MAX_ENV]; /* KEY=VALUE from -e, in order */
 	size_t n_env;
+	const char *image_env[SBX_MAX_ENV]; /* the image's Env, under -e */
+	size_t n_image_env;
+	const char *workdir; /* the image's WorkingDir, used without -w */
 	struct sbx_mount_spec mounts[SBX_MAX_MOUNTS]; /* extra mounts, in order */
 	size_t n_mounts;
 	uint64_t timeout_ns;    /* 0: none */
@@ -65,7 +71,7 @@ struct sbx_run_options {
 	const char *seccomp;    /* profile name, path, or "unconfined" */
 	bool seccomp_log;
 	bool require_landlock;
-	char *const *argv; /* the command, NULL-terminated; points into argv */
+	char *const *argv; /* the command, NULL-terminated: from argv, or the image's */
 };
 
 /* Parse the arguments that follow `run`.  Returns 1 when --help was asked

@@ -222,7 +222,7 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	struct sbx_init_config init = {
 		.argv = o->argv,
 		.env = sb->env,
-		.cwd = has_workspace ? "/workspace" : "/",
+		.cwd = o->workspace == NULL && o->workdir != NULL ? o->workdir : has_workspace ? "/workspace" : "/",
 		.sync_fd = sb->sync_fd,
 		.stdout_fd = sb->out_pipe[1],
 		.stderr_fd = sb->err_pipe[1],
