@@ -21,7 +21,7 @@ PKG_LIBS := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
 # libraries stay out of every `sbx run`.
 
 SRCS := $(wildcard runtime/*.c)
-LIB_SRCS := $(filter-out runtime/main.c,$(SRCS))
+LIB_SRCS := $(filter-out runtime/main.c runtime/cli_image.c,$(SRCS))
 HDRS := $(wildcard runtime/*.h)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -40,7 +40,7 @@ tests/helper/sbx-probe: tests/helper/probe.c
 	$(CC) -std=gnu11 -O2 $(WARN) -static -o $@ $<
 
 tests/unit/run-unit: tests/unit/*.c tests/unit/*.h $(LIB_SRCS) $(HDRS)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -Iruntime -o $@ tests/unit/*.c $(LIB_SRCS) $(PKG_LIBS)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(PKG_CFLAGS) -Iruntime -o $@ tests/unit/*.c $(LIB_SRCS) $(PKG_LIBS)
 
 tests/escape/escape-probe: tests/escape/escape-probe.c
 	$(CC) -std=gnu11 -O2 $(WARN) -static -pthread -o $@ $<
@@ -68,14 +68,20 @@ tests/fuzz/fuzz-layer: tests/fuzz/fuzz_layer.c $(LIB_SRCS) $(HDRS)
 	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' -DSBX_VERSION='"fuzz"' \
 		$(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_layer.c $(LIB_SRCS) $(PKG_LIBS)
 
-fuzz: tests/fuzz/fuzz-profile tests/fuzz/fuzz-layer
-	mkdir -p tests/fuzz/work-profile tests/fuzz/work-layer
+tests/fuzz/fuzz-oci: tests/fuzz/fuzz_oci.c $(LIB_SRCS) $(HDRS)
+	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' -DSBX_VERSION='"fuzz"' \
+		$(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_oci.c $(LIB_SRCS) $(PKG_LIBS)
+
+fuzz: tests/fuzz/fuzz-profile tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci
+	mkdir -p tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
 		tests/fuzz/fuzz-profile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		tests/fuzz/work-profile tests/fuzz/corpus-profile
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
 		tests/fuzz/fuzz-layer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		tests/fuzz/work-layer tests/fuzz/corpus-layer
+	tests/fuzz/fuzz-oci -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -dict=tests/fuzz/oci.dict \
+		tests/fuzz/work-oci tests/fuzz/corpus-oci
 
 check-fuzz:
 	$(MAKE) fuzz FUZZ_SECONDS=20
@@ -104,5 +110,5 @@ install: sbx
 
 clean:
 	rm -f sbx sbx-asan tests/helper/sbx-probe tests/escape/escape-probe tests/unit/run-unit tests/fuzz/fuzz-profile
-	rm -f tests/fuzz/fuzz-layer
-	rm -rf tests/fuzz/work-profile tests/fuzz/work-layer
+	rm -f tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci
+	rm -rf tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci

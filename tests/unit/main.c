@@ -14,6 +14,7 @@ int main(void)
 		{ "idmap", test_idmap },
 		{ "command", test_command },
 		{ "relay", test_relay },
+		{ "oci", test_oci },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

@@ -108,8 +108,13 @@ void test_options(void)
 	sbx_run_options_free(&o);
 
 	/* Refused, each with a message. */
-	CHECK(PARSE(&o, &e, "--rootfs", "/r") < 0);		       /* no command */
-	CHECK(PARSE(&o, &e, "true") < 0);			       /* no rootfs */
+	/* No command and no rootfs are left to the image (image_run.c). */
+	CHECK(PARSE(&o, &e, "--rootfs", "/r") == 0 && o.argv[0] == NULL);
+	CHECK(PARSE(&o, &e, "true") == 0 && o.rootfs == NULL && o.image == NULL);
+	CHECK(PARSE(&o, &e, "--image", "x", "--store", "/s", "--user", "5", "true") == 0 && o.user_set);
+	CHECK_STR(o.image, "x");
+	CHECK_STR(o.store, "/s");
+	CHECK(PARSE(&o, &e, "--image", "x", "--rootfs", "/r", "true") < 0);
 	CHECK(PARSE(&o, &e, "--rootfs", "/r", "--bogus", "true") < 0);
 	CHECK(strstr(e.msg, "--bogus") != NULL && e.status == 125);
 	CHECK(PARSE(&o, &e, "--rootfs", "/r", "-e", "NOEQUALS", "true") < 0);

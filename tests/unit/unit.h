@@ -34,5 +34,6 @@ void test_options(void);
 void test_idmap(void);
 void test_command(void);
 void test_relay(void);
+void test_oci(void);
 
 #endif
