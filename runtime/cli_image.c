@@ -153,6 +153,7 @@ static int print_import_json(struct sbx_import_result *res)
 		yajl_gen_map_open(g);
 		for (size_t i = 0; i < sbx_json_object_size(doc); i++)
 			sbx_json_gen_value(g, sbx_json_object_key(doc, i), sbx_json_get(doc, sbx_json_object_key(doc, i)));
+		sbx_json_gen_str(g, "rootfs", res->rootfs);
 		sbx_json_gen_uint(g, "layers_unpacked", res->layers_unpacked);
 		sbx_json_gen_uint(g, "layers_reused", res->layers_reused);
 		sbx_json_gen_uint(g, "entries", res->stats.entries);

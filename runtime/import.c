@@ -47,11 +47,12 @@ struct image {
 	char *config_text, *manifest_text;
 	char config_hex[SBX_SHA256_HEX + 1];
 	char manifest_hex[SBX_SHA256_HEX + 1]; /* "" for a docker archive */
-	const char *source_name;               /* annotation or RepoTags */
+	char source_name[SBX_IMAGE_NAME_MAX + SBX_IMAGE_TAG_MAX + 2]; /* annotation or RepoTags */
 	struct layer layers[SBX_OCI_MAX_LAYERS];
 	size_t n;
 	size_t first; /* the first layer to unpack; those below come from a stored tree */
 	int base;     /* the stored tree of layers [0, first), or -1 */
+	bool owners;  /* whether the worker can keep the layers' owners */
 };
 
 const char *sbx_image_platform(void)
@@ -94,6 +95,23 @@ static int check_interrupted(struct sbx_error *err)
 				return sbx_fail_status(err, 128 + sig, 0, "interrupted by signal %d", sig);
 	}
 	return 0;
+}
+
+/* Whether an unpacking failure is the image's fault (65) or the host's. */
+static int unpack_failed(struct sbx_error *err)
+{
+	switch (err->err) {
+	case ENOSPC:
+	case EDQUOT:
+	case EIO:
+	case ENOMEM:
+	case EROFS:
+		break;
+	default:
+		if (err->status == 0 || err->status == SBX_EXIT_FAILURE)
+			err->status = SBX_EXIT_IMAGE_REFUSED;
+	}
+	return -1;
 }
 
 /* ---- reading the source ---- */
@@ -179,6 +197,10 @@ static int pick_entry(const struct sbx_oci_index *x, const struct sbx_image_ref 
 		pick = d;
 		matches++;
 	}
+	/* --name names the image in the store; it chooses among the index's
+	 * references only when one of them is that name. */
+	if (pick == NULL && want != NULL)
+		return pick_entry(x, NULL, what, out, err);
 	if (pick == NULL)
 		return sbx_fail_status(err, SBX_EXIT_IMAGE_REFUSED, 0, "%s: no image for %s%s%s%s", what,
 				       sbx_image_platform(), seen[0] ? " (it has " : "", seen, seen[0] ? ")" : "");
@@ -206,7 +228,7 @@ static int load_oci(struct image *im, const struct sbx_image_ref *want, struct s
 		return sbx_fail(err, ENOMEM, "reading the index");
 	if (sbx_oci_parse_index(text, "index.json", im->index, err) < 0 || pick_entry(im->index, want, "index.json", &d, err) < 0)
 		return -1;
-	im->source_name = d->ref_name;
+	snprintf(im->source_name, sizeof(im->source_name), "%s", d->ref_name ? d->ref_name : "");
 	for (int depth = 0; d->kind == SBX_OCI_KIND_INDEX; depth++) {
 		struct sbx_oci_index *nested;
 		cleanup_free char *ntext = NULL;
@@ -291,7 +313,7 @@ static int load_docker(struct image *im, const struct sbx_image_ref *want, struc
 		return sbx_fail(err, ENOMEM, "reading manifest.json");
 	if (sbx_docker_parse_manifest(text, want ? want_tag : NULL, im->docker, err) < 0)
 		return -1;
-	im->source_name = im->docker->repo_tag;
+	snprintf(im->source_name, sizeof(im->source_name), "%s", im->docker->repo_tag ? im->docker->repo_tag : "");
 	cfd = sbx_open_file_in_root(im->src, im->docker->config, err);
 	if (cfd < 0)
 		return sbx_fail_status(err, SBX_EXIT_IMAGE_REFUSED, err->err, "manifest.json: config %s is missing",
@@ -549,7 +571,7 @@ static int build_trees(void *arg, void *out, struct sbx_error *err)
 {
 	struct image *im = arg;
 	struct build_out *b = out;
-	bool owners = sbx_imagens_keeps_owners();
+	bool owners = im->owners;
 
 	for (size_t i = im->first; i < im->n; i++) {
 		struct layer *l = &im->layers[i];
@@ -566,8 +588,10 @@ static int build_trees(void *arg, void *out, struct sbx_error *err)
 		}
 		if (lseek(l->fd, 0, SEEK_SET) < 0)
 			return sbx_fail(err, errno, "layer %zu", i + 1);
-		if (sbx_unpack_layer(tree, l->fd, &im->o->limits, owners, &b->stats, err) < 0)
-			return sbx_error_wrap(err, "layer %zu", i + 1);
+		if (sbx_unpack_layer(tree, l->fd, &im->o->limits, owners, &b->stats, err) < 0) {
+			sbx_error_wrap(err, "layer %zu", i + 1);
+			return unpack_failed(err);
+		}
 		if (im->o->progress) {
 			struct sbx_import_progress p = { "unpacking", i + 1, im->n, b->stats.bytes };
 
@@ -696,8 +720,10 @@ static int open_archive(struct image *im, int fd, struct sbx_error *err)
 	im->src = openat(tmp, im->scratch, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (im->src < 0 || flock(im->src, LOCK_EX) < 0)
 		return sbx_fail(err, errno, "%s", path);
-	if (sbx_unpack_layer(im->src, fd, &im->o->limits, false, &stats, err) < 0)
-		return sbx_error_wrap(err, "reading the archive %s", im->o->path);
+	if (sbx_unpack_layer(im->src, fd, &im->o->limits, false, &stats, err) < 0) {
+		sbx_error_wrap(err, "reading the archive %s", im->o->path);
+		return unpack_failed(err);
+	}
 	return 0;
 }
 
@@ -756,7 +782,7 @@ static int image_ref(struct image *im, struct sbx_image_ref *ref, struct sbx_err
 {
 	const char *name = im->o->name ? im->o->name : im->source_name;
 
-	if (name == NULL)
+	if (name[0] == '\0')
 		return sbx_fail(err, 0, "%s names no image: give --name NAME[:TAG]", im->o->path);
 	return sbx_image_ref_parse(name, ref, err);
 }
@@ -828,11 +854,15 @@ int sbx_image_import(const struct sbx_import_options *o, struct sbx_import_resul
 	    check_interrupted(err) < 0 || check_image(im, err) < 0 || compute_chains(im, err) < 0 ||
 	    plan_build(im, err) < 0)
 		goto out;
+	/* Decided here: inside the worker's namespace sbx no longer looks
+	 * like the caller. */
+	im->owners = sbx_imagens_keeps_owners();
 	if (im->first < im->n && sbx_imagens_run(build_trees, im, &built, sizeof(built), err) < 0)
 		goto out;
 	if (check_interrupted(err) < 0 || publish(im, &res->ref, &res->record, err) < 0)
 		goto out;
 	memcpy(res->id_hex, im->config_hex, sizeof(res->id_hex));
+	snprintf(res->rootfs, sizeof(res->rootfs), "%s/rootfs/%s", im->store.path, im->layers[im->n - 1].chain);
 	res->layers = im->n;
 	res->layers_reused = im->first;
 	res->layers_unpacked = im->n - im->first;

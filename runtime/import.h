@@ -6,6 +6,7 @@
 #ifndef SBX_IMPORT_H
 #define SBX_IMPORT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,7 @@ struct sbx_import_result {
 	size_t layers, layers_unpacked, layers_reused;
 	struct sbx_unpack_stats stats;
 	char *record; /* the record's JSON text, malloc'd */
+	char rootfs[PATH_MAX + 80]; /* the image's tree */
 };
 
 /* The caller blocks SIGINT, SIGTERM and SIGHUP (see imagens.h). */

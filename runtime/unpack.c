@@ -115,6 +115,27 @@ static int check_limits(struct unpack *u, const char *raw, unsigned int depth, s
 	return 0;
 }
 
+/* A full disk shows first as a short write: go on until the kernel says
+ * why it stopped. */
+static int pwrite_all(int fd, const char *buf, size_t size, off_t offset)
+{
+	while (size > 0) {
+		ssize_t n = pwrite(fd, buf, size, offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		buf += n;
+		size -= (size_t)n;
+		offset += n;
+	}
+	return 0;
+}
+
 static int write_data(struct unpack *u, struct archive *a, int fd, const char *raw, struct sbx_error *err)
 {
 	for (;;) {
@@ -131,7 +152,9 @@ static int write_data(struct unpack *u, struct archive *a, int fd, const char *r
 		if (u->stats->bytes > u->limits->max_bytes)
 			return sbx_fail(err, EFBIG, "the image unpacks to more than %llu bytes (a decompression bomb?)",
 					(unsigned long long)u->limits->max_bytes);
-		if (offset < 0 || pwrite(fd, buf, size, offset) != (ssize_t)size)
+		if (offset < 0)
+			return fail_entry(err, raw, EINVAL, "negative offset");
+		if (pwrite_all(fd, buf, size, offset) < 0)
 			return fail_entry(err, raw, errno, "writing");
 	}
 }
@@ -265,8 +288,11 @@ static int extract_entry(struct unpack *u, struct archive *a, struct archive_ent
 		/* After the chown, which clears setuid bits; they are kept,
 		 * and neutralised at run time by nosuid and no_new_privs. */
 		fchmod(fd, u->lib->entry_perm(e));
+		futimens(fd, (struct timespec[2]){ { 0, UTIME_OMIT },
+						   { u->lib->entry_mtime(e), u->lib->entry_mtime_nsec(e) } });
 		close(fd);
-		set_owner_and_times(u, dir, base, e, false);
+		/* Not set_owner_and_times: a second chown would clear the
+		 * setuid bits just set. */
 		return 0;
 	case AE_IFLNK:
 		if (make_room(dir, base, false) < 0 ||
