@@ -140,9 +140,9 @@ def test_a_multi_platform_index_gives_this_hosts_image(tmp_path, store, base):
     assert r.returncode == REFUSED and "linux/arm64" in r.stderr
 
 
-def umoci(*args):
-    extra = ["--rootless"] if os.geteuid() != 0 else []
-    return subprocess.run(["umoci", *extra, *args], capture_output=True, text=True)
+def umoci(cmd, *args):
+    extra = ["--rootless"] if os.geteuid() != 0 and cmd == "unpack" else []
+    return subprocess.run(["umoci", cmd, *extra, *args], capture_output=True, text=True)
 
 
 @pytest.mark.skipif(not shutil.which("umoci") or not shutil.which("skopeo"),
