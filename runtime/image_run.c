@@ -155,7 +155,10 @@ int sbx_image_run_prepare(struct sbx_run_options *opts, struct sbx_image_run *ir
 		return sbx_error_wrap(err, "image %s:%s (re-import it)", ref.name, ref.tag);
 	}
 	snprintf(ir->rootfs, sizeof(ir->rootfs), "%s/rootfs/%s", ir->store.path, ir->rec.chain_hex);
+	snprintf(ir->name, sizeof(ir->name), "%s:%s", ref.name, ref.tag);
 	opts->rootfs = ir->rootfs;
+	opts->image_name = ir->name;
+	opts->image_id = ir->rec.id;
 	return apply_config(opts, ir, err);
 }
 

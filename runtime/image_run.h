@@ -13,6 +13,7 @@ struct sbx_image_run {
 	int tree; /* the tree, share-locked while the sandbox runs */
 	char rootfs[PATH_MAX + 80];
 	char **argv; /* Entrypoint + Cmd, when no command was given */
+	char name[SBX_IMAGE_NAME_MAX + SBX_IMAGE_TAG_MAX + 2];
 };
 
 /* With --rootfs nothing happens; otherwise fill OPTS from the image named by

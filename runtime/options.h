@@ -46,6 +46,8 @@ struct sbx_run_options {
 	const char *rootfs; /* --rootfs, or the stored image's tree */
 	const char *image;  /* --image NAME[:TAG] */
 	const char *store;  /* --store DIR */
+	const char *image_name; /* NAME:TAG of the image run, for the result */
+	const char *image_id;   /* its config digest */
 	const char *workspace;
 	const char *hostname;
 	uint32_t uid;

@@ -106,6 +106,8 @@ int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_r
 	gen_bool(g, "stderr_truncated", r->stderr_truncated);
 	gen_str(g, "setup_error", r->failed ? r->error.msg : NULL);
 	gen_str(g, "runtime", r->runtime);
+	gen_str(g, "image", o->image_name);
+	gen_str(g, "image_id", o->image_id);
 	gen_str(g, "seccomp_profile", r->seccomp_profile);
 	gen_key(g, "landlock_abi");
 	if (r->landlock_abi > 0)

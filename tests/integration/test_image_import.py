@@ -88,8 +88,10 @@ def test_layout_imports_and_runs(tmp_path, store, base):
     assert r.returncode == 0, r.stderr
     name, digest = r.stdout.split()
     assert name == "demo:latest" and digest.startswith("sha256:") and len(digest) == 71
-    r = run_image(store, "demo")
+    r = run_image(store, "demo", opts=["--json", str(tmp_path / "result.json")])
     assert r.returncode == 0 and r.stdout == "layer two\n", r.stderr
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["image"] == "demo:latest" and result["image_id"] == digest
     r = run_image(store, "demo", "/bin/sh", "-c", "touch /x")
     assert r.returncode != 0 and "Read-only" in r.stderr
 
@@ -558,3 +560,28 @@ def test_a_full_disk_leaves_the_store_as_it_was(tmp_path, big_layout):
         assert not list((s / "rootfs").iterdir()) and not list((s / "tmp").iterdir())
     finally:
         subprocess.run(["umount", str(s)], check=True)
+
+
+def test_progress_is_shown_on_a_terminal_only(tmp_path, store, slow_layout):
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([SBX, "image", "import", "--store", str(store), "--name", "p", str(slow_layout)],
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert p.wait() == 0
+    os.close(master)
+    text = out.decode()
+    assert "\rsbx: checking layer 1/2" in text and "\rsbx: unpacking layer 2/2" in text, text
+    assert text.endswith("\r\x1b[K"), "the progress line is not cleared"
+    sbx("image", "rm", "--store", str(store), "p")
+    r = imp(store, slow_layout, "--name", "p")
+    assert r.returncode == 0 and r.stderr == ""
