@@ -146,23 +146,34 @@ int sbx_new_empty_ro_tmpfs(struct sbx_error *err)
 	return sbx_new_tmpfs(t, SBX_MNT_RO | SBX_MNT_NOSUID | SBX_MNT_NODEV | SBX_MNT_NOEXEC, err);
 }
 
+/* openat2 PATH as if ROOTFD were / (symlinks and ".." stay inside), the
+last component never followed; ST describes what was opened. */
+static int open_beneath(int rootfd, const char *path, uint64_t flags, struct stat *st, struct sbx_error *err)
+{
+	struct open_how how = {
+		.flags = flags | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	cleanup_close int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+
+	if (fd < 0)
+		return sbx_fail(err, errno, "/%s", path);
+	if (fstat(fd, st) < 0)
+		return sbx_fail(err, errno, "/%s", path);
+	return sbx_steal_fd(&fd);
+}
+
 int sbx_open_in_root(int rootfd, const char *path, enum sbx_target_kind kind,
 		     struct sbx_error *err)
 {
-	struct open_how how = {
-		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
 	cleanup_close int fd = -1;
 	struct stat st;
 
 	while (*path == '/')
 		path++;
-	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	fd = open_beneath(rootfd, path, O_PATH, &st, err);
 	if (fd < 0)
-		return sbx_fail(err, errno, "/%s", path);
-	if (fstat(fd, &st) < 0)
-		return sbx_fail(err, errno, "/%s", path);
+		return -1;
 	if (S_ISLNK(st.st_mode))
 		return sbx_fail(err, ELOOP,
 				"/%s is a symbolic link, and sbx mounts only on real directories and files",
@@ -176,10 +187,6 @@ int sbx_open_in_root(int rootfd, const char *path, enum sbx_target_kind kind,
 
 int sbx_open_file_in_root(int rootfd, const char *path, struct sbx_error *err)
 {
-	struct open_how how = {
-		.flags = O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
 	cleanup_close int fd = -1;
 	struct stat st;
 
@@ -187,15 +194,13 @@ int sbx_open_file_in_root(int rootfd, const char *path, struct sbx_error *err)
 		path++;
 	/* O_NONBLOCK: a FIFO planted in place of the file must not hang us;
 	 * it is refused below as not regular. */
-	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	fd = open_beneath(rootfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, &st, err);
 	if (fd < 0)
-		return sbx_fail(err, errno, "%s", path);
-	if (fstat(fd, &st) < 0)
-		return sbx_fail(err, errno, "%s", path);
+		return -1;
 	if (!S_ISREG(st.st_mode))
-		return sbx_fail(err, EINVAL, "%s is not a regular file", path);
+		return sbx_fail(err, EINVAL, "/%s is not a regular file", path);
 	if (fcntl(fd, F_SETFL, 0) < 0)
-		return sbx_fail(err, errno, "%s", path);
+		return sbx_fail(err, errno, "/%s", path);
 	return sbx_steal_fd(&fd);
 }
 
