@@ -13,6 +13,7 @@
 
 #include "archive_lib.h"
 #include "fstree.h"
+#include "idmap.h"
 #include "imagens.h"
 #include "mounts.h"
 #include "oci.h"
@@ -702,13 +703,28 @@ static int publish(struct image *im, const struct sbx_image_ref *ref, char **rec
 
 /* ---- the source ---- */
 
+struct archive_arg {
+	int dir, archive;
+	const struct sbx_unpack_limits *limits;
+};
+
+static int extract_archive(void *arg, void *out, struct sbx_error *err)
+{
+	const struct archive_arg *a = arg;
+
+	return sbx_unpack_layer(a->dir, a->archive, a->limits, false, out, err);
+}
+
 /* An archive (oci-archive, docker-archive) is unpacked into the store's
- * scratch space by the same hostile-safe unpacker as layers, and read as a
- * directory from there. */
+ * scratch space and read as a directory from there.  As root that is done
+ * by the image worker, like a layer, so that hostile input never meets host
+ * root; unprivileged callers unpack it as themselves, so that they can read
+ * it back whatever modes its entries have. */
 static int open_archive(struct image *im, int fd, struct sbx_error *err)
 {
 	char path[PATH_MAX + 32];
 	struct sbx_unpack_stats stats = { 0 };
+	struct archive_arg arg = { .archive = fd, .limits = &im->o->limits };
 	cleanup_close int tmp = openat(im->store.dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (tmp < 0)
@@ -718,9 +734,14 @@ static int open_archive(struct image *im, int fd, struct sbx_error *err)
 		return sbx_fail(err, errno, "creating a scratch directory in %s/tmp", im->store.path);
 	snprintf(im->scratch, sizeof(im->scratch), "%s", strrchr(path, '/') + 1);
 	im->src = openat(tmp, im->scratch, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* Locked until the end: gc must not take it meanwhile. */
 	if (im->src < 0 || flock(im->src, LOCK_EX) < 0)
 		return sbx_fail(err, errno, "%s", path);
-	if (sbx_unpack_layer(im->src, fd, &im->o->limits, false, &stats, err) < 0) {
+	arg.dir = im->src;
+	if (sbx_imagens_give_dir(im->src, err) < 0)
+		return -1;
+	if ((sbx_is_host_root() ? sbx_imagens_run(extract_archive, &arg, &stats, sizeof(stats), err)
+				: extract_archive(&arg, &stats, err)) < 0) {
 		sbx_error_wrap(err, "reading the archive %s", im->o->path);
 		return unpack_failed(err);
 	}
@@ -797,18 +818,12 @@ static void image_release(struct image *im)
 		/* What cannot be removed now is left for sbx image gc, which
 		 * finds it unlocked once we are gone. */
 		if (l->tmp[0] != '\0')
-			(void)!sbx_store_discard_tree(&im->store, l->tmp, &ignored);
+			(void)!sbx_store_discard(&im->store, "rootfs", l->tmp, &ignored);
 		sbx_closep(&l->tree);
 		sbx_closep(&l->fd);
 	}
-	if (im->scratch[0] != '\0') {
-		int tmp = openat(im->store.dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-		if (tmp >= 0) {
-			sbx_tree_remove(tmp, im->scratch);
-			close(tmp);
-		}
-	}
+	if (im->scratch[0] != '\0')
+		(void)!sbx_store_discard(&im->store, "tmp", im->scratch, &ignored);
 	sbx_closep(&im->src);
 	sbx_closep(&im->base);
 	sbx_closep(&im->rootfs);

@@ -446,8 +446,8 @@ static int empty_tree(void *arg, void *out, struct sbx_error *err)
 	return 0;
 }
 
-/* Remove the tree NAME in PARENT: its files belong to the image's ids, so
- * the image worker empties it; the directory itself is ours. */
+/* Remove the tree NAME in PARENT: its files belong to the image's ids (the
+ * worker made them), so the worker empties it; the directory is ours. */
 static int remove_image_tree(int parent, const char *name, struct sbx_error *err)
 {
 	struct empty_arg a = { parent, name };
@@ -465,12 +465,12 @@ static int remove_image_tree(int parent, const char *name, struct sbx_error *err
 	return 0;
 }
 
-int sbx_store_discard_tree(struct sbx_store *s, const char *name, struct sbx_error *err)
+int sbx_store_discard(struct sbx_store *s, const char *dir, const char *name, struct sbx_error *err)
 {
-	cleanup_close int parent = openat(s->dirfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int parent = openat(s->dirfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (parent < 0)
-		return sbx_fail(err, errno, "%s/rootfs", s->path);
+		return sbx_fail(err, errno, "%s/%s", s->path, dir);
 	return remove_image_tree(parent, name, err);
 }
 
@@ -531,8 +531,8 @@ static int gc_dir(struct sbx_store *s, const char *dir, const struct referenced 
 				continue;
 			}
 		}
-		r = kind == GC_TREES ? remove_image_tree(parent, victim, err) : (sbx_tree_remove(parent, victim) < 0 ?
-			    sbx_fail(err, errno, "removing %s/%s", dir, victim) : 0);
+		r = kind == GC_TREES || kind == GC_SCRATCH ? remove_image_tree(parent, victim, err)
+		    : sbx_tree_remove(parent, victim) < 0 ? sbx_fail(err, errno, "removing %s/%s", dir, victim) : 0;
 		snprintf(what, sizeof(what), "%s/%s", dir, name);
 		if (r == 0 && removed != NULL)
 			removed(what, ctx);

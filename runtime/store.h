@@ -85,8 +85,9 @@ int sbx_store_open_tree(struct sbx_store *s, const char *hex, struct sbx_error *
 /* Store BLOB (TEXT) as blobs/sha256/HEX, if not there already. */
 int sbx_store_put_blob(struct sbx_store *s, const char *hex, const char *text, struct sbx_error *err);
 
-/* Remove the tree NAME in STORE/rootfs (a leftover of a failed import). */
-int sbx_store_discard_tree(struct sbx_store *s, const char *name, struct sbx_error *err);
+/* Remove the tree NAME in STORE/DIR (rootfs or tmp) that the image worker
+ * made (a leftover of a failed import, or its scratch space). */
+int sbx_store_discard(struct sbx_store *s, const char *dir, const char *name, struct sbx_error *err);
 
 /* Remove what no record references: trees, blobs, and the leftovers of
  * interrupted imports.  REMOVED is called with each path removed, relative
