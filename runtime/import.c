@@ -368,6 +368,19 @@ static la_ssize_t hashing_read(struct archive *a, void *ctx, const void **buf)
 	return n;
 }
 
+/* The compression a layer's media type promises: what sbx finds must be
+ * it.  (Docker archives name none; their layers are taken as found.) */
+static int promised_filter(const struct layer *l)
+{
+	size_t n = strlen(l->media_type);
+
+	if (n > 5 && (strcmp(l->media_type + n - 5, "+gzip") == 0 || strcmp(l->media_type + n - 5, ".gzip") == 0))
+		return ARCHIVE_FILTER_GZIP;
+	if (n > 5 && (strcmp(l->media_type + n - 5, "+zstd") == 0 || strcmp(l->media_type + n - 5, ".zstd") == 0))
+		return ARCHIVE_FILTER_ZSTD;
+	return ARCHIVE_FILTER_NONE;
+}
+
 /* Hash what the decompressor did not read (trailing bytes count too). */
 static int hash_rest(struct hashing_reader *r, struct sbx_error *err)
 {
@@ -410,6 +423,12 @@ static int check_layer(struct image *im, size_t i, uint64_t *total, struct sbx_e
 	lib->support_format_raw(a);
 	if (lib->open2(a, r, NULL, hashing_read, NULL, NULL) != ARCHIVE_OK || lib->next_header(a, &e) != ARCHIVE_OK) {
 		sbx_fail_status(err, SBX_EXIT_IMAGE_REFUSED, 0, "layer %zu: %s", i + 1, lib->error_string(a));
+		goto out;
+	}
+	if (im->docker == NULL && lib->filter_code(a, 0) != promised_filter(l)) {
+		sbx_fail_status(err, SBX_EXIT_IMAGE_REFUSED, 0,
+				"layer %zu: its mediaType %s does not match its compression (%s)", i + 1,
+				l->media_type, lib->filter_code(a, 0) == ARCHIVE_FILTER_NONE ? "none" : "another");
 		goto out;
 	}
 	for (;;) {

@@ -358,6 +358,11 @@ def hostile_cases(tmp_path, base, near):
     lay = simple_layout(tmp_path / "bzip", [small], layer_types=["application/vnd.oci.image.layer.v1.tar+bzip2"])
     cases["unknown layer media type"] = (lay, [], "mediaType")
 
+    # Digests right, but the compression is not the one the media type names.
+    lay = simple_layout(tmp_path / "gzlabelledtar", [small],
+                        layer_types=["application/vnd.oci.image.layer.v1.tar"])
+    cases["gzip content labelled tar"] = (lay, [], "does not match its compression")
+
     for i, bad in enumerate(["sha256:../../../../etc/passwd", "sha256:" + "A" * 64, "sha256:" + "a" * 63,
                              "sha512:" + "a" * 128]):
         lay = simple_layout(tmp_path / f"baddigest{i}", [small])
