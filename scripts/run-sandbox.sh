@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
-# run-sandbox.sh WORKSPACE COMMAND... -- the Docker + gVisor wrapper of the
-# seed documents, on top of `sbx run`, for users coming from that set-up.
+# Usage: run-sandbox.sh WORKSPACE COMMAND [ARG...]
 #
-# WORKSPACE is mounted read-write at /workspace; the image is read-only;
-# there is no network.  The image is built (rootfs/build) when missing, as
-# the Docker version built its image.  Settings, from the environment:
+# The Docker + gVisor wrapper of the seed documents, on top of `sbx run`,
+# for users coming from that set-up: runs COMMAND in a sandbox made from
+# the image, with WORKSPACE (a directory) read-write at /workspace, where the
+# command starts, everything else read-only and no network.  It runs
 #
-#   SANDBOX_IMAGE    image (default sbx-default)
+#     sbx run --image IMAGE -w WORKSPACE --network NET [--timeout S] [LIMITS] -- COMMAND...
+#
+# and builds the default image (rootfs/build) the first time, as the Docker
+# version built its image.  Settings, from the environment:
+#
+#   SANDBOX_IMAGE    the image (default sbx-default)
 #   SANDBOX_MEMORY   memory limit (default 2g)
 #   SANDBOX_CPUS     CPU limit (default 2)
 #   SANDBOX_PIDS     process limit (default 256)
-#   SANDBOX_RUNTIME  auto (default: runsc when sbx can hand off to it), runsc or sbx
-#   SANDBOX_TIMEOUT  seconds before the sandbox is stopped (default: none)
+#   SANDBOX_RUNTIME  auto (default: runsc when installed and sbx can hand off
+#                    to it, else sbx's own), runsc or sbx
+#   SANDBOX_TIMEOUT  seconds before the sandbox is stopped (exit 124; default none)
 #   SANDBOX_NETWORK  none (default) or host
-#   SBX              the sbx binary (default: this checkout's ./sbx, else sbx)
+#   SBX              the sbx binary (default: this checkout's ./sbx, else sbx on PATH)
+#   SBX_STORE        sbx's image store (see sbx image --help)
 #
-# This sbx cannot enforce every setting yet: a setting sbx has no option for
-# is passed on when sbx learns it, and until then is reported, once, on
-# stderr when you set it yourself.  Asking for runsc when sbx cannot hand
-# off to it is an error.  Exit status: the command's; 125 when the wrapper
-# or sbx failed.
+# Not every setting can be enforced by every sbx: the limits are passed on
+# when `sbx run --help` lists --memory, --cpus, --pids-limit or --runtime.
+# Until then a limit is not enforced, and when you set it yourself the
+# wrapper says so on stderr (one line per setting); SANDBOX_RUNTIME=runsc
+# without a hand-off is an error.
+#
+# Exit status: the command's; 124 when SANDBOX_TIMEOUT ended it; 125 when
+# the wrapper or sbx failed; 126/127 when the command cannot be run or is
+# not found in the image.
 set -euo pipefail
 
 prog=run-sandbox.sh
@@ -33,9 +44,14 @@ usage() {
 case ${1:-} in
 -h | --help) usage; exit 0 ;;
 esac
-[ $# -ge 2 ] || { usage >&2; die "expected WORKSPACE and a COMMAND"; }
+if [ $# -lt 2 ]; then
+	usage >&2
+	die "expected a WORKSPACE directory and a COMMAND"
+fi
 workspace=$1
 shift
+[ -n "$workspace" ] || die "the WORKSPACE argument is empty"
+[ -e "$workspace" ] || die "workspace $workspace does not exist (create it, or give the project's directory)"
 [ -d "$workspace" ] || die "workspace $workspace is not a directory"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,39 +62,60 @@ elif [ -x "$here/sbx" ]; then
 else
 	sbx=$(command -v sbx) || die "sbx not found (build it with make, or set SBX)"
 fi
+[ -x "$sbx" ] || sbx=$(command -v -- "$sbx") || die "sbx binary $sbx not found or not executable (set SBX)"
 
 image=${SANDBOX_IMAGE:-sbx-default}
 network=${SANDBOX_NETWORK:-none}
 runtime=${SANDBOX_RUNTIME:-auto}
-case $runtime in auto | runsc | sbx) ;; *) die "SANDBOX_RUNTIME=$runtime: expected auto, runsc or sbx" ;; esac
+case $runtime in
+auto | runsc | sbx) ;;
+*) die "SANDBOX_RUNTIME=$runtime: expected auto, runsc or sbx" ;;
+esac
+case $network in
+none | host) ;;
+*) die "SANDBOX_NETWORK=$network: expected none or host" ;;
+esac
 
-help=$("$sbx" run --help)
-has_option() { grep -q -- "$1" <<<"$help"; }
+help=$("$sbx" run --help 2>&1) || die "$sbx run --help failed: is $sbx an sbx binary? (set SBX)"
+# Does `sbx run --help` list OPTION (as a whole word: --memory, not --memory-swap)?
+has_option() { grep -Eq -- "(^|[^[:alnum:]-])$1([^[:alnum:]-]|\$)" <<<"$help"; }
 
 args=(--image "$image" -w "$workspace" --network "$network")
 [ -z "${SANDBOX_TIMEOUT:-}" ] || args+=(--timeout "$SANDBOX_TIMEOUT")
 
-# name variable default sbx-option
-for spec in "memory SANDBOX_MEMORY 2g --memory" "cpus SANDBOX_CPUS 2 --cpus" "pids SANDBOX_PIDS 256 --pids-limit"; do
-	read -r what var default option <<<"$spec"
+# variable, default, sbx option, what it limits
+for spec in "SANDBOX_MEMORY 2g --memory memory" "SANDBOX_CPUS 2 --cpus CPU" \
+	"SANDBOX_PIDS 256 --pids-limit process"; do
+	read -r var default option what <<<"$spec"
 	value=${!var:-$default}
-	if has_option "$option "; then
+	if has_option "$option"; then
 		args+=("$option" "$value")
 	elif [ -n "${!var:-}" ]; then
-		warn "$var=$value is not enforced: this sbx has no $what limit yet ($option)"
+		warn "$var=$value is not enforced: this sbx has no $what limits yet"
 	fi
 done
 
-if has_option "--runtime "; then
-	[ "$runtime" = auto ] || args+=(--runtime "$runtime")
+if has_option --runtime; then
+	if [ "$runtime" != auto ]; then
+		args+=(--runtime "$runtime")
+	elif command -v runsc >/dev/null 2>&1; then
+		args+=(--runtime runsc)
+	fi
 elif [ "$runtime" = runsc ]; then
-	die "SANDBOX_RUNTIME=runsc: this sbx cannot hand off to gVisor yet (use auto or sbx)"
+	die "SANDBOX_RUNTIME=runsc: this sbx cannot hand off to gVisor (runsc) yet; use SANDBOX_RUNTIME=auto or sbx"
 fi
 
-if ! "$sbx" image inspect "$image" >/dev/null 2>&1; then
-	[ "$image" = sbx-default ] || die "image $image is not in the store (sbx image import it first)"
-	printf '%s: building the default image (once)...\n' "$prog" >&2
-	SBX=$sbx "$here/rootfs/build" >/dev/null || die "building the default image failed"
+# The image: build the default one when it is missing (sbx exits 66 then).
+status=0
+err=$("$sbx" image inspect "$image" 2>&1 >/dev/null) || status=$?
+if [ "$status" -eq 66 ]; then
+	[ "$image" = sbx-default ] || [ "$image" = sbx-default:latest ] ||
+		die "image $image is not in the store: import it first (sbx image import PATH --name $image)"
+	printf '%s: the image sbx-default is missing: building it with rootfs/build (once)...\n' "$prog" >&2
+	[ -x "$here/rootfs/build" ] || die "rootfs/build not found next to this script: build the image yourself"
+	SBX=$sbx "$here/rootfs/build" >/dev/null || die "building the default image failed (see above)"
+elif [ "$status" -ne 0 ]; then
+	die "cannot look up image $image: ${err#sbx: }"
 fi
 
 exec "$sbx" run "${args[@]}" -- "$@"
