@@ -17,7 +17,7 @@ static bool is_dot(const char *name)
 	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 }
 
-static int empty_dir(int dir, int depth)
+static int empty_dir(int dir, int depth, bool going)
 {
 	DIR *d = fdopendir(dir);
 	bool again = true;
@@ -26,6 +26,10 @@ static int empty_dir(int dir, int depth)
 		close(dir);
 		return -1;
 	}
+	/* A read-only directory of ours that is going (an image's 0555 /usr,
+	 * say) must still be emptied: we own it, so we may make it writable. */
+	if (going)
+		fchmod(dirfd(d), 0700);
 	/* Start over until nothing is left: removing while reading may skip. */
 	while (again) {
 		struct dirent *de;
@@ -62,7 +66,9 @@ static int remove_at(int dirfd, const char *name, int depth)
 		return -1;
 	}
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || empty_dir(fd, depth) < 0)
+	if (fd < 0 && errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || empty_dir(fd, depth, true) < 0)
 		return -1;
 	return unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
 }
@@ -74,7 +80,7 @@ int sbx_tree_remove(int dirfd, const char *name)
 
 int sbx_tree_empty(int dir)
 {
-	return empty_dir(dir, 0);
+	return empty_dir(dir, 0, false);
 }
 
 static void copy_dir_metadata(int fd, const struct stat *st)

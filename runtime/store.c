@@ -451,8 +451,15 @@ static int empty_tree(void *arg, void *out, struct sbx_error *err)
 static int remove_image_tree(int parent, const char *name, struct sbx_error *err)
 {
 	struct empty_arg a = { parent, name };
+	struct stat st;
 	char unused;
 
+	/* A leftover that is not a directory (a planted symlink) is only a name. */
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+		if (unlinkat(parent, name, 0) < 0)
+			return sbx_fail(err, errno, "removing %s", name);
+		return 0;
+	}
 	if (sbx_is_host_root()) {
 		if (sbx_tree_remove(parent, name) < 0)
 			return sbx_fail(err, errno, "removing %s", name);
