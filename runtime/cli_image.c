@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "imagens.h"
 #include "import.h"
 #include "store.h"
 #include "unpack.h"
@@ -119,10 +120,7 @@ static void block_termination(void)
 {
 	sigset_t s;
 
-	sigemptyset(&s);
-	sigaddset(&s, SIGINT);
-	sigaddset(&s, SIGTERM);
-	sigaddset(&s, SIGHUP);
+	sbx_imagens_stop_signals(&s);
 	sigprocmask(SIG_BLOCK, &s, NULL);
 }
 

@@ -1,8 +1,6 @@
 #include "digest.h"
 
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dynlib.h"
 #include "util.h"
@@ -54,24 +52,13 @@ void sbx_sha256_end(struct sbx_sha256 *h, char hex[SBX_SHA256_HEX + 1])
 	hex[SBX_SHA256_HEX] = '\0';
 }
 
-int sbx_sha256_fd(int fd, char hex[SBX_SHA256_HEX + 1], uint64_t *size, struct sbx_error *err)
+int sbx_sha256_data(const void *data, size_t len, char hex[SBX_SHA256_HEX + 1], struct sbx_error *err)
 {
 	struct sbx_sha256 h;
-	char buf[1 << 16];
-	ssize_t n;
 
 	if (sbx_sha256_begin(&h, err) < 0)
 		return -1;
-	*size = 0;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return sbx_fail(err, errno, "reading");
-		}
-		sbx_sha256_update(&h, buf, (size_t)n);
-		*size += (uint64_t)n;
-	}
+	sbx_sha256_update(&h, data, len);
 	sbx_sha256_end(&h, hex);
 	return 0;
 }

@@ -21,8 +21,8 @@ void sbx_sha256_update(struct sbx_sha256 *h, const void *data, size_t len);
 /* The digest as 64 lowercase hex digits and a NUL. */
 void sbx_sha256_end(struct sbx_sha256 *h, char hex[SBX_SHA256_HEX + 1]);
 
-/* Hash the whole of FD from where it is, counting its bytes. */
-int sbx_sha256_fd(int fd, char hex[SBX_SHA256_HEX + 1], uint64_t *size, struct sbx_error *err);
+/* The digest of LEN bytes at DATA, in one call. */
+int sbx_sha256_data(const void *data, size_t len, char hex[SBX_SHA256_HEX + 1], struct sbx_error *err);
 
 /* Accept only "sha256:" and exactly 64 lowercase hex digits, the form that
  * is also safe as a file name; HEX gets the digits.  Returns -1 otherwise. */

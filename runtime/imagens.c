@@ -28,6 +28,27 @@ bool sbx_imagens_keeps_owners(void)
 	return image_plan(&plan, &ignored) == 0 && plan.writer != SBX_IDMAP_SINGLE;
 }
 
+void sbx_imagens_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+int sbx_imagens_stop_pending(struct sbx_error *err)
+{
+	sigset_t stop, pending;
+
+	sbx_imagens_stop_signals(&stop);
+	if (sigpending(&pending) < 0)
+		return 0;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&stop, sig) == 1 && sigismember(&pending, sig) == 1)
+			return sbx_fail_status(err, 128 + sig, 0, "interrupted by signal %d", sig);
+	return 0;
+}
+
 int sbx_imagens_give_dir(int fd, struct sbx_error *err)
 {
 	struct sbx_idplan plan;
@@ -97,10 +118,7 @@ static int worker_read(int sock, void *buf, size_t len, struct sbx_error *err)
 	cleanup_close int sfd = -1;
 	size_t done = 0;
 
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGHUP);
+	sbx_imagens_stop_signals(&stop);
 	sfd = signalfd(-1, &stop, SFD_CLOEXEC);
 	if (sfd < 0)
 		return sbx_fail(err, errno, "signalfd");

@@ -8,6 +8,7 @@
 #ifndef SBX_IMAGENS_H
 #define SBX_IMAGENS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -21,6 +22,12 @@ typedef int (*sbx_imagens_fn)(void *arg, void *out, struct sbx_error *err);
  * is killed and the error says so (status 128+N), so that the caller can
  * clean up what the child left. */
 int sbx_imagens_run(sbx_imagens_fn fn, void *arg, void *out, size_t out_len, struct sbx_error *err);
+
+/* The signals that stop an image command (SIGINT, SIGTERM, SIGHUP): the
+ * caller blocks them, the worker's waiter and the steps between check. */
+void sbx_imagens_stop_signals(sigset_t *set);
+/* One of them pending: ERR says which (status 128+N). */
+int sbx_imagens_stop_pending(struct sbx_error *err);
 
 /* Give a directory sbx made for the worker to the worker's root (as host
  * root, whose own ids the worker's namespace does not map). */

@@ -39,7 +39,6 @@ struct image {
 	struct sbx_store store;
 	int src;              /* the layout (or extracted archive) */
 	char scratch[64];     /* STORE/tmp/NAME of the extracted archive, or "" */
-	int scratch_lock;
 	int rootfs;           /* STORE/rootfs */
 	struct sbx_oci_index *index;
 	struct sbx_oci_manifest *manifest;
@@ -80,24 +79,6 @@ static const char *host_arch(void)
 	return sbx_image_platform() + strlen("linux/");
 }
 
-static int refuse(struct sbx_error *err, const char *fmt, const char *a, const char *b)
-{
-	return sbx_fail_status(err, SBX_EXIT_IMAGE_REFUSED, 0, fmt, a, b);
-}
-
-/* A termination signal the caller blocked, waiting: stop at the next step. */
-static int check_interrupted(struct sbx_error *err)
-{
-	sigset_t pending;
-
-	if (sigpending(&pending) == 0) {
-		for (int sig = 1; sig < 32; sig++)
-			if ((sig == SIGINT || sig == SIGTERM || sig == SIGHUP) && sigismember(&pending, sig))
-				return sbx_fail_status(err, 128 + sig, 0, "interrupted by signal %d", sig);
-	}
-	return 0;
-}
-
 /* Whether an unpacking failure is the image's fault (65) or the host's. */
 static int unpack_failed(struct sbx_error *err)
 {
@@ -124,7 +105,6 @@ static int read_blob(struct image *im, const char *hex, uint64_t size, const cha
 {
 	char path[128], got[SBX_SHA256_HEX + 1];
 	cleanup_close int fd = -1;
-	struct sbx_sha256 h;
 	struct stat st;
 
 	snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
@@ -139,10 +119,8 @@ static int read_blob(struct image *im, const char *hex, uint64_t size, const cha
 				       what, path, (long long)st.st_size, (unsigned long long)size);
 	if (size > SBX_OCI_MAX_JSON)
 		return sbx_fail_status(err, SBX_EXIT_IMAGE_REFUSED, 0, "%s: larger than %u bytes", what, SBX_OCI_MAX_JSON);
-	if (sbx_read_fd(fd, path, SBX_OCI_MAX_JSON, text, err) < 0 || sbx_sha256_begin(&h, err) < 0)
+	if (sbx_read_fd(fd, path, SBX_OCI_MAX_JSON, text, err) < 0 || sbx_sha256_data(*text, strlen(*text), got, err) < 0)
 		return -1;
-	sbx_sha256_update(&h, *text, strlen(*text));
-	sbx_sha256_end(&h, got);
 	if (strlen(*text) != size || strcmp(got, hex) != 0) {
 		free(*text);
 		*text = NULL;
@@ -235,7 +213,8 @@ static int load_oci(struct image *im, const struct sbx_image_ref *want, struct s
 		cleanup_free char *ntext = NULL;
 
 		if (depth >= MAX_INDEX_DEPTH)
-			return refuse(err, "index.json: indexes nested deeper than %s%s", "4", "");
+			return sbx_fail_status(err, SBX_EXIT_IMAGE_REFUSED, 0, "index.json: indexes nested deeper than %d",
+					       MAX_INDEX_DEPTH);
 		snprintf(what, sizeof(what), "index sha256:%.12s", d->hex);
 		nested = calloc(1, sizeof(*nested));
 		if (nested == NULL)
@@ -303,7 +282,6 @@ static int load_docker(struct image *im, const struct sbx_image_ref *want, struc
 	char want_tag[sizeof(want->name) + sizeof(want->tag) + 1], promised[SBX_SHA256_HEX + 1];
 	cleanup_close int fd = sbx_open_file_in_root(im->src, "manifest.json", err);
 	cleanup_close int cfd = -1;
-	struct sbx_sha256 h;
 
 	if (fd < 0 || sbx_read_fd(fd, "manifest.json", SBX_OCI_MAX_JSON, &text, err) < 0)
 		return sbx_error_wrap(err, "the docker archive");
@@ -320,13 +298,12 @@ static int load_docker(struct image *im, const struct sbx_image_ref *want, struc
 		return sbx_fail_status(err, SBX_EXIT_IMAGE_REFUSED, err->err, "manifest.json: config %s is missing",
 				       im->docker->config);
 	if (sbx_read_fd(cfd, im->docker->config, SBX_OCI_MAX_JSON, &im->config_text, err) < 0 ||
-	    sbx_sha256_begin(&h, err) < 0)
+	    sbx_sha256_data(im->config_text, strlen(im->config_text), im->config_hex, err) < 0)
 		return -1;
-	sbx_sha256_update(&h, im->config_text, strlen(im->config_text));
-	sbx_sha256_end(&h, im->config_hex);
 	if (promised_hex(im->docker->config, promised) && strcmp(promised, im->config_hex) != 0)
-		return refuse(err, "config %s does not match the digest its name promises (it has sha256:%s)",
-			      im->docker->config, im->config_hex);
+		return sbx_fail_status(err, SBX_EXIT_IMAGE_REFUSED, 0,
+				       "config %s does not match the digest its name promises (it has sha256:%s)",
+				       im->docker->config, im->config_hex);
 	if (sbx_oci_parse_config(im->config_text, im->docker->config, &im->config, err) < 0)
 		return -1;
 	im->n = im->docker->n_layers;
@@ -454,7 +431,7 @@ static int check_layer(struct image *im, size_t i, uint64_t *total, struct sbx_e
 			goto out;
 		}
 		if ((l->uncompressed & ((8u << 20) - 1)) < len) {
-			if (check_interrupted(err) < 0)
+			if (sbx_imagens_stop_pending(err) < 0)
 				goto out;
 			if (im->o->progress) {
 				struct sbx_import_progress p = { "checking", i + 1, im->n, *total };
@@ -518,7 +495,6 @@ static int compute_chains(struct image *im, struct sbx_error *err)
 {
 	for (size_t i = 0; i < im->n; i++) {
 		struct layer *l = &im->layers[i];
-		struct sbx_sha256 h;
 		char text[2 * (SBX_SHA256_HEX + 8) + 2];
 
 		if (i == 0) {
@@ -526,10 +502,8 @@ static int compute_chains(struct image *im, struct sbx_error *err)
 			continue;
 		}
 		snprintf(text, sizeof(text), "sha256:%s sha256:%s", im->layers[i - 1].chain, l->diff_id);
-		if (sbx_sha256_begin(&h, err) < 0)
+		if (sbx_sha256_data(text, strlen(text), l->chain, err) < 0)
 			return -1;
-		sbx_sha256_update(&h, text, strlen(text));
-		sbx_sha256_end(&h, l->chain);
 	}
 	return 0;
 }
@@ -885,7 +859,7 @@ int sbx_image_import(const struct sbx_import_options *o, struct sbx_import_resul
 		goto out;
 	}
 	if (open_source(im, err) < 0 || load_source(im, err) < 0 || image_ref(im, &res->ref, err) < 0 ||
-	    check_interrupted(err) < 0 || check_image(im, err) < 0 || compute_chains(im, err) < 0 ||
+	    sbx_imagens_stop_pending(err) < 0 || check_image(im, err) < 0 || compute_chains(im, err) < 0 ||
 	    plan_build(im, err) < 0)
 		goto out;
 	/* Decided here: inside the worker's namespace sbx no longer looks
@@ -893,7 +867,7 @@ int sbx_image_import(const struct sbx_import_options *o, struct sbx_import_resul
 	im->owners = sbx_imagens_keeps_owners();
 	if (im->first < im->n && sbx_imagens_run(build_trees, im, &built, sizeof(built), err) < 0)
 		goto out;
-	if (check_interrupted(err) < 0 || publish(im, &res->ref, &res->record, err) < 0)
+	if (sbx_imagens_stop_pending(err) < 0 || publish(im, &res->ref, &res->record, err) < 0)
 		goto out;
 	memcpy(res->id_hex, im->config_hex, sizeof(res->id_hex));
 	snprintf(res->rootfs, sizeof(res->rootfs), "%s/rootfs/%s", im->store.path, im->layers[im->n - 1].chain);
