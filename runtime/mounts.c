@@ -109,7 +109,7 @@ int sbx_new_fs(const char *fstype, const char *const *options, unsigned int attr
 
 int sbx_new_tmpfs(struct sbx_tmpfs t, unsigned int attrs, struct sbx_error *err)
 {
-	char size[24], mode[8], uid[16], gid[16], inodes[24];
+	char size[24], mode[8], uid[24], gid[24], inodes[24];
 	const char *opts[11];
 	size_t n = 0;
 
@@ -129,6 +129,14 @@ int sbx_new_tmpfs(struct sbx_tmpfs t, unsigned int attrs, struct sbx_error *err)
 		opts[n++] = "gid";
 		opts[n++] = gid;
 	}
+	/* Without a cap the kernel allows half of RAM's pages in inodes, and
+	 * empty files cost kernel memory (about 1 KiB each) while the size
+	 * limit sees 0 bytes: one inode per page of the size, so that a tmpfs
+	 * full of one-page files meets both limits together. */
+	if (t.nr_inodes < 0 && t.size)
+		t.nr_inodes = (int64_t)(t.size / SBX_TMPFS_BYTES_PER_INODE > SBX_TMPFS_MIN_INODES
+						? t.size / SBX_TMPFS_BYTES_PER_INODE
+						: SBX_TMPFS_MIN_INODES);
 	if (t.nr_inodes >= 0) {
 		snprintf(inodes, sizeof(inodes), "%lld", (long long)t.nr_inodes);
 		opts[n++] = "nr_inodes";

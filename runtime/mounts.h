@@ -53,7 +53,12 @@ int sbx_open_in_root(int rootfd, const char *path, enum sbx_target_kind kind,
 int sbx_open_file_in_root(int rootfd, const char *path, struct sbx_error *err);
 
 /* A tmpfs: SIZE bytes (0: the kernel's default), MODE of its root, and
- * when not -1 its root's owner and an inode cap. */
+ * when not -1 its root's owner and an inode cap.  Without an explicit cap
+ * a sized tmpfs gets one inode per SBX_TMPFS_BYTES_PER_INODE bytes, at
+ * least SBX_TMPFS_MIN_INODES. */
+#define SBX_TMPFS_BYTES_PER_INODE 4096u
+#define SBX_TMPFS_MIN_INODES 1024u
+
 struct sbx_tmpfs {
 	uint64_t size;
 	unsigned int mode;

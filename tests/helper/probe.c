@@ -135,13 +135,32 @@ static int cmd_fill(const char *path)
 	return 0;
 }
 
+/* Create empty files in DIR until it fails (at most LIMIT); print how many. */
+static int cmd_mkfiles(const char *dir, long limit)
+{
+	char name[4096];
+	long n;
+	int fd;
+
+	for (n = 0; n < limit; n++) {
+		snprintf(name, sizeof(name), "%s/f%ld", dir, n);
+		fd = open(name, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd < 0)
+			break;
+		close(fd);
+	}
+	printf("ok files=%ld errno=%s\n", n, n < limit ? strerrorname_np(errno) : "none");
+	return 0;
+}
+
 static int cmd_statfs(const char *path)
 {
 	struct statfs st;
 
 	if (statfs(path, &st) < 0)
 		return result(-1);
-	printf("ok type=0x%lx flags=0x%lx\n", (unsigned long)st.f_type, (unsigned long)st.f_flags);
+	printf("ok type=0x%lx flags=0x%lx files=%lu\n", (unsigned long)st.f_type, (unsigned long)st.f_flags,
+	       (unsigned long)st.f_files);
 	return 0;
 }
 
@@ -224,7 +243,7 @@ static int cmd_usage(void)
 {
 	fprintf(stderr,
 		"usage: sbx-probe ids|fds|cwd|env|hostname|ifaces|pids|pid|securebits|rawsock\n"
-		"       sbx-probe write|read|fill|statfs|stat|mkdir|sethostname ARG\n"
+		"       sbx-probe write|read|fill|statfs|stat|mkdir|sethostname ARG|mkfiles DIR MAX\n"
 		"       sbx-probe kill PID|connect-abstract NAME|connect-tcp HOST PORT|shmget KEY\n"
 		"       sbx-probe sleep SECONDS [TAG]|flood BYTES|zombies N|tiocsti TEXT [FD|tty]|exit N\n");
 	return 2;
@@ -288,6 +307,8 @@ int main(int argc, char **argv)
 		return cmd_fill(arg);
 	if (strcmp(cmd, "statfs") == 0)
 		return cmd_statfs(arg);
+	if (strcmp(cmd, "mkfiles") == 0 && argc > 3)
+		return cmd_mkfiles(arg, atol(argv[3]));
 	if (strcmp(cmd, "stat") == 0)
 		return cmd_stat(arg);
 	if (strcmp(cmd, "sleep") == 0) {
