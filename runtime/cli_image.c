@@ -465,6 +465,6 @@ int sbx_cli_image(int argc, char *argv[])
 		free(o.args);
 		return r;
 	}
-	fprintf(stderr, "sbx: unknown image command '%s' (see sbx image --help)\n", argv[0]);
-	return SBX_EXIT_FAILURE;
+	sbx_fail(&err, 0, "unknown image command '%.64s' (see sbx image --help)", argv[0]);
+	return sbx_cli_fail(&err);
 }

@@ -1,6 +1,7 @@
 #include "error.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,4 +83,58 @@ int sbx_error_hint(struct sbx_error *err, const char *fmt, ...)
 		err->msg[len + 1] = '\0';
 	}
 	return -1;
+}
+
+/* Length of the valid UTF-8 sequence at S (at most N bytes), 0 when it is
+ * not one; *CP gets its code point. */
+static size_t utf8_sequence(const unsigned char *s, size_t n, unsigned int *cp)
+{
+	size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	unsigned int v;
+
+	if (len == 0 || len > n)
+		return 0;
+	v = s[0] & (0x7fu >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF are not text. */
+	if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10ffff)) ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+size_t sbx_escape_controls(const char *in, char *out, size_t outlen)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t n = strlen(in), used = 0;
+
+	if (outlen == 0)
+		return 0;
+	for (size_t i = 0; i < n;) {
+		unsigned int cp = s[i];
+		size_t len = s[i] < 0x80 ? 1 : utf8_sequence(s + i, n - i, &cp);
+		bool control = len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
+		char esc[5];
+		const char *piece = control ? esc : (const char *)s + i;
+		size_t piece_len = control ? 4 : len;
+
+		/* An escape byte, a C1 control (CSI...) or a stray byte could
+		 * move the cursor, rewrite the title or answer back: \xHH. */
+		if (control) {
+			snprintf(esc, sizeof(esc), "\\x%02x", s[i]);
+			len = 1;
+		}
+		if (used + piece_len >= outlen)
+			break;
+		memcpy(out + used, piece, piece_len);
+		used += piece_len;
+		i += len;
+	}
+	out[used] = '\0';
+	return used;
 }

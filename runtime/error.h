@@ -45,4 +45,10 @@ int sbx_error_wrap(struct sbx_error *err, const char *fmt, ...)
 int sbx_error_hint(struct sbx_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Copy IN to OUT (OUTLEN bytes with the NUL) with every control
+ * character, C1 control and byte that is not UTF-8 written as \xHH, so that
+ * text from an image or a caller cannot drive the terminal it is printed
+ * on.  Truncates; returns the length written. */
+size_t sbx_escape_controls(const char *in, char *out, size_t outlen);
+
 #endif

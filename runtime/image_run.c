@@ -96,6 +96,25 @@ static int image_command(const sbx_json *config, char ***out, struct sbx_error *
 	return 0;
 }
 
+/* uid 0 inside only when the caller asks for it (--user 0), whatever the
+ * image says: an image's root would hold every capability of its user
+ * namespace over the sandbox's own mounts for the whole run. */
+static int apply_image_user(struct sbx_run_options *opts, struct sbx_image_run *ir, const char *user,
+			    struct sbx_error *err)
+{
+	uint32_t uid, gid;
+
+	if (sbx_image_user(ir->tree, user, &uid, &gid, err) < 0)
+		return -1;
+	if (uid == 0) {
+		ir->root_user_declined = true;
+		return 0;
+	}
+	opts->uid = uid;
+	opts->gid = gid;
+	return 0;
+}
+
 static int apply_config(struct sbx_run_options *opts, struct sbx_image_run *ir, struct sbx_error *err)
 {
 	const sbx_json *config = ir->rec.config;
@@ -113,8 +132,7 @@ static int apply_config(struct sbx_run_options *opts, struct sbx_image_run *ir, 
 	}
 	if (workdir != NULL && workdir[0] == '/')
 		opts->workdir = workdir;
-	if (!opts->user_set && user != NULL && user[0] != '\0' &&
-	    sbx_image_user(ir->tree, user, &opts->uid, &opts->gid, err) < 0)
+	if (!opts->user_set && user != NULL && user[0] != '\0' && apply_image_user(opts, ir, user, err) < 0)
 		return -1;
 	if (opts->argv[0] == NULL) {
 		if (image_command(config, &ir->argv, err) < 0)

@@ -74,7 +74,11 @@ static const char usage_run[] =
 
 int sbx_cli_fail(const struct sbx_error *err)
 {
-	fprintf(stderr, "sbx: %s\n", err->msg);
+	char msg[SBX_ERROR_MSG_MAX * 4];
+
+	/* Messages carry image and caller text: never raw to a terminal. */
+	sbx_escape_controls(err->msg, msg, sizeof(msg));
+	fprintf(stderr, "sbx: %s\n", msg);
 	return err->status ? err->status : SBX_EXIT_FAILURE;
 }
 
@@ -124,6 +128,9 @@ static int cmd_run(int argc, char *argv[])
 		sbx_run_options_free(&opts);
 		return fail(&err);
 	}
+	if (image.root_user_declined)
+		fprintf(stderr, "sbx: notice: the image's User is root; running as %u:%u (give --user 0 to run "
+				"as root inside)\n", opts.uid, opts.gid);
 	if (strcmp(opts.seccomp, "unconfined") == 0)
 		fprintf(stderr, "sbx: warning: --seccomp unconfined: the command runs without a system call filter\n");
 	status = sbx_sandbox_run(&opts, &res);
@@ -144,6 +151,7 @@ static int cmd_run(int argc, char *argv[])
 int main(int argc, char *argv[])
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	struct sbx_error err = { 0 };
 
 	if (cmd == NULL) {
 		fputs(usage_main, stderr);
@@ -161,6 +169,6 @@ int main(int argc, char *argv[])
 		fputs(usage_main, stdout);
 		return 0;
 	}
-	fprintf(stderr, "sbx: unknown command '%s' (see sbx --help)\n", cmd);
-	return SBX_EXIT_FAILURE;
+	sbx_fail(&err, 0, "unknown command '%.64s' (see sbx --help)", cmd);
+	return sbx_cli_fail(&err);
 }

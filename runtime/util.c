@@ -152,24 +152,21 @@ bool sbx_valid_env_name(const char *s, size_t len)
 
 void sbx_verbose(bool verbose, const char *fmt, ...)
 {
-	char line[1024] = "sbx: ";
+	char text[1024], line[1024] = "sbx: ";
 	va_list ap;
-	int n;
+	size_t n;
 
 	if (!verbose)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(line + 5, sizeof(line) - 6, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	n += 5;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
+	/* Paths and image text go to a terminal: escaped. */
+	n = 5 + sbx_escape_controls(text, line + 5, sizeof(line) - 6);
 	line[n] = '\n';
 	/* One write per line, so that the parent's and the child's lines never
 	 * interleave mid-line. */
-	(void)!write(STDERR_FILENO, line, (size_t)n + 1);
+	(void)!write(STDERR_FILENO, line, n + 1);
 }
 
 int sbx_exit_status(int wstatus)

@@ -671,6 +671,31 @@ def test_config_user_unknown_name(tmp_path, store, base):
     assert run_image(store, "ghost", opts=["--user", "5"]).returncode == 0
 
 
+@pytest.mark.parametrize("user", ["0", "root", "0:0", "root:root"])
+def test_an_images_root_user_needs_user_0(tmp_path, store, base, user):
+    """README: uid 0 inside only when asked for -- an image cannot ask."""
+    config_image(tmp_path, store, base, "r", {"User": user, "Cmd": ["/bin/sh", "-c", "echo $(id -u):$(id -g)"]})
+    r = run_image(store, "r")
+    assert r.returncode == 0 and r.stdout == "1000:1000\n", (user, r.stdout, r.stderr)
+    assert "User is root" in r.stderr and "--user 0" in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    r = run_image(store, "r", opts=["--user", "0"])
+    assert r.returncode == 0 and r.stdout == "0:0\n" and r.stderr == "", (r.stdout, r.stderr)
+
+
+def test_image_text_never_reaches_the_terminal_raw(tmp_path, store, base):
+    """An image's strings (here its User) are escaped in every message."""
+    user = "\x1b]0;owned\x07\x1b[2J\u009b31mghost\xff"
+    config_image(tmp_path, store, base, "esc", {"User": user, "Cmd": ["/bin/true"]})
+    r = subprocess.run([SBX, "run", "--no-tty", "--store", str(store), "--image", "esc", "-v"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == FAILED, r
+    err = r.stderr.decode("utf-8", "replace")
+    assert "\\x1b]0;owned\\x07\\x1b[2J" in err and "ghost" in err, err
+    assert not any(b < 0x20 and b not in (0x0a,) for b in r.stderr), r.stderr
+    assert b"\xc2\x9b" not in r.stderr and b"\x7f" not in r.stderr, r.stderr
+
+
 def test_run_without_an_image_says_how_to_make_one(tmp_path):
     empty = tmp_path / "empty-store"
     r = sbx("run", "--store", str(empty), "--", "/bin/true")
