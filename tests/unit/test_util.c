@@ -32,6 +32,21 @@ void test_util(void)
 	CHECK(sbx_parse_id("1a", &id) < 0);
 	CHECK(sbx_parse_id("99999999999", &id) < 0);
 
+	{
+		char out[64];
+
+		sbx_escape_controls("plain /path é €", out, sizeof(out));
+		CHECK_STR(out, "plain /path é €");
+		sbx_escape_controls("a\x1b]0;t\x07" "b\n\x7f", out, sizeof(out));
+		CHECK_STR(out, "a\\x1b]0;t\\x07b\\x0a\\x7f");
+		/* C1 CSI as UTF-8, a lone C1 byte, a truncated sequence, an overlong '/'. */
+		sbx_escape_controls("\xc2\x9b" "2J|\x9b|\xe2\x82|\xc0\xaf", out, sizeof(out));
+		CHECK_STR(out, "\\xc2\\x9b2J|\\x9b|\\xe2\\x82|\\xc0\\xaf");
+		/* Truncation never splits an escape. */
+		CHECK(sbx_escape_controls("ab\x1b", out, 6) == 2);
+		CHECK_STR(out, "ab");
+	}
+
 	CHECK(sbx_valid_env_name("PATH", 4));
 	CHECK(sbx_valid_env_name("_a1", 3));
 	CHECK(!sbx_valid_env_name("1A", 2));
