@@ -115,6 +115,21 @@ static int wait_for_id_maps(int sync_fd, struct sbx_error *err)
 	return 0;
 }
 
+/* No user namespace may be made inside the sandbox, whatever the seccomp
+ * profile allows: root of a nested namespace holds CAP_SETFCAP over the
+ * sandbox user's files and could write a file capability into the
+ * workspace, one that on a root-owned (idmapped) workspace is stored as
+ * root's and works on the host.  The limit is per user namespace and
+ * counts at every level, so 0 here holds for all descendants; only a
+ * holder of CAP_SYS_RESOURCE in this namespace (the setup, never the
+ * command) may raise it again. */
+static int forbid_nested_user_namespaces(struct sbx_error *err)
+{
+	if (sbx_write_file_at(AT_FDCWD, "/proc/sys/user/max_user_namespaces", "0", err) < 0)
+		return sbx_error_wrap(err, "forbidding user namespaces inside the sandbox");
+	return 0;
+}
+
 /* Mount a tmpfs on /workspace when no -w was given and the image has the
  * directory: the command still gets a writable place to start in. */
 static int mount_scratch_workspace(int root, const struct sbx_run_options *o, bool *mounted,
@@ -152,7 +167,8 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	 *    are nobody and may not create a single file. */
 	if (wait_for_id_maps(sb->sync_fd, err) < 0)
 		return -1;
-	if (become_setup_user(sb, err) < 0 || die_with_parent(sb->sync_fd, err) < 0)
+	if (become_setup_user(sb, err) < 0 || die_with_parent(sb->sync_fd, err) < 0 ||
+	    forbid_nested_user_namespaces(err) < 0)
 		return -1;
 	/* 3. Rootless: clone the sources now, while host paths are still the
 	 *    host's (the staging tmpfs below hides /tmp). */
