@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
@@ -174,6 +175,43 @@ static int read_subid_range(const char *file, const char *user, uint32_t id,
 	return sbx_subid_find(content, user, id, out);
 }
 
+/* Whether OWNER (a host uid) has group GID: its primary group or one
+ * /etc/group lists it in.  A uid without a passwd entry has no group we
+ * can name; it is granted only a group number that /etc/group does not
+ * name either (its user-private group, as a test or a removed account
+ * leaves it), never a named one such as disk or shadow. */
+static bool owner_has_group(uint32_t owner, uint32_t gid)
+{
+	struct passwd *pw = getpwuid(owner);
+	gid_t groups[256];
+	int n = SBX_ARRAY_SIZE(groups);
+
+	if (pw == NULL)
+		return getgrgid(gid) == NULL;
+	if (pw->pw_gid == gid)
+		return true;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* The host group whose rights the sandbox has in a workspace owned by
+ * OWNER with group WS_GID: never one the owner does not have (a root:disk
+ * workspace must not hand out group disk), so the workspace's group when
+ * the owner has it, else the owner's primary group, else NONE. */
+static uint32_t owner_group(uint32_t owner, uint32_t ws_gid, uint32_t none)
+{
+	struct passwd *pw;
+
+	if (owner_has_group(owner, ws_gid))
+		return ws_gid;
+	pw = getpwuid(owner);
+	return pw != NULL ? (uint32_t)pw->pw_gid : none;
+}
+
 static int plan_root(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 		     struct sbx_idplan *plan, struct sbx_error *err)
 {
@@ -186,11 +224,30 @@ static int plan_root(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 	/* Never host root: a root-owned workspace is idmapped instead. */
 	plan->workspace_idmapped = ws_uid == 0;
 	host_uid = ws_uid > 0 ? (uint32_t)ws_uid : uids.start + uid;
-	/* A root group on the workspace would hand the sandbox host gid 0. */
-	host_gid = ws_gid > 0 && ws_uid != 0 ? (uint32_t)ws_gid : gids.start + gid;
+	host_gid = gids.start + gid;
+	/* The process never holds host gid 0: it would reach root's group
+	 * files in every mount, not only in the workspace. */
+	if (ws_uid > 0 && ws_gid >= 0) {
+		uint32_t g = owner_group((uint32_t)ws_uid, (uint32_t)ws_gid, host_gid);
+
+		host_gid = g != 0 ? g : host_gid;
+	}
+	/* Idmapped, the sandbox's group is stored on disk as a group of
+	 * root's: the workspace's when root has it, else root's own 0.  Files
+	 * the sandbox creates there are then root:root, which is acceptable
+	 * only because no set-id bit can ever be set on them (the host-safety
+	 * seccomp filter) and they are root's files anyway: the idmap shows
+	 * the sandbox every root-owned file of the workspace as its own. */
 	if (plan->workspace_idmapped) {
+		uint32_t disk_gid = ws_gid >= 0 ? owner_group(0, (uint32_t)ws_gid, 0) : 0;
+
 		sbx_idmap_build(0, host_uid, NULL, &plan->workspace_uid);
-		sbx_idmap_build((uint32_t)ws_gid, host_gid, NULL, &plan->workspace_gid);
+		sbx_idmap_build(disk_gid, host_gid, NULL, &plan->workspace_gid);
+		/* The kernel refuses writes below an inode whose group the
+		 * mount does not map: show the workspace's own group as the
+		 * range's last id, a group the sandbox user never has. */
+		if (ws_gid >= 0 && (uint32_t)ws_gid != disk_gid && gid != gids.count - 1)
+			add_entry(&plan->workspace_gid, (uint32_t)ws_gid, gids.start + gids.count - 1, 1);
 	}
 	if (uid >= uids.count || gid >= gids.count)
 		return sbx_fail(err, 0, "--user %u:%u: outside the %u ids sbx maps", uid, gid,
