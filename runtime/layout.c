@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "mounts.h"
@@ -56,6 +58,62 @@ static int clone_source(const char *what, const char *path, unsigned int attrs, 
 	return sbx_steal_fd(&tree);
 }
 
+/* Why the file at ENT is one the sandbox must not get to write, or NULL. */
+static const char *privileged_file(const FTSENT *ent)
+{
+	if (ent->fts_info != FTS_F)
+		return NULL;
+	if (ent->fts_statp->st_mode & S_ISUID)
+		return "a setuid bit";
+	if (ent->fts_statp->st_mode & S_ISGID)
+		return "a setgid bit";
+	if (lgetxattr(ent->fts_accpath, "security.capability", NULL, 0) >= 0 || errno == ERANGE)
+		return "file capabilities";
+	return NULL;
+}
+
+/* The host-safety filter stops the sandbox from setting a set-id bit or a
+ * file capability, and write() drops them, but a write through a shared
+ * mapping does not (the kernel strips them on write and truncate only):
+ * the sandbox could turn a setuid file of the workspace into its own
+ * program and keep the bit.  So a tree the sandbox may write must hold no
+ * such file when the sandbox starts.  TREE is the clone the sandbox will
+ * get (no submounts: exactly what it sees).  Directories sbx cannot read
+ * are skipped: the sandbox cannot list them either. */
+static int refuse_privileged_files(int tree, const char *what, const char *path, struct sbx_error *err)
+{
+	char root[64];
+	char *const roots[] = { root, NULL };
+	FTS *fts;
+	FTSENT *ent;
+	int r = 0;
+
+	snprintf(root, sizeof(root), "/proc/self/fd/%d", tree);
+	fts = fts_open(roots, FTS_PHYSICAL | FTS_COMFOLLOW, NULL);
+	if (fts == NULL)
+		return sbx_fail(err, errno, "%s %s: checking for set-id files", what, path);
+	/* fts steps into each directory (fchdir) and back out at the end:
+	 * three times faster than resolving every path from the top. */
+	while (r == 0 && (errno = 0, ent = fts_read(fts)) != NULL) {
+		const char *why = privileged_file(ent);
+
+		if (why != NULL) {
+			const char *rel = ent->fts_path + strlen(root);
+
+			r = sbx_fail(err, 0, "%s %s: %s%s has %s, which the sandbox could keep while rewriting the file "
+					     "(writes through mmap do not clear it)",
+				     what, path, path, rel, why);
+			sbx_error_hint(err, "remove the bit or capability (chmod ug-s, setcap -r) or move the file "
+					    "out of the tree, or mount it with --ro-bind");
+		}
+	}
+	if (r == 0 && errno != 0)
+		r = sbx_fail(err, errno, "%s %s: checking for set-id files", what, path);
+	if (fts_close(fts) < 0 && r == 0)
+		r = sbx_fail(err, errno, "%s %s: returning from the check for set-id files", what, path);
+	return r;
+}
+
 static int clone_dev_node(const char *name, struct sbx_error *err)
 {
 	char path[32];
@@ -83,7 +141,8 @@ int sbx_sources_open(const struct sbx_run_options *opts, struct sbx_sources *src
 	if (opts->workspace != NULL) {
 		src->workspace = clone_source("--workspace", opts->workspace,
 					      SBX_MNT_NOSUID | SBX_MNT_NODEV, true, err);
-		if (src->workspace < 0)
+		if (src->workspace < 0 ||
+		    refuse_privileged_files(src->workspace, "--workspace", opts->workspace, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < opts->n_mounts; i++) {
@@ -95,7 +154,8 @@ int sbx_sources_open(const struct sbx_run_options *opts, struct sbx_sources *src
 					      m->src,
 					      m->kind == SBX_MOUNT_BIND ? SBX_MNT_NOSUID | SBX_MNT_NODEV : ro,
 					      false, err);
-		if (src->mounts[i] < 0)
+		if (src->mounts[i] < 0 ||
+		    (m->kind == SBX_MOUNT_BIND && refuse_privileged_files(src->mounts[i], "--bind", m->src, err) < 0))
 			return -1;
 	}
 	for (size_t i = 0; i < SBX_DEV_NODES; i++) {
