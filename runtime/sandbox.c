@@ -167,8 +167,7 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	 *    are nobody and may not create a single file. */
 	if (wait_for_id_maps(sb->sync_fd, err) < 0)
 		return -1;
-	if (become_setup_user(sb, err) < 0 || die_with_parent(sb->sync_fd, err) < 0 ||
-	    forbid_nested_user_namespaces(err) < 0)
+	if (become_setup_user(sb, err) < 0 || die_with_parent(sb->sync_fd, err) < 0)
 		return -1;
 	/* 3. Rootless: clone the sources now, while host paths are still the
 	 *    host's (the staging tmpfs below hides /tmp). */
@@ -202,6 +201,10 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	if (sbx_mount_tmp(root, o->tmp_size, err) < 0 ||
 	    sbx_mount_dev(root, sb->src.dev, o->shm_size, sbx_idmap_has_inside(&sb->ids.gid, 5), err) < 0 ||
 	    sbx_mount_proc(root, err) < 0 || sbx_mount_sys(root, err) < 0)
+		return -1;
+	/* Through the host's /proc, still ours until pivot_root (the fresh
+	 * one's /proc/sys is read-only). */
+	if (forbid_nested_user_namespaces(err) < 0)
 		return -1;
 	if (sbx_mount_etc_files(root, staging, &sb->etc, o->verbose, err) < 0)
 		return -1;
@@ -398,6 +401,8 @@ static void record_layers(const struct sandbox *sb, struct sbx_result *res)
 		sbx_result_add_layer(res, "landlock");
 	if (sb->seccomp.enabled)
 		sbx_result_add_layer(res, "seccomp");
+	sbx_result_add_layer(res, "host-safety-filter");
+	sbx_result_add_layer(res, "no-nested-user-namespaces");
 	sbx_result_add_layer(res, sb->pty ? "sandbox-pty" : "new-session");
 }
 
