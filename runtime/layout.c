@@ -22,8 +22,9 @@ void sbx_sources_init(struct sbx_sources *src)
 {
 	src->rootfs = -1;
 	src->workspace = -1;
+	src->workspace_path = -1;
 	for (size_t i = 0; i < SBX_MAX_MOUNTS; i++)
-		src->mounts[i] = -1;
+		src->mounts[i] = src->mount_paths[i] = -1;
 	for (size_t i = 0; i < SBX_DEV_NODES; i++)
 		src->dev[i] = -1;
 }
@@ -32,19 +33,66 @@ void sbx_sources_close(struct sbx_sources *src)
 {
 	sbx_closep(&src->rootfs);
 	sbx_closep(&src->workspace);
-	for (size_t i = 0; i < SBX_MAX_MOUNTS; i++)
+	sbx_closep(&src->workspace_path);
+	for (size_t i = 0; i < SBX_MAX_MOUNTS; i++) {
 		sbx_closep(&src->mounts[i]);
+		sbx_closep(&src->mount_paths[i]);
+	}
 	for (size_t i = 0; i < SBX_DEV_NODES; i++)
 		sbx_closep(&src->dev[i]);
 	sbx_sources_init(src);
 }
 
-/* Clone PATH and check that it is a directory (or, with WANT_DIR false,
- * anything but a directory is fine too). */
-static int clone_source(const char *what, const char *path, unsigned int attrs, bool want_dir,
+int sbx_sources_resolve(const struct sbx_run_options *opts, struct sbx_sources *src,
 			struct sbx_error *err)
 {
-	cleanup_close int tree = sbx_clone_tree(path, err);
+	if (opts->workspace != NULL) {
+		src->workspace_path = sbx_open_host_path("--workspace", opts->workspace, true, err);
+		if (src->workspace_path < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < opts->n_mounts; i++) {
+		const struct sbx_mount_spec *m = &opts->mounts[i];
+
+		if (m->kind == SBX_MOUNT_TMPFS)
+			continue;
+		src->mount_paths[i] = sbx_open_host_path(m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind",
+							 m->src, false, err);
+		if (src->mount_paths[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Clone the mount of FD, resolved by sbx.  In the rootless child, whose
+ * mount namespace is new, the kernel will not clone a mount of sbx's
+ * (EINVAL): the child resolves PATH the same way again and takes it only
+ * if it is the very inode sbx resolved. */
+static int clone_resolved(const char *what, int fd, const char *path, struct sbx_error *err)
+{
+	cleanup_close int again = -1;
+	struct stat want, got;
+	int tree = sbx_clone_tree_fd(fd, err);
+
+	if (tree >= 0 || err->err != EINVAL)
+		return tree;
+	again = sbx_open_host_path(what, path, false, err);
+	if (again < 0)
+		return -1;
+	if (fstat(fd, &want) < 0 || fstat(again, &got) < 0)
+		return sbx_fail(err, errno, "%s %s", what, path);
+	if (want.st_dev != got.st_dev || want.st_ino != got.st_ino)
+		return sbx_fail(err, 0, "%s %s: replaced while sbx was starting", what, path);
+	return sbx_clone_tree_fd(again, err);
+}
+
+/* Clone PATH (or FD, PATH's resolution by sbx, when not -1) and check that
+ * it is a directory (or, with WANT_DIR false, anything but a directory is
+ * fine too). */
+static int clone_source(const char *what, int fd, const char *path, unsigned int attrs, bool want_dir,
+			struct sbx_error *err)
+{
+	cleanup_close int tree = fd >= 0 ? clone_resolved(what, fd, path, err) : sbx_clone_tree(path, err);
 	struct stat st;
 
 	if (tree < 0)
@@ -121,7 +169,7 @@ static int clone_dev_node(const char *name, struct sbx_error *err)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "/dev/%s", name);
-	tree = clone_source("host device", path, SBX_MNT_NOSUID | SBX_MNT_NOEXEC, false, err);
+	tree = clone_source("host device", -1, path, SBX_MNT_NOSUID | SBX_MNT_NOEXEC, false, err);
 	if (tree < 0)
 		return -1;
 	/* The host's own node, never a file someone put there. */
@@ -135,11 +183,11 @@ int sbx_sources_open(const struct sbx_run_options *opts, struct sbx_sources *src
 {
 	const unsigned int ro = SBX_MNT_RO | SBX_MNT_NOSUID | SBX_MNT_NODEV;
 
-	src->rootfs = clone_source("--rootfs", opts->rootfs, ro, true, err);
+	src->rootfs = clone_source("--rootfs", -1, opts->rootfs, ro, true, err);
 	if (src->rootfs < 0)
 		return sbx_error_hint(err, "give --rootfs an unpacked root file system, e.g. from rootfs/build");
 	if (opts->workspace != NULL) {
-		src->workspace = clone_source("--workspace", opts->workspace,
+		src->workspace = clone_source("--workspace", src->workspace_path, opts->workspace,
 					      SBX_MNT_NOSUID | SBX_MNT_NODEV, true, err);
 		if (src->workspace < 0 ||
 		    refuse_privileged_files(src->workspace, "--workspace", opts->workspace, err) < 0)
@@ -151,7 +199,7 @@ int sbx_sources_open(const struct sbx_run_options *opts, struct sbx_sources *src
 		if (m->kind == SBX_MOUNT_TMPFS)
 			continue;
 		src->mounts[i] = clone_source(m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind",
-					      m->src,
+					      src->mount_paths[i], m->src,
 					      m->kind == SBX_MOUNT_BIND ? SBX_MNT_NOSUID | SBX_MNT_NODEV : ro,
 					      false, err);
 		if (src->mounts[i] < 0 ||

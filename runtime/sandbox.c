@@ -275,14 +275,15 @@ static int namespace_flags(const struct sbx_run_options *opts)
 	return flags;
 }
 
-static int workspace_owner(const char *path, int64_t *uid, int64_t *gid, struct sbx_error *err)
+/* From the fd that is mounted, not from the path again. */
+static int workspace_owner(int fd, const char *path, int64_t *uid, int64_t *gid, struct sbx_error *err)
 {
 	struct stat st;
 
 	*uid = *gid = -1;
-	if (path == NULL)
+	if (fd < 0)
 		return 0;
-	if (stat(path, &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return sbx_fail(err, errno, "--workspace %s", path);
 	if (!S_ISDIR(st.st_mode))
 		return sbx_fail(err, ENOTDIR, "--workspace %s", path);
@@ -344,7 +345,8 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	if (sb->pty && opts->output_limit)
 		return sbx_fail(err, 0, "--output-limit applies to separate stdout and stderr; "
 				   "with a terminal they are one: add --no-tty");
-	if (workspace_owner(opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
+	if (sbx_sources_resolve(opts, &sb->src, err) < 0 ||
+	    workspace_owner(sb->src.workspace_path, opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
 	    sbx_idplan_make(opts->uid, opts->gid, ws_uid, ws_gid, &sb->ids, err) < 0 ||
 	    sbx_etc_files_make(opts, &sb->etc, err) < 0 ||
 	    sbx_env_build(opts, getenv("TERM"), &sb->env, err) < 0)
