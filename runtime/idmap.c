@@ -15,6 +15,7 @@
 #include "util.h"
 
 #define SUBID_FILE_MAX (1u << 20)
+#define ID_DB_MAX (64u << 20)
 
 /* Parse one "name:start:count" line of LEN bytes. */
 static int parse_subid_line(const char *line, size_t len, const char *user, uint32_t id,
@@ -54,15 +55,68 @@ static int parse_subid_line(const char *line, size_t len, const char *user, uint
 	return 1;
 }
 
-int sbx_subid_find(const char *content, const char *user, uint32_t id, struct sbx_id_range *out)
+int sbx_subid_find_line(const char *content, const char *user, uint32_t id, struct sbx_id_range *out,
+			unsigned int *line)
 {
 	const char *p = content;
 
-	while (*p != '\0') {
+	for (*line = 1; *p != '\0'; (*line)++) {
 		const char *nl = strchrnul(p, '\n');
 
 		if (parse_subid_line(p, (size_t)(nl - p), user, id, out))
 			return 1;
+		p = *nl ? nl + 1 : nl;
+	}
+	return 0;
+}
+
+int sbx_subid_find(const char *content, const char *user, uint32_t id, struct sbx_id_range *out)
+{
+	unsigned int line;
+
+	return sbx_subid_find_line(content, user, id, out, &line);
+}
+
+/* The third field of a passwd or group line, its id; -1 when there is
+ * none. */
+static int64_t db_line_id(const char *line, size_t len, char *name, size_t name_len)
+{
+	const char *colon1 = memchr(line, ':', len);
+	const char *colon2 = colon1 ? memchr(colon1 + 1, ':', len - (size_t)(colon1 + 1 - line)) : NULL;
+	const char *end = line + len;
+	uint64_t id = 0;
+	const char *d;
+
+	if (colon2 == NULL || line[0] == '#')
+		return -1;
+	for (d = colon2 + 1; d < end && *d >= '0' && *d <= '9'; d++) {
+		id = id * 10 + (uint64_t)(*d - '0');
+		if (id > UINT32_MAX)
+			return -1;
+	}
+	if (d == colon2 + 1 || (d < end && *d != ':'))
+		return -1;
+	snprintf(name, name_len, "%.*s", (int)(colon1 - line), line);
+	return (int64_t)id;
+}
+
+int sbx_id_range_check(const struct sbx_id_range *range, const char *db, char *why, size_t len)
+{
+	const char *p = db;
+
+	if (range->start == 0) {
+		snprintf(why, len, "starts at 0, host root's id");
+		return -1;
+	}
+	while (*p != '\0') {
+		const char *nl = strchrnul(p, '\n');
+		char name[64];
+		int64_t id = db_line_id(p, (size_t)(nl - p), name, sizeof(name));
+
+		if (id >= range->start && (uint64_t)id - range->start < range->count) {
+			snprintf(why, len, "holds %lld, the id of %s", (long long)id, name);
+			return -1;
+		}
 		p = *nl ? nl + 1 : nl;
 	}
 	return 0;
@@ -212,6 +266,33 @@ static uint32_t owner_group(uint32_t owner, uint32_t ws_gid, uint32_t none)
 	return pw != NULL ? (uint32_t)pw->pw_gid : none;
 }
 
+/* Root's range in FILE, if it has one, checked against the real ids of
+ * DB: sbx maps the sandbox's ids into it, so a range over host root or a
+ * user would hand the sandbox their files. */
+static int read_root_range(const char *file, const char *db_file, struct sbx_id_range *out,
+			   struct sbx_error *err)
+{
+	struct sbx_error ignored;
+	cleanup_free char *content = NULL;
+	cleanup_free char *db = NULL;
+	unsigned int line;
+	char why[128];
+
+	if (sbx_read_file(file, SUBID_FILE_MAX, &content, &ignored) < 0 ||
+	    !sbx_subid_find_line(content, "root", 0, out, &line))
+		return 0;
+	if (sbx_read_file(db_file, ID_DB_MAX, &db, err) < 0)
+		return sbx_error_wrap(err, "checking root's range in %s", file);
+	if (sbx_id_range_check(out, db, why, sizeof(why)) < 0) {
+		sbx_fail(err, 0, "%s line %u: root's range %u:%u %s%s%s", file, line, out->start, out->count, why,
+			 out->start != 0 ? " in " : "", out->start != 0 ? db_file : "");
+		return sbx_error_hint(err, "sbx runs sandboxes as root under this range and never as a real user: "
+					   "give root a range of unused ids (or remove the line: sbx then uses %u:%u)",
+				      SBX_ROOT_RANGE_BASE, SBX_ROOT_RANGE_COUNT);
+	}
+	return 0;
+}
+
 static int plan_root(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 		     struct sbx_idplan *plan, struct sbx_error *err)
 {
@@ -219,8 +300,9 @@ static int plan_root(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 	struct sbx_id_range gids = uids;
 	uint32_t host_uid, host_gid;
 
-	read_subid_range("/etc/subuid", "root", 0, &uids);
-	read_subid_range("/etc/subgid", "root", 0, &gids);
+	if (read_root_range("/etc/subuid", "/etc/passwd", &uids, err) < 0 ||
+	    read_root_range("/etc/subgid", "/etc/group", &gids, err) < 0)
+		return -1;
 	/* Never host root: a root-owned workspace is idmapped instead. */
 	plan->workspace_idmapped = ws_uid == 0;
 	host_uid = ws_uid > 0 ? (uint32_t)ws_uid : uids.start + uid;
