@@ -54,11 +54,16 @@ def test_a_link_a_sandbox_left_in_its_workspace_is_not_followed(base):
     ws = users_dir(base, "ws")
     r = run("-w", ws, "--", "ln", "-s", "/etc", "/workspace/proj")
     assert r.returncode == 0, r.stderr
-    r = run("-w", os.path.join(ws, "proj"), "--", "sh", "-c",
-            "echo pwned > /workspace/sbx-link-test-pwned; ls /workspace/passwd")
+    planted = f"sbx-link-test-{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        r = run("-w", os.path.join(ws, "proj"), "--", "sh", "-c",
+                f"echo pwned > /workspace/{planted}; ls /workspace/passwd")
+        assert not os.path.exists(f"/etc/{planted}")
+    finally:
+        if os.path.exists(f"/etc/{planted}"):  # what the unfixed sbx let through
+            os.unlink(f"/etc/{planted}")
     assert r.returncode == 125, (r.stdout, r.stderr)
     assert "give the real path instead: /etc" in r.stderr, r.stderr
-    assert not os.path.exists("/etc/sbx-link-test-pwned")
 
 
 @pytest.mark.parametrize("option", ["--bind", "--ro-bind"])
