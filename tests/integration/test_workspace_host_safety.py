@@ -220,6 +220,18 @@ def test_no_set_id_file_or_capability_reaches_the_host(host_dir, seccomp):
             assert lines.get("io_uring_setup") == "err 38", (label, opts, r.stdout)
 
 
+def test_the_i386_entry_is_covered_too(host_dir):
+    """int 0x80 reaches the same chmod; with no profile to kill foreign
+    architectures, the host-safety filter must know that entry too."""
+    for label, ws in workspaces(host_dir):
+        r = sbx("run", "--no-tty", "--rootfs", python_rootfs(), "--seccomp", "unconfined", "-w", ws, "--",
+                "/workspace/payload", "chmod-int80", "/workspace/payload", "6755")
+        if r.returncode == -11 or r.returncode == 139:
+            pytest.skip("this kernel has no IA32 emulation: int $0x80 faults")
+        assert r.stdout.startswith("err 1 EPERM"), (label, r.stdout, r.stderr)
+        assert privileged_entries(ws) == [], label
+
+
 def test_user_namespaces_are_refused_inside_whatever_the_profile(host_dir):
     """Root of a nested user namespace could write security.capability into
     the workspace (as root, through the idmapped mount, one that works on
