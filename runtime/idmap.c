@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "util.h"
 
 #define SUBID_FILE_MAX (1u << 20)
+#define ID_DB_MAX (64u << 20)
 
 /* Parse one "name:start:count" line of LEN bytes. */
 static int parse_subid_line(const char *line, size_t len, const char *user, uint32_t id,
@@ -53,15 +55,68 @@ static int parse_subid_line(const char *line, size_t len, const char *user, uint
 	return 1;
 }
 
-int sbx_subid_find(const char *content, const char *user, uint32_t id, struct sbx_id_range *out)
+int sbx_subid_find_line(const char *content, const char *user, uint32_t id, struct sbx_id_range *out,
+			unsigned int *line)
 {
 	const char *p = content;
 
-	while (*p != '\0') {
+	for (*line = 1; *p != '\0'; (*line)++) {
 		const char *nl = strchrnul(p, '\n');
 
 		if (parse_subid_line(p, (size_t)(nl - p), user, id, out))
 			return 1;
+		p = *nl ? nl + 1 : nl;
+	}
+	return 0;
+}
+
+int sbx_subid_find(const char *content, const char *user, uint32_t id, struct sbx_id_range *out)
+{
+	unsigned int line;
+
+	return sbx_subid_find_line(content, user, id, out, &line);
+}
+
+/* The third field of a passwd or group line, its id; -1 when there is
+ * none. */
+static int64_t db_line_id(const char *line, size_t len, char *name, size_t name_len)
+{
+	const char *colon1 = memchr(line, ':', len);
+	const char *colon2 = colon1 ? memchr(colon1 + 1, ':', len - (size_t)(colon1 + 1 - line)) : NULL;
+	const char *end = line + len;
+	uint64_t id = 0;
+	const char *d;
+
+	if (colon2 == NULL || line[0] == '#')
+		return -1;
+	for (d = colon2 + 1; d < end && *d >= '0' && *d <= '9'; d++) {
+		id = id * 10 + (uint64_t)(*d - '0');
+		if (id > UINT32_MAX)
+			return -1;
+	}
+	if (d == colon2 + 1 || (d < end && *d != ':'))
+		return -1;
+	snprintf(name, name_len, "%.*s", (int)(colon1 - line), line);
+	return (int64_t)id;
+}
+
+int sbx_id_range_check(const struct sbx_id_range *range, const char *db, char *why, size_t len)
+{
+	const char *p = db;
+
+	if (range->start == 0) {
+		snprintf(why, len, "starts at 0, host root's id");
+		return -1;
+	}
+	while (*p != '\0') {
+		const char *nl = strchrnul(p, '\n');
+		char name[64];
+		int64_t id = db_line_id(p, (size_t)(nl - p), name, sizeof(name));
+
+		if (id >= range->start && (uint64_t)id - range->start < range->count) {
+			snprintf(why, len, "holds %lld, the id of %s", (long long)id, name);
+			return -1;
+		}
 		p = *nl ? nl + 1 : nl;
 	}
 	return 0;
@@ -174,6 +229,70 @@ static int read_subid_range(const char *file, const char *user, uint32_t id,
 	return sbx_subid_find(content, user, id, out);
 }
 
+/* Whether OWNER (a host uid) has group GID: its primary group or one
+ * /etc/group lists it in.  A uid without a passwd entry has no group we
+ * can name; it is granted only a group number that /etc/group does not
+ * name either (its user-private group, as a test or a removed account
+ * leaves it), never a named one such as disk or shadow. */
+static bool owner_has_group(uint32_t owner, uint32_t gid)
+{
+	struct passwd *pw = getpwuid(owner);
+	gid_t groups[256];
+	int n = SBX_ARRAY_SIZE(groups);
+
+	if (pw == NULL)
+		return getgrgid(gid) == NULL;
+	if (pw->pw_gid == gid)
+		return true;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* The host group whose rights the sandbox has in a workspace owned by
+ * OWNER with group WS_GID: never one the owner does not have (a root:disk
+ * workspace must not hand out group disk), so the workspace's group when
+ * the owner has it, else the owner's primary group, else NONE. */
+static uint32_t owner_group(uint32_t owner, uint32_t ws_gid, uint32_t none)
+{
+	struct passwd *pw;
+
+	if (owner_has_group(owner, ws_gid))
+		return ws_gid;
+	pw = getpwuid(owner);
+	return pw != NULL ? (uint32_t)pw->pw_gid : none;
+}
+
+/* Root's range in FILE, if it has one, checked against the real ids of
+ * DB: sbx maps the sandbox's ids into it, so a range over host root or a
+ * user would hand the sandbox their files. */
+static int read_root_range(const char *file, const char *db_file, struct sbx_id_range *out,
+			   struct sbx_error *err)
+{
+	struct sbx_error ignored;
+	cleanup_free char *content = NULL;
+	cleanup_free char *db = NULL;
+	unsigned int line;
+	char why[128];
+
+	if (sbx_read_file(file, SUBID_FILE_MAX, &content, &ignored) < 0 ||
+	    !sbx_subid_find_line(content, "root", 0, out, &line))
+		return 0;
+	if (sbx_read_file(db_file, ID_DB_MAX, &db, err) < 0)
+		return sbx_error_wrap(err, "checking root's range in %s", file);
+	if (sbx_id_range_check(out, db, why, sizeof(why)) < 0) {
+		sbx_fail(err, 0, "%s line %u: root's range %u:%u %s%s%s", file, line, out->start, out->count, why,
+			 out->start != 0 ? " in " : "", out->start != 0 ? db_file : "");
+		return sbx_error_hint(err, "sbx runs sandboxes as root under this range and never as a real user: "
+					   "give root a range of unused ids (or remove the line: sbx then uses %u:%u)",
+				      SBX_ROOT_RANGE_BASE, SBX_ROOT_RANGE_COUNT);
+	}
+	return 0;
+}
+
 static int plan_root(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 		     struct sbx_idplan *plan, struct sbx_error *err)
 {
@@ -181,16 +300,36 @@ static int plan_root(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 	struct sbx_id_range gids = uids;
 	uint32_t host_uid, host_gid;
 
-	read_subid_range("/etc/subuid", "root", 0, &uids);
-	read_subid_range("/etc/subgid", "root", 0, &gids);
+	if (read_root_range("/etc/subuid", "/etc/passwd", &uids, err) < 0 ||
+	    read_root_range("/etc/subgid", "/etc/group", &gids, err) < 0)
+		return -1;
 	/* Never host root: a root-owned workspace is idmapped instead. */
 	plan->workspace_idmapped = ws_uid == 0;
 	host_uid = ws_uid > 0 ? (uint32_t)ws_uid : uids.start + uid;
-	/* A root group on the workspace would hand the sandbox host gid 0. */
-	host_gid = ws_gid > 0 && ws_uid != 0 ? (uint32_t)ws_gid : gids.start + gid;
+	host_gid = gids.start + gid;
+	/* The process never holds host gid 0: it would reach root's group
+	 * files in every mount, not only in the workspace. */
+	if (ws_uid > 0 && ws_gid >= 0) {
+		uint32_t g = owner_group((uint32_t)ws_uid, (uint32_t)ws_gid, host_gid);
+
+		host_gid = g != 0 ? g : host_gid;
+	}
+	/* Idmapped, the sandbox's group is stored on disk as a group of
+	 * root's: the workspace's when root has it, else root's own 0.  Files
+	 * the sandbox creates there are then root:root, which is acceptable
+	 * only because no set-id bit can ever be set on them (the host-safety
+	 * seccomp filter) and they are root's files anyway: the idmap shows
+	 * the sandbox every root-owned file of the workspace as its own. */
 	if (plan->workspace_idmapped) {
+		uint32_t disk_gid = ws_gid >= 0 ? owner_group(0, (uint32_t)ws_gid, 0) : 0;
+
 		sbx_idmap_build(0, host_uid, NULL, &plan->workspace_uid);
-		sbx_idmap_build((uint32_t)ws_gid, host_gid, NULL, &plan->workspace_gid);
+		sbx_idmap_build(disk_gid, host_gid, NULL, &plan->workspace_gid);
+		/* The kernel refuses writes below an inode whose group the
+		 * mount does not map: show the workspace's own group as the
+		 * range's last id, a group the sandbox user never has. */
+		if (ws_gid >= 0 && (uint32_t)ws_gid != disk_gid && gid != gids.count - 1)
+			add_entry(&plan->workspace_gid, (uint32_t)ws_gid, gids.start + gids.count - 1, 1);
 	}
 	if (uid >= uids.count || gid >= gids.count)
 		return sbx_fail(err, 0, "--user %u:%u: outside the %u ids sbx maps", uid, gid,

@@ -68,6 +68,16 @@ struct sbx_idplan {
  * /etc/subuid-style file.  Returns 1 and fills OUT when found, 0 when not. */
 int sbx_subid_find(const char *content, const char *user, uint32_t id, struct sbx_id_range *out);
 
+/* The same, LINE set to the (1-based) line the range is on. */
+int sbx_subid_find_line(const char *content, const char *user, uint32_t id, struct sbx_id_range *out,
+			unsigned int *line);
+
+/* Whether RANGE may serve as root's range of host ids: it must not hold
+ * host id 0 nor an id that DB, the text of /etc/passwd or /etc/group
+ * ("name:x:ID:..."), gives a real user or group.  0 when it may; -1 when
+ * not, WHY saying which id it holds. */
+int sbx_id_range_check(const struct sbx_id_range *range, const char *db, char *why, size_t len);
+
 /* Build a map that sends SANDBOX_ID to HOST_ID and, when BACKGROUND is not
  * NULL, inside id k to BACKGROUND->start + k for every other k in
  * [0, BACKGROUND->count), leaving holes so that no inside or host id is

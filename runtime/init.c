@@ -152,6 +152,20 @@ static void reap_and_report(int sync_fd, pid_t command)
 	}
 }
 
+bool sbx_init_signal_from_sbx(const siginfo_t *info)
+{
+	/* sbx is outside the sandbox's pid namespace: its kill() arrives as
+	 * SI_USER with sender pid 0.  A process of the sandbox cannot forge
+	 * both.  kill, tkill and tgkill from inside carry its own pid, which
+	 * the kernel fills in and which is never 0 here.  rt_sigqueueinfo,
+	 * rt_tgsigqueueinfo and pidfd_send_signal take the whole siginfo from
+	 * the caller, si_pid 0 included, but refuse (EPERM) an si_code >= 0,
+	 * SI_USER among them, for any process but the caller itself
+	 * (kernel/signal.c): a forged order carries SI_QUEUE or another
+	 * negative code.  So sender pid 0 alone is not enough. */
+	return info->si_code == SI_USER && info->si_pid == 0;
+}
+
 static void supervise_command(int sync_fd, pid_t command, const sigset_t *set)
 {
 	for (;;) {
@@ -164,9 +178,8 @@ static void supervise_command(int sync_fd, pid_t command, const sigset_t *set)
 			reap_and_report(sync_fd, command);
 			continue;
 		}
-		/* Orders come from sbx, outside the pid namespace (sender pid
-		 * 0 here); a process of the sandbox cannot give them. */
-		if (info.si_pid != 0)
+		/* Orders come from sbx only. */
+		if (!sbx_init_signal_from_sbx(&info))
 			continue;
 		if (sig == SBX_SIG_TERMINATE_ALL)
 			kill(-1, SIGTERM);

@@ -33,6 +33,10 @@ struct sbx_init_config {
 /* The signals sbx forwards to the command through the init. */
 extern const int sbx_forwarded_signals[7];
 
+/* Whether a signal the init received was sent by sbx (and not forged by a
+ * process of the sandbox). */
+bool sbx_init_signal_from_sbx(const siginfo_t *info);
+
 /* Become the init and run the command; returns only on failure before the
  * command was started. */
 int sbx_init_run(const struct sbx_init_config *c, struct sbx_error *err);

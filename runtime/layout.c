@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "mounts.h"
@@ -20,8 +22,9 @@ void sbx_sources_init(struct sbx_sources *src)
 {
 	src->rootfs = -1;
 	src->workspace = -1;
+	src->workspace_path = -1;
 	for (size_t i = 0; i < SBX_MAX_MOUNTS; i++)
-		src->mounts[i] = -1;
+		src->mounts[i] = src->mount_paths[i] = -1;
 	for (size_t i = 0; i < SBX_DEV_NODES; i++)
 		src->dev[i] = -1;
 }
@@ -30,19 +33,66 @@ void sbx_sources_close(struct sbx_sources *src)
 {
 	sbx_closep(&src->rootfs);
 	sbx_closep(&src->workspace);
-	for (size_t i = 0; i < SBX_MAX_MOUNTS; i++)
+	sbx_closep(&src->workspace_path);
+	for (size_t i = 0; i < SBX_MAX_MOUNTS; i++) {
 		sbx_closep(&src->mounts[i]);
+		sbx_closep(&src->mount_paths[i]);
+	}
 	for (size_t i = 0; i < SBX_DEV_NODES; i++)
 		sbx_closep(&src->dev[i]);
 	sbx_sources_init(src);
 }
 
-/* Clone PATH and check that it is a directory (or, with WANT_DIR false,
- * anything but a directory is fine too). */
-static int clone_source(const char *what, const char *path, unsigned int attrs, bool want_dir,
+int sbx_sources_resolve(const struct sbx_run_options *opts, struct sbx_sources *src,
 			struct sbx_error *err)
 {
-	cleanup_close int tree = sbx_clone_tree(path, err);
+	if (opts->workspace != NULL) {
+		src->workspace_path = sbx_open_host_path("--workspace", opts->workspace, true, err);
+		if (src->workspace_path < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < opts->n_mounts; i++) {
+		const struct sbx_mount_spec *m = &opts->mounts[i];
+
+		if (m->kind == SBX_MOUNT_TMPFS)
+			continue;
+		src->mount_paths[i] = sbx_open_host_path(m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind",
+							 m->src, false, err);
+		if (src->mount_paths[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Clone the mount of FD, resolved by sbx.  In the rootless child, whose
+ * mount namespace is new, the kernel will not clone a mount of sbx's
+ * (EINVAL): the child resolves PATH the same way again and takes it only
+ * if it is the very inode sbx resolved. */
+static int clone_resolved(const char *what, int fd, const char *path, struct sbx_error *err)
+{
+	cleanup_close int again = -1;
+	struct stat want, got;
+	int tree = sbx_clone_tree_fd(fd, err);
+
+	if (tree >= 0 || err->err != EINVAL)
+		return tree;
+	again = sbx_open_host_path(what, path, false, err);
+	if (again < 0)
+		return -1;
+	if (fstat(fd, &want) < 0 || fstat(again, &got) < 0)
+		return sbx_fail(err, errno, "%s %s", what, path);
+	if (want.st_dev != got.st_dev || want.st_ino != got.st_ino)
+		return sbx_fail(err, 0, "%s %s: replaced while sbx was starting", what, path);
+	return sbx_clone_tree_fd(again, err);
+}
+
+/* Clone PATH (or FD, PATH's resolution by sbx, when not -1) and check that
+ * it is a directory (or, with WANT_DIR false, anything but a directory is
+ * fine too). */
+static int clone_source(const char *what, int fd, const char *path, unsigned int attrs, bool want_dir,
+			struct sbx_error *err)
+{
+	cleanup_close int tree = fd >= 0 ? clone_resolved(what, fd, path, err) : sbx_clone_tree(path, err);
 	struct stat st;
 
 	if (tree < 0)
@@ -56,6 +106,62 @@ static int clone_source(const char *what, const char *path, unsigned int attrs, 
 	return sbx_steal_fd(&tree);
 }
 
+/* Why the file at ENT is one the sandbox must not get to write, or NULL. */
+static const char *privileged_file(const FTSENT *ent)
+{
+	if (ent->fts_info != FTS_F)
+		return NULL;
+	if (ent->fts_statp->st_mode & S_ISUID)
+		return "a setuid bit";
+	if (ent->fts_statp->st_mode & S_ISGID)
+		return "a setgid bit";
+	if (lgetxattr(ent->fts_accpath, "security.capability", NULL, 0) >= 0 || errno == ERANGE)
+		return "file capabilities";
+	return NULL;
+}
+
+/* The host-safety filter stops the sandbox from setting a set-id bit or a
+ * file capability, and write() drops them, but a write through a shared
+ * mapping does not (the kernel strips them on write and truncate only):
+ * the sandbox could turn a setuid file of the workspace into its own
+ * program and keep the bit.  So a tree the sandbox may write must hold no
+ * such file when the sandbox starts.  TREE is the clone the sandbox will
+ * get (no submounts: exactly what it sees).  Directories sbx cannot read
+ * are skipped: the sandbox cannot list them either. */
+static int refuse_privileged_files(int tree, const char *what, const char *path, struct sbx_error *err)
+{
+	char root[64];
+	char *const roots[] = { root, NULL };
+	FTS *fts;
+	FTSENT *ent;
+	int r = 0;
+
+	snprintf(root, sizeof(root), "/proc/self/fd/%d", tree);
+	fts = fts_open(roots, FTS_PHYSICAL | FTS_COMFOLLOW, NULL);
+	if (fts == NULL)
+		return sbx_fail(err, errno, "%s %s: checking for set-id files", what, path);
+	/* fts steps into each directory (fchdir) and back out at the end:
+	 * three times faster than resolving every path from the top. */
+	while (r == 0 && (errno = 0, ent = fts_read(fts)) != NULL) {
+		const char *why = privileged_file(ent);
+
+		if (why != NULL) {
+			const char *rel = ent->fts_path + strlen(root);
+
+			r = sbx_fail(err, 0, "%s %s: %s%s has %s, which the sandbox could keep while rewriting the file "
+					     "(writes through mmap do not clear it)",
+				     what, path, path, rel, why);
+			sbx_error_hint(err, "remove the bit or capability (chmod ug-s, setcap -r) or move the file "
+					    "out of the tree, or mount it with --ro-bind");
+		}
+	}
+	if (r == 0 && errno != 0)
+		r = sbx_fail(err, errno, "%s %s: checking for set-id files", what, path);
+	if (fts_close(fts) < 0 && r == 0)
+		r = sbx_fail(err, errno, "%s %s: returning from the check for set-id files", what, path);
+	return r;
+}
+
 static int clone_dev_node(const char *name, struct sbx_error *err)
 {
 	char path[32];
@@ -63,7 +169,7 @@ static int clone_dev_node(const char *name, struct sbx_error *err)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "/dev/%s", name);
-	tree = clone_source("host device", path, SBX_MNT_NOSUID | SBX_MNT_NOEXEC, false, err);
+	tree = clone_source("host device", -1, path, SBX_MNT_NOSUID | SBX_MNT_NOEXEC, false, err);
 	if (tree < 0)
 		return -1;
 	/* The host's own node, never a file someone put there. */
@@ -77,13 +183,14 @@ int sbx_sources_open(const struct sbx_run_options *opts, struct sbx_sources *src
 {
 	const unsigned int ro = SBX_MNT_RO | SBX_MNT_NOSUID | SBX_MNT_NODEV;
 
-	src->rootfs = clone_source("--rootfs", opts->rootfs, ro, true, err);
+	src->rootfs = clone_source("--rootfs", -1, opts->rootfs, ro, true, err);
 	if (src->rootfs < 0)
 		return sbx_error_hint(err, "give --rootfs an unpacked root file system, e.g. from rootfs/build");
 	if (opts->workspace != NULL) {
-		src->workspace = clone_source("--workspace", opts->workspace,
+		src->workspace = clone_source("--workspace", src->workspace_path, opts->workspace,
 					      SBX_MNT_NOSUID | SBX_MNT_NODEV, true, err);
-		if (src->workspace < 0)
+		if (src->workspace < 0 ||
+		    refuse_privileged_files(src->workspace, "--workspace", opts->workspace, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < opts->n_mounts; i++) {
@@ -92,10 +199,11 @@ int sbx_sources_open(const struct sbx_run_options *opts, struct sbx_sources *src
 		if (m->kind == SBX_MOUNT_TMPFS)
 			continue;
 		src->mounts[i] = clone_source(m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind",
-					      m->src,
+					      src->mount_paths[i], m->src,
 					      m->kind == SBX_MOUNT_BIND ? SBX_MNT_NOSUID | SBX_MNT_NODEV : ro,
 					      false, err);
-		if (src->mounts[i] < 0)
+		if (src->mounts[i] < 0 ||
+		    (m->kind == SBX_MOUNT_BIND && refuse_privileged_files(src->mounts[i], "--bind", m->src, err) < 0))
 			return -1;
 	}
 	for (size_t i = 0; i < SBX_DEV_NODES; i++) {

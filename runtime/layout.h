@@ -19,6 +19,11 @@
 struct sbx_sources {
 	int rootfs;
 	int workspace; /* -1 without -w */
+	/* The workspace and bind sources as resolved once, by sbx before the
+	 * sandbox exists (O_PATH, no symbolic link followed): the owner is
+	 * decided and the mounts are cloned from these. */
+	int workspace_path;
+	int mount_paths[SBX_MAX_MOUNTS];
 	int mounts[SBX_MAX_MOUNTS]; /* per extra mount; -1 for tmpfs */
 	int dev[SBX_DEV_NODES];     /* host null zero full random urandom tty */
 };
@@ -27,6 +32,9 @@ struct sbx_sources {
 extern const char *const sbx_dev_node_names[SBX_DEV_NODES];
 
 void sbx_sources_init(struct sbx_sources *src);
+/* Resolve the workspace and the bind sources (see above). */
+int sbx_sources_resolve(const struct sbx_run_options *opts, struct sbx_sources *src,
+			struct sbx_error *err);
 int sbx_sources_open(const struct sbx_run_options *opts, struct sbx_sources *src,
 		     struct sbx_error *err);
 void sbx_sources_close(struct sbx_sources *src);

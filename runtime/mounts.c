@@ -65,6 +65,25 @@ int sbx_clone_tree_fd(int fd, struct sbx_error *err)
 	return sbx_steal_fd(&tree);
 }
 
+int sbx_open_host_path(const char *what, const char *path, bool want_dir, struct sbx_error *err)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | (want_dir ? O_DIRECTORY : 0),
+		.resolve = RESOLVE_NO_SYMLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	cleanup_free char *real = NULL;
+
+	if (fd >= 0)
+		return fd;
+	if (errno != ELOOP)
+		return sbx_fail(err, errno, "%s %s", what, path);
+	real = realpath(path, NULL);
+	sbx_fail(err, 0, "%s %s: the path goes through a symbolic link, which sbx does not follow", what, path);
+	return real != NULL ? sbx_error_hint(err, "give the real path instead: %s", real)
+			    : sbx_error_hint(err, "give the real path instead");
+}
+
 int sbx_set_mount_attrs(int tree, unsigned int attrs, struct sbx_error *err)
 {
 	return set_private(tree, attrs, err);

@@ -30,6 +30,12 @@ int sbx_clone_tree(const char *path, struct sbx_error *err);
 /* Same for an fd of an attached mount or file (AT_EMPTY_PATH). */
 int sbx_clone_tree_fd(int fd, struct sbx_error *err);
 
+/* Open the host path PATH (an O_PATH fd), following no symbolic link on
+ * the way: a link would decide for sbx what the sandbox gets, and whose
+ * it is.  A path through one is refused with the path it leads to, for
+ * the user to give instead.  WHAT names the option in errors. */
+int sbx_open_host_path(const char *what, const char *path, bool want_dir, struct sbx_error *err);
+
 /* Give a detached mount the SBX_MNT_* attributes ATTRS. */
 int sbx_set_mount_attrs(int tree, unsigned int attrs, struct sbx_error *err);
 

@@ -115,6 +115,21 @@ static int wait_for_id_maps(int sync_fd, struct sbx_error *err)
 	return 0;
 }
 
+/* No user namespace may be made inside the sandbox, whatever the seccomp
+ * profile allows: root of a nested namespace holds CAP_SETFCAP over the
+ * sandbox user's files and could write a file capability into the
+ * workspace, one that on a root-owned (idmapped) workspace is stored as
+ * root's and works on the host.  The limit is per user namespace and
+ * counts at every level, so 0 here holds for all descendants; only a
+ * holder of CAP_SYS_RESOURCE in this namespace (the setup, never the
+ * command) may raise it again. */
+static int forbid_nested_user_namespaces(struct sbx_error *err)
+{
+	if (sbx_write_file_at(AT_FDCWD, "/proc/sys/user/max_user_namespaces", "0", err) < 0)
+		return sbx_error_wrap(err, "forbidding user namespaces inside the sandbox");
+	return 0;
+}
+
 /* Mount a tmpfs on /workspace when no -w was given and the image has the
  * directory: the command still gets a writable place to start in. */
 static int mount_scratch_workspace(int root, const struct sbx_run_options *o, bool *mounted,
@@ -187,6 +202,10 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	    sbx_mount_dev(root, sb->src.dev, o->shm_size, sbx_idmap_has_inside(&sb->ids.gid, 5), err) < 0 ||
 	    sbx_mount_proc(root, err) < 0 || sbx_mount_sys(root, err) < 0)
 		return -1;
+	/* Through the host's /proc, still ours until pivot_root (the fresh
+	 * one's /proc/sys is read-only). */
+	if (forbid_nested_user_namespaces(err) < 0)
+		return -1;
 	if (sbx_mount_etc_files(root, staging, &sb->etc, o->verbose, err) < 0)
 		return -1;
 	/* 8. Extra mounts last, so they may go below /workspace or /tmp. */
@@ -256,14 +275,15 @@ static int namespace_flags(const struct sbx_run_options *opts)
 	return flags;
 }
 
-static int workspace_owner(const char *path, int64_t *uid, int64_t *gid, struct sbx_error *err)
+/* From the fd that is mounted, not from the path again. */
+static int workspace_owner(int fd, const char *path, int64_t *uid, int64_t *gid, struct sbx_error *err)
 {
 	struct stat st;
 
 	*uid = *gid = -1;
-	if (path == NULL)
+	if (fd < 0)
 		return 0;
-	if (stat(path, &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return sbx_fail(err, errno, "--workspace %s", path);
 	if (!S_ISDIR(st.st_mode))
 		return sbx_fail(err, ENOTDIR, "--workspace %s", path);
@@ -325,7 +345,8 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	if (sb->pty && opts->output_limit)
 		return sbx_fail(err, 0, "--output-limit applies to separate stdout and stderr; "
 				   "with a terminal they are one: add --no-tty");
-	if (workspace_owner(opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
+	if (sbx_sources_resolve(opts, &sb->src, err) < 0 ||
+	    workspace_owner(sb->src.workspace_path, opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
 	    sbx_idplan_make(opts->uid, opts->gid, ws_uid, ws_gid, &sb->ids, err) < 0 ||
 	    sbx_etc_files_make(opts, &sb->etc, err) < 0 ||
 	    sbx_env_build(opts, getenv("TERM"), &sb->env, err) < 0)
@@ -382,6 +403,8 @@ static void record_layers(const struct sandbox *sb, struct sbx_result *res)
 		sbx_result_add_layer(res, "landlock");
 	if (sb->seccomp.enabled)
 		sbx_result_add_layer(res, "seccomp");
+	sbx_result_add_layer(res, "host-safety-filter");
+	sbx_result_add_layer(res, "no-nested-user-namespaces");
 	sbx_result_add_layer(res, sb->pty ? "sandbox-pty" : "new-session");
 }
 

@@ -567,6 +567,126 @@ out:
 	return r;
 }
 
+/* ---- H: the host-safety filter ------------------------------------------------ */
+
+#if defined(__x86_64__)
+static const uint32_t compat_arches[] = { SCMP_ARCH_X86, SCMP_ARCH_X32 };
+#else
+static const uint32_t compat_arches[] = { SCMP_ARCH_ARM };
+#endif
+
+/* Syscalls whose argument MODE_ARG is a mode the kernel stores as given
+ * (chmod) or with the umask applied (creation): the set-id bits would
+ * survive either way. */
+static const struct {
+	const char *name;
+	unsigned int mode_arg;
+} mode_syscalls[] = {
+	{ "chmod", 1 },	   { "fchmod", 1 }, { "fchmodat", 2 }, { "fchmodat2", 2 },
+	{ "creat", 1 },	   { "mkdir", 1 },  { "mkdirat", 2 },  { "mknod", 1 },
+	{ "mknodat", 2 },
+};
+
+/* open and openat: the mode means something only when the call creates. */
+static const struct {
+	const char *name;
+	unsigned int flags_arg;
+	unsigned int mode_arg;
+} open_syscalls[] = {
+	{ "open", 1, 2 },
+	{ "openat", 2, 3 },
+};
+
+static int host_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned int n,
+		     const struct scmp_arg_cmp *args, struct sbx_error *err)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+	int r;
+
+	/* A syscall this libseccomp does not know cannot be named here; the
+	 * ones above are all older than it. */
+	if (nr == __NR_SCMP_ERROR)
+		return sbx_fail(err, ENOSYS, "seccomp: libseccomp does not know %s", name);
+	r = seccomp_rule_add_array(ctx, action, nr, n, args);
+	if (r < 0)
+		return sbx_fail(err, -r, "seccomp: the host-safety rule for %s", name);
+	return 0;
+}
+
+/* Every rule is a deny on an allow-all default, so no two rules of one
+ * syscall overlap with different actions (the libseccomp 2.5.4 pitfall in
+ * measured-facts.md).  The masks name bits of the low 32 bits only, so the
+ * high half of a 32-bit argument (which the kernel ignores) cannot matter. */
+static int add_host_rules(scmp_filter_ctx ctx, struct sbx_error *err)
+{
+	static const uint64_t setid_bits[] = { S_ISUID, S_ISGID };
+	/* O_TMPFILE includes O_DIRECTORY; the kernel tests __O_TMPFILE. */
+	static const uint64_t create_flags[] = { O_CREAT, O_TMPFILE & ~O_DIRECTORY };
+	const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+
+	for (size_t b = 0; b < SBX_ARRAY_SIZE(setid_bits); b++) {
+		for (size_t i = 0; i < SBX_ARRAY_SIZE(mode_syscalls); i++) {
+			struct scmp_arg_cmp mode = SCMP_CMP(mode_syscalls[i].mode_arg, SCMP_CMP_MASKED_EQ,
+							    setid_bits[b], setid_bits[b]);
+
+			if (host_rule(ctx, deny, mode_syscalls[i].name, 1, &mode, err) < 0)
+				return -1;
+		}
+		for (size_t i = 0; i < SBX_ARRAY_SIZE(open_syscalls); i++) {
+			for (size_t f = 0; f < SBX_ARRAY_SIZE(create_flags); f++) {
+				struct scmp_arg_cmp args[2] = {
+					SCMP_CMP(open_syscalls[i].flags_arg, SCMP_CMP_MASKED_EQ, create_flags[f],
+						 create_flags[f]),
+					SCMP_CMP(open_syscalls[i].mode_arg, SCMP_CMP_MASKED_EQ, setid_bits[b],
+						 setid_bits[b]),
+				};
+
+				if (host_rule(ctx, deny, open_syscalls[i].name, 2, args, err) < 0)
+					return -1;
+			}
+		}
+	}
+	/* Modes out of seccomp's sight: openat2's is in a struct, io_uring's
+	 * in the ring.  ENOSYS, as for a kernel without them: libc and
+	 * runtimes fall back to openat and epoll. */
+	if (host_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "openat2", 0, NULL, err) < 0 ||
+	    host_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "io_uring_setup", 0, NULL, err) < 0)
+		return -1;
+	return 0;
+}
+
+int sbx_seccomp_host_filter(struct sock_fprog *out, struct sbx_error *err)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int r = -1;
+
+	if (ctx == NULL)
+		return sbx_fail(err, ENOMEM, "seccomp: creating the host-safety filter");
+	/* The compat ABIs (int 0x80, x32) reach the same chmod: H covers
+	 * them rather than killing them, since "unconfined" must run 32-bit
+	 * programs.  Any other architecture cannot run here anyway. */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0 ||
+	    seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0 ||
+	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0) {
+		sbx_fail(err, EINVAL, "seccomp: the host-safety filter's attributes");
+		goto out;
+	}
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(compat_arches); i++) {
+		int a = seccomp_arch_add(ctx, compat_arches[i]);
+
+		if (a < 0 && a != -EEXIST) {
+			sbx_fail(err, -a, "seccomp: the host-safety filter's architectures");
+			goto out;
+		}
+	}
+	if (add_host_rules(ctx, err) < 0 || export_filter(ctx, out, err) < 0)
+		goto out;
+	r = 0;
+out:
+	seccomp_release(ctx);
+	return r;
+}
+
 int sbx_seccomp_compile(const char *text, const char *what, struct sbx_seccomp *out,
 			struct sbx_error *err)
 {
@@ -792,6 +912,10 @@ int sbx_seccomp_prepare(const char *spec, bool log, struct sbx_seccomp *out, str
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", spec);
+	if (log)
+		out->flags |= SECCOMP_FILTER_FLAG_LOG;
+	if (sbx_seccomp_host_filter(&out->host, err) < 0)
+		return -1;
 	if (strcmp(spec, "unconfined") == 0)
 		return 0;
 	if (strchr(spec, '/') != NULL) {
@@ -809,13 +933,16 @@ int sbx_seccomp_prepare(const char *spec, bool log, struct sbx_seccomp *out, str
 			return -1;
 		cache_store(text, out);
 	}
-	if (log)
-		out->flags |= SECCOMP_FILTER_FLAG_LOG;
 	return 0;
 }
 
 int sbx_seccomp_load(const struct sbx_seccomp *s, struct sbx_error *err)
 {
+	/* H first: a profile may not allow seccomp(2) itself. */
+	if (s->host.filter == NULL)
+		return sbx_fail(err, EINVAL, "the host-safety seccomp filter was not compiled");
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->flags, &s->host) < 0)
+		return sbx_fail(err, errno, "loading the host-safety seccomp filter");
 	for (size_t i = 0; s->enabled && i < s->n_filters; i++)
 		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->flags, &s->filters[i]) < 0)
 			return sbx_fail(err, errno, "loading seccomp filter %zu of %zu", i + 1, s->n_filters);
@@ -824,6 +951,8 @@ int sbx_seccomp_load(const struct sbx_seccomp *s, struct sbx_error *err)
 
 void sbx_seccomp_free(struct sbx_seccomp *s)
 {
+	free(s->host.filter);
+	s->host.filter = NULL;
 	for (size_t i = 0; i < s->n_filters; i++)
 		free(s->filters[i].filter);
 	s->n_filters = 0;

@@ -83,9 +83,12 @@ def test_default_profile_in_the_result(rootfs):
 def test_unconfined_warns_and_loads_nothing(rootfs):
     r = probe(rootfs, "read", "/proc/self/status", opts=["--seccomp", "unconfined"])
     assert "warning: --seccomp unconfined" in r.stderr
-    assert status_of(r)["Seccomp"].strip() == "0"
+    # Only the host-safety filter, which is no profile (issue 9).
+    assert status_of(r)["Seccomp"].strip() == "2"
+    assert status_of(r)["Seccomp_filters"].strip() == "1"
     r, res = json_of(rootfs, "true", opts=["--seccomp", "unconfined"])
     assert res["seccomp_profile"] is None and "seccomp" not in res["layers"]
+    assert "host-safety-filter" in res["layers"]
 
 
 @pytest.mark.skipif(not os.path.exists(PODMAN_PROFILE), reason="needs golang-github-containers-common")

@@ -15,6 +15,7 @@ int main(void)
 		{ "command", test_command },
 		{ "relay", test_relay },
 		{ "oci", test_oci },
+		{ "init", test_init },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

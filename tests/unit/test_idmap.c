@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "idmap.h"
 #include "unit.h"
 
@@ -59,4 +61,28 @@ void test_idmap(void)
 	CHECK(sbx_subid_find("", "bob", 1, &r) == 0);
 	CHECK(sbx_subid_find("bobby:1:2\n", "bob", 1, &r) == 0);
 	CHECK(sbx_subid_find("bob:1:2\n", NULL, 1, &r) == 0);
+
+	/* Root's range: never host root, never a real user's or group's id. */
+	{
+		const char *passwd = "root:x:0:0:root:/root:/bin/bash\n# c:x:5:\nbob:x:1000:1000::/home/bob:/bin/sh\n"
+				     "nobody:x:65534:65534::/:/usr/sbin/nologin\n";
+		char why[128];
+		unsigned int line;
+		struct sbx_id_range at0 = { 0, 65536 }, over = { 999, 2 }, below = { 100, 900 };
+		struct sbx_id_range after = { 1001, 64533 }, high = { 100000, 65536 }, nobody = { 65534, 1 };
+
+		CHECK(sbx_id_range_check(&at0, "", why, sizeof(why)) < 0);
+		CHECK(strstr(why, "host root") != NULL);
+		CHECK(sbx_id_range_check(&over, passwd, why, sizeof(why)) < 0);
+		CHECK_STR(why, "holds 1000, the id of bob");
+		CHECK(sbx_id_range_check(&nobody, passwd, why, sizeof(why)) < 0);
+		CHECK(sbx_id_range_check(&below, passwd, why, sizeof(why)) == 0);
+		CHECK(sbx_id_range_check(&after, passwd, why, sizeof(why)) == 0);
+		CHECK(sbx_id_range_check(&high, passwd, why, sizeof(why)) == 0);
+		/* A comment or a line without an id is nobody's. */
+		CHECK(sbx_id_range_check(&(struct sbx_id_range){ 5, 1 }, passwd, why, sizeof(why)) == 0);
+		CHECK(sbx_id_range_check(&(struct sbx_id_range){ 1, 10 }, "x:y:zz:\n:\n", why, sizeof(why)) == 0);
+		CHECK(sbx_subid_find_line("# c\nalice:1:2\nroot:100000:65536\n", "root", 0, &r, &line) == 1);
+		CHECK(line == 3 && r.start == 100000);
+	}
 }

@@ -35,5 +35,6 @@ void test_idmap(void);
 void test_command(void);
 void test_relay(void);
 void test_oci(void);
+void test_init(void);
 
 #endif
