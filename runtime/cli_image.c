@@ -328,11 +328,13 @@ static int cmd_inspect(struct image_opts *o)
 	return r;
 }
 
-static void print_removed(const char *what, void *ctx)
+static void print_removed(const char *what, const struct sbx_error *problem, void *ctx)
 {
 	bool *verbose = ctx;
 
-	if (*verbose)
+	if (problem != NULL)
+		fprintf(stderr, "sbx: could not remove %s: %s\n", what, problem->msg);
+	else if (*verbose)
 		printf("removed %s\n", what);
 }
 
