@@ -629,7 +629,8 @@ static int build_trees(void *arg, void *out, struct sbx_error *err)
 		}
 		if (lseek(l->copy, 0, SEEK_SET) < 0)
 			return sbx_fail(err, errno, "layer %zu", i + 1);
-		if (sbx_unpack_layer(tree, l->copy, &im->o->limits, owners, &b->stats, err) < 0) {
+		if (sbx_unpack_layer(tree, l->copy, &im->o->limits, (owners ? SBX_UNPACK_OWNERS : 0) | SBX_UNPACK_SETID,
+				     &b->stats, err) < 0) {
 			sbx_error_wrap(err, "layer %zu", i + 1);
 			return unpack_failed(err);
 		}
@@ -752,7 +753,7 @@ static int extract_archive(void *arg, void *out, struct sbx_error *err)
 {
 	const struct archive_arg *a = arg;
 
-	return sbx_unpack_layer(a->dir, a->archive, a->limits, false, out, err);
+	return sbx_unpack_layer(a->dir, a->archive, a->limits, 0, out, err);
 }
 
 /* An archive (oci-archive, docker-archive) is unpacked into the store's

@@ -40,6 +40,7 @@
 #include "landlock.h"
 #include "privileges.h"
 #include "seccomp_filter.h"
+#include "statedirs.h"
 #include "init.h"
 #include "util.h"
 
@@ -325,7 +326,8 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	if (sb->pty && opts->output_limit)
 		return sbx_fail(err, 0, "--output-limit applies to separate stdout and stderr; "
 				   "with a terminal they are one: add --no-tty");
-	if (workspace_owner(opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
+	if (sbx_statedirs_check(opts, err) < 0 ||
+	    workspace_owner(opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
 	    sbx_idplan_make(opts->uid, opts->gid, ws_uid, ws_gid, &sb->ids, err) < 0 ||
 	    sbx_etc_files_make(opts, &sb->etc, err) < 0 ||
 	    sbx_env_build(opts, getenv("TERM"), &sb->env, err) < 0)
