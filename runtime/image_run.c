@@ -153,8 +153,11 @@ int sbx_image_run_prepare(struct sbx_run_options *opts, struct sbx_image_run *ir
 	}
 	if (sbx_image_ref_parse(name, &ref, err) < 0)
 		return -1;
-	if (sbx_store_open(opts->store, false, &ir->store, err) < 0 && err->status == SBX_EXIT_IMAGE_MISSING)
+	if (sbx_store_open(opts->store, false, &ir->store, err) < 0) {
+		if (err->status != SBX_EXIT_IMAGE_MISSING)
+			return -1; /* a store that is not to be trusted: said as it is */
 		sbx_fail(err, 0, "no image %s:%s: there is no image store at %s", ref.name, ref.tag, ir->store.path);
+	}
 	if (ir->store.dirfd < 0 || sbx_store_read_record(&ir->store, &ref, &ir->rec, err) < 0) {
 		err->status = SBX_EXIT_FAILURE;
 		if (opts->image == NULL)

@@ -109,7 +109,8 @@ int sbx_store_open(const char *override, bool create, struct sbx_store *s, struc
 		return sbx_fail_status(err, errno == ENOENT ? SBX_EXIT_IMAGE_MISSING : SBX_EXIT_FAILURE, errno,
 				       "image store %s", s->path);
 	if (check_store_dir(s, err) < 0) {
-		sbx_closep(&s->dirfd);
+		close(s->dirfd);
+		s->dirfd = -1;
 		return -1;
 	}
 	for (size_t i = 0; create && i < SBX_ARRAY_SIZE(store_dirs); i++)
