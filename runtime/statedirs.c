@@ -48,8 +48,21 @@ int sbx_cache_dir_path(char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* Whether a directory of the cache's path is the caller's alone: the last
+ * closed to everyone else; a parent at least to other users (writable by
+ * its owner's own group too, with a umask of 002 and a group per user, is
+ * still only the user's, not root's). */
+static bool safe_dir(const struct stat *st, bool last)
+{
+	if (st->st_uid != geteuid())
+		return false;
+	if (last)
+		return (st->st_mode & 077) == 0;
+	return (st->st_mode & 002) == 0 && ((st->st_mode & 020) == 0 || (geteuid() != 0 && st->st_gid == getegid()));
+}
+
 /* NAME in DIR, made if missing, opened without following a symlink, and
- * the caller's and writable by nobody else (private when LAST). */
+ * safe (safe_dir). */
 static int open_owned_dir(int dir, const char *name, bool last)
 {
 	/* Root's /var/cache/sbx also holds the layouts rootfs/build makes. */
@@ -62,7 +75,7 @@ static int open_owned_dir(int dir, const char *name, bool last)
 	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & (last ? 077 : 022)) != 0) {
+	if (fstat(fd, &st) < 0 || !safe_dir(&st, last)) {
 		close(fd);
 		return -1;
 	}
