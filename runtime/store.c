@@ -104,7 +104,9 @@ int sbx_store_open(const char *override, bool create, struct sbx_store *s, struc
 		return -1;
 	if (create && mkdir_p(s->path) < 0)
 		return sbx_fail(err, errno, "creating the image store %s", s->path);
-	s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* A symlinked store (on another disk, say) is fine: what it leads to
+	 * is what is checked and used. */
+	s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0)
 		return sbx_fail_status(err, errno == ENOENT ? SBX_EXIT_IMAGE_MISSING : SBX_EXIT_FAILURE, errno,
 				       "image store %s", s->path);
