@@ -201,6 +201,43 @@ def plant_deep(top, depth):
         os.close(fd)
 
 
+def holds_open(pid, path):
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path) for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+def test_run_mounts_the_tree_it_checked_not_the_path_again(tmp_path, store, base):
+    """sbx opens and locks the image's tree, then mounts it: a tree put at
+    its path in between (by whoever can write the store) is never what runs."""
+    lay = oci.layout(tmp_path / "l", [base, with_message(b"genuine\n")]).readable()
+    assert imp(store, lay.path, "--name", "x").returncode == 0
+    rec = json.loads(sbx("image", "inspect", "--store", str(store), "x").stdout)
+    tree = pathlib.Path(rec["rootfs"])
+    held = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    proc = subprocess.Popen([SBX, "run", "--no-tty", "--store", str(store), "--image", "x", "--", "cat", "/msg"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not holds_open(proc.pid, tree):
+            assert proc.poll() is None and time.monotonic() < deadline, "sbx never opened the tree"
+            time.sleep(0.01)
+        subprocess.run(["cp", "-R", str(tree), str(tree.with_name("trojan"))], check=True)
+        (tree.with_name("trojan") / "msg").write_text("trojan\n")
+        os.rename(tree, tree.with_name("genuine"))
+        os.rename(tree.with_name("trojan"), tree)
+    finally:
+        os.close(held)
+    out, err = proc.communicate(timeout=60)
+    assert out != "trojan\n", "a tree put at the path after the check was mounted"
+    assert (proc.returncode, out) == (0, "genuine\n") or \
+        (proc.returncode == FAILED and "was replaced while sbx was starting" in err), (proc.returncode, out, err)
+    subprocess.run(["rm", "-rf", str(tree)])
+    os.rename(tree.with_name("genuine"), tree)
+
+
 @pytest.fixture
 def deep_cleanup(tmp_path):
     """What a failing run leaves is too deep for Python's (and pytest's)
