@@ -36,6 +36,8 @@ static const char usage_image[] =
 	"      --max-entries N      refuse more entries than N (default 1000000)\n"
 	"      --max-depth N        refuse paths deeper than N (default 256)\n"
 	"      --owners             unpack: apply the entries' owners (as far as sbx may)\n"
+	"      --keep-setuid        unpack: keep the setuid/setgid bits of files (dropped\n"
+	"                           by default: on the host they would work)\n"
 	"  -v, --verbose            say what was done\n"
 	"\n"
 	"Every blob is checked against its digest and size, and every layer against\n"
@@ -46,7 +48,7 @@ static const char usage_image[] =
 struct image_opts {
 	const char *store;
 	const char *name;
-	bool json, verbose, owners;
+	bool json, verbose, owners, keep_setid;
 	struct sbx_unpack_limits limits;
 	char **args; /* the operands */
 	int n_args;
@@ -102,6 +104,8 @@ static int parse_image_opts(int argc, char *argv[], struct image_opts *o, struct
 			o->json = true;
 		} else if (strcmp(w, "--owners") == 0) {
 			o->owners = true;
+		} else if (strcmp(w, "--keep-setuid") == 0) {
+			o->keep_setid = true;
 		} else if (strcmp(w, "-v") == 0 || strcmp(w, "--verbose") == 0) {
 			o->verbose = true;
 		} else if (strcmp(w, "-h") == 0 || strcmp(w, "--help") == 0) {
@@ -328,11 +332,13 @@ static int cmd_inspect(struct image_opts *o)
 	return r;
 }
 
-static void print_removed(const char *what, void *ctx)
+static void print_removed(const char *what, const struct sbx_error *problem, void *ctx)
 {
 	bool *verbose = ctx;
 
-	if (*verbose)
+	if (problem != NULL)
+		fprintf(stderr, "sbx: could not remove %s: %s\n", what, problem->msg);
+	else if (*verbose)
 		printf("removed %s\n", what);
 }
 
@@ -411,7 +417,9 @@ static int cmd_unpack(struct image_opts *o)
 
 		if (fd < 0)
 			sbx_fail(&err, errno, "layer %s", o->args[l]);
-		else if (sbx_unpack_layer(root, fd, &o->limits, o->owners, &stats, &err) < 0)
+		else if (sbx_unpack_layer(root, fd, &o->limits,
+					  (o->owners ? SBX_UNPACK_OWNERS : 0) | (o->keep_setid ? SBX_UNPACK_SETID : 0),
+					  &stats, &err) < 0)
 			sbx_error_wrap(&err, "layer %s", o->args[l]);
 		if (fd >= 0)
 			close(fd);
@@ -424,10 +432,11 @@ static int cmd_unpack(struct image_opts *o)
 	if (o->verbose)
 		fprintf(stderr,
 			"sbx: unpacked %llu entries, %llu bytes, %llu whiteouts; skipped %llu device "
-			"nodes or sockets and the extended attributes of %llu entries\n",
+			"nodes or sockets and the extended attributes of %llu entries; dropped the setuid/setgid "
+			"bits of %llu files\n",
 			(unsigned long long)stats.entries, (unsigned long long)stats.bytes,
 			(unsigned long long)stats.whiteouts, (unsigned long long)stats.devices_skipped,
-			(unsigned long long)stats.xattrs_skipped);
+			(unsigned long long)stats.xattrs_skipped, (unsigned long long)stats.setid_stripped);
 	return 0;
 }
 

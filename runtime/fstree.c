@@ -4,23 +4,37 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
 
-static int remove_at(int dirfd, const char *name, int depth);
+/* Removal holds one open directory per level: below this depth a
+ * directory is moved up to the top of the tree instead, and removed from
+ * there, so that no nesting (a hostile layer, a planted 10000-deep chain)
+ * can exhaust fds or stop the removal. */
+#define REMOVE_MAX_OPEN 64
+
+struct removal {
+	int top;        /* the directory being emptied */
+	unsigned moved; /* names given to directories moved up */
+	int error;      /* the first errno met; removal goes on regardless */
+};
+
+static int remove_at(struct removal *rm, int dirfd, const char *name, int depth);
 
 static bool is_dot(const char *name)
 {
 	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 }
 
-static int empty_dir(int dir, int depth, bool going)
+/* Empty DIR (closing it); -1 with errno when something stays. */
+static int empty_dir(struct removal *rm, int dir, int depth, bool going)
 {
 	DIR *d = fdopendir(dir);
-	bool again = true;
+	bool progress = true, left = false;
 
 	if (d == NULL) {
 		close(dir);
@@ -30,30 +44,53 @@ static int empty_dir(int dir, int depth, bool going)
 	 * say) must still be emptied: we own it, so we may make it writable. */
 	if (going)
 		fchmod(dirfd(d), 0700);
-	/* Start over until nothing is left: removing while reading may skip. */
-	while (again) {
+	/* Start over while something went: removing while reading may skip,
+	 * and directories moved up land at the top.  What cannot be removed
+	 * is skipped, not a reason to stop. */
+	while (progress) {
 		struct dirent *de;
 
-		again = false;
+		progress = left = false;
 		rewinddir(d);
 		while ((de = readdir(d)) != NULL) {
 			if (is_dot(de->d_name))
 				continue;
-			if (remove_at(dirfd(d), de->d_name, depth + 1) < 0) {
-				int saved = errno;
-
-				closedir(d);
-				errno = saved;
-				return -1;
+			if (remove_at(rm, dirfd(d), de->d_name, depth + 1) == 0) {
+				progress = true;
+			} else {
+				if (rm->error == 0)
+					rm->error = errno;
+				left = true;
 			}
-			again = true;
 		}
 	}
 	closedir(d);
+	if (left) {
+		errno = rm->error ? rm->error : ENOTEMPTY;
+		return -1;
+	}
 	return 0;
 }
 
-static int remove_at(int dirfd, const char *name, int depth)
+/* Move the directory NAME in DIRFD to the top of the removal. */
+static int move_up(struct removal *rm, int dirfd, const char *name)
+{
+	char to[32];
+
+	for (int tries = 0; tries < 1000; tries++) {
+		snprintf(to, sizeof(to), ".sbx-deep-%u", rm->moved++);
+		if (renameat(dirfd, name, rm->top, to) == 0)
+			return 0;
+		/* Moving a directory rewrites its "..": it must be writable. */
+		if (errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0 && renameat(dirfd, name, rm->top, to) == 0)
+			return 0;
+		if (errno != EEXIST && errno != ENOTEMPTY)
+			return -1;
+	}
+	return -1;
+}
+
+static int remove_at(struct removal *rm, int dirfd, const char *name, int depth)
 {
 	int fd;
 
@@ -61,26 +98,35 @@ static int remove_at(int dirfd, const char *name, int depth)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -1;
-	if (depth > SBX_FSTREE_MAX_DEPTH) {
-		errno = ELOOP;
-		return -1;
-	}
+	if (depth >= REMOVE_MAX_OPEN && rm->top >= 0)
+		return move_up(rm, dirfd, name);
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
 		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || empty_dir(fd, depth, true) < 0)
+	if (fd < 0)
+		return -1;
+	if (rm->top < 0) {
+		/* NAME is the tree itself: deep directories move up into it. */
+		rm->top = fd;
+		depth = 0;
+	}
+	if (empty_dir(rm, fd, depth, true) < 0)
 		return -1;
 	return unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
 }
 
 int sbx_tree_remove(int dirfd, const char *name)
 {
-	return remove_at(dirfd, name, 0);
+	struct removal rm = { .top = -1 };
+
+	return remove_at(&rm, dirfd, name, 0);
 }
 
 int sbx_tree_empty(int dir)
 {
-	return empty_dir(dir, 0, false);
+	struct removal rm = { .top = dir };
+
+	return empty_dir(&rm, dir, 0, false);
 }
 
 static void copy_dir_metadata(int fd, const struct stat *st)

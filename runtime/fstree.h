@@ -1,6 +1,6 @@
 /* Whole directory trees: removing one, and cloning one as hardlinks.  Both
- * work below a directory fd, never follow a symlink, and stop at a depth no
- * unpacked image can reach. */
+ * work below a directory fd and never follow a symlink; cloning stops at a
+ * depth no unpacked image can reach. */
 #ifndef SBX_FSTREE_H
 #define SBX_FSTREE_H
 
@@ -9,7 +9,9 @@
 #define SBX_FSTREE_MAX_DEPTH 512
 
 /* Remove NAME in DIRFD, the whole tree if it is a directory; a symlink is
- * removed itself.  Sets errno and returns -1 on failure. */
+ * removed itself.  Any depth: deep directories are moved up, never
+ * recursed into.  What cannot be removed is skipped, the rest removed;
+ * then errno says why and -1 is returned. */
 int sbx_tree_remove(int dirfd, const char *name);
 
 /* Remove everything in the directory DIR (an fd this function closes). */

@@ -142,6 +142,21 @@ static int apply_config(struct sbx_run_options *opts, struct sbx_image_run *ir, 
 	return 0;
 }
 
+/* The tree, share-locked; the wait for the lock counts against --timeout
+ * (124 when that runs out first), so that the timeout holds. */
+static int open_tree_within_timeout(const struct sbx_run_options *opts, struct sbx_image_run *ir,
+				    struct sbx_error *err)
+{
+	uint64_t limit = sbx_lock_timeout_ns();
+	int status = SBX_EXIT_FAILURE;
+
+	if (opts->timeout_ns != 0 && opts->timeout_ns < limit) {
+		limit = opts->timeout_ns;
+		status = 124;
+	}
+	return sbx_store_open_tree(&ir->store, ir->rec.chain_hex, limit, status, err);
+}
+
 int sbx_image_run_prepare(struct sbx_run_options *opts, struct sbx_image_run *ir, struct sbx_error *err)
 {
 	const char *name = opts->image ? opts->image : SBX_DEFAULT_IMAGE;
@@ -156,8 +171,11 @@ int sbx_image_run_prepare(struct sbx_run_options *opts, struct sbx_image_run *ir
 	}
 	if (sbx_image_ref_parse(name, &ref, err) < 0)
 		return -1;
-	if (sbx_store_open(opts->store, false, &ir->store, err) < 0 && err->status == SBX_EXIT_IMAGE_MISSING)
+	if (sbx_store_open(opts->store, false, &ir->store, err) < 0) {
+		if (err->status != SBX_EXIT_IMAGE_MISSING)
+			return -1; /* a store that is not to be trusted: said as it is */
 		sbx_fail(err, 0, "no image %s:%s: there is no image store at %s", ref.name, ref.tag, ir->store.path);
+	}
 	if (ir->store.dirfd < 0 || sbx_store_read_record(&ir->store, &ref, &ir->rec, err) < 0) {
 		err->status = SBX_EXIT_FAILURE;
 		if (opts->image == NULL)
@@ -167,14 +185,16 @@ int sbx_image_run_prepare(struct sbx_run_options *opts, struct sbx_image_run *ir
 		return sbx_error_hint(err, "see sbx image ls; import it with sbx image import PATH --name %s:%s",
 				      ref.name, ref.tag);
 	}
-	ir->tree = sbx_store_open_tree(&ir->store, ir->rec.chain_hex, err);
+	ir->tree = open_tree_within_timeout(opts, ir, err);
 	if (ir->tree < 0) {
-		err->status = SBX_EXIT_FAILURE;
-		return sbx_error_wrap(err, "image %s:%s (re-import it)", ref.name, ref.tag);
+		if (err->status != 124)
+			err->status = SBX_EXIT_FAILURE;
+		return sbx_error_wrap(err, "image %s:%s%s", ref.name, ref.tag, err->status == 124 ? "" : " (re-import it)");
 	}
 	snprintf(ir->rootfs, sizeof(ir->rootfs), "%s/rootfs/%s", ir->store.path, ir->rec.chain_hex);
 	snprintf(ir->name, sizeof(ir->name), "%s:%s", ref.name, ref.tag);
 	opts->rootfs = ir->rootfs;
+	opts->rootfs_fd = ir->tree;
 	opts->image_name = ir->name;
 	opts->image_id = ir->rec.id;
 	return apply_config(opts, ir, err);

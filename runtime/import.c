@@ -23,7 +23,8 @@
 #define DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
 
 struct layer {
-	int fd;
+	int fd;   /* the blob in the source, read once */
+	int copy; /* the bytes read and hashed, kept private: what is unpacked */
 	char digest[SBX_SHA256_HEX + 1]; /* of the blob as stored */
 	char diff_id[SBX_SHA256_HEX + 1];
 	char chain[SBX_SHA256_HEX + 1];
@@ -323,6 +324,8 @@ static int load_docker(struct image *im, const struct sbx_image_ref *want, struc
 
 struct hashing_reader {
 	int fd;
+	int copy; /* every byte read is written here too */
+	int copy_errno;
 	struct sbx_sha256 h;
 	uint64_t n;
 	char buf[1 << 16];
@@ -340,6 +343,8 @@ static la_ssize_t hashing_read(struct archive *a, void *ctx, const void **buf)
 	if (n > 0) {
 		sbx_sha256_update(&r->h, r->buf, (size_t)n);
 		r->n += (uint64_t)n;
+		if (r->copy_errno == 0 && sbx_write_all(r->copy, r->buf, (size_t)n) < 0)
+			r->copy_errno = errno;
 	}
 	*buf = r->buf;
 	return n;
@@ -369,9 +374,34 @@ static int hash_rest(struct hashing_reader *r, struct sbx_error *err)
 	return n < 0 ? sbx_fail(err, errno, "reading the layer") : 0;
 }
 
+/* A private file in the store's scratch space for the copy of a layer:
+ * only its fd leads to it, and only this process holds that. */
+static int open_copy(struct image *im, struct sbx_error *err)
+{
+	cleanup_close int tmp = openat(im->store.dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char name[64];
+	int fd;
+
+	if (tmp < 0)
+		return sbx_fail(err, errno, "%s/tmp", im->store.path);
+	fd = openat(tmp, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+		return fd >= 0 ? fd : sbx_fail(err, errno, "a private copy of a layer in %s/tmp", im->store.path);
+	/* A file system without O_TMPFILE: a name, gone at once. */
+	snprintf(name, sizeof(name), ".tmp-layer-%d", (int)getpid());
+	fd = openat(tmp, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return sbx_fail(err, errno, "a private copy of a layer in %s/tmp", im->store.path);
+	unlinkat(tmp, name, 0);
+	return fd;
+}
+
 /* One pass over the layer: the digest of the blob and of the tar stream
  * inside it, and the stream's size, which the limit stops early (a
- * decompression bomb is refused here, before anything is unpacked). */
+ * decompression bomb is refused here, before anything is unpacked).  The
+ * bytes hashed are copied as they are read, and only that copy is
+ * unpacked: whoever can write the source cannot change a layer between
+ * its check and its unpacking. */
 static int check_layer(struct image *im, size_t i, uint64_t *total, struct sbx_error *err)
 {
 	struct layer *l = &im->layers[i];
@@ -392,7 +422,8 @@ static int check_layer(struct image *im, size_t i, uint64_t *total, struct sbx_e
 		goto out;
 	}
 	r->fd = l->fd;
-	if (sbx_sha256_begin(&r->h, err) < 0)
+	r->copy = l->copy = open_copy(im, err);
+	if (l->copy < 0 || sbx_sha256_begin(&r->h, err) < 0)
 		goto out;
 	lib->support_filter_gzip(a);
 	lib->support_filter_zstd(a);
@@ -442,6 +473,10 @@ static int check_layer(struct image *im, size_t i, uint64_t *total, struct sbx_e
 	}
 	if (hash_rest(r, err) < 0)
 		goto out;
+	if (r->copy_errno != 0) {
+		sbx_fail(err, r->copy_errno, "layer %zu: copying it into %s/tmp", i + 1, im->store.path);
+		goto out;
+	}
 	sbx_sha256_end(&r->h, blob_hex);
 	sbx_sha256_end(&diff, l->diff_id);
 	if (im->docker != NULL) {
@@ -515,6 +550,14 @@ static bool tree_exists(struct image *im, const char *hex)
 	return faccessat(im->rootfs, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+static int lock_tree(struct image *im, int fd, int op, const char *name, struct sbx_error *err)
+{
+	char what[PATH_MAX + 80];
+
+	snprintf(what, sizeof(what), "%s/rootfs/%s", im->store.path, name);
+	return sbx_lock_bounded(fd, op, what, sbx_lock_timeout_ns(), SBX_EXIT_FAILURE, err);
+}
+
 /* Reuse the longest stored prefix of the chain; make a temporary tree for
  * every level that is not stored yet (each becomes a published tree). */
 static int plan_build(struct image *im, struct sbx_error *err)
@@ -531,9 +574,11 @@ static int plan_build(struct image *im, struct sbx_error *err)
 	if (im->first > 0) {
 		im->base = openat(im->rootfs, im->layers[im->first - 1].chain,
 				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		/* Shared: gc, which locks exclusively, leaves it alone. */
-		if (im->base < 0 || flock(im->base, LOCK_SH) < 0)
+		if (im->base < 0)
 			return sbx_fail(err, errno, "opening the stored tree %.12s", im->layers[im->first - 1].chain);
+		/* Shared: gc, which locks exclusively, leaves it alone. */
+		if (lock_tree(im, im->base, LOCK_SH, im->layers[im->first - 1].chain, err) < 0)
+			return -1;
 	}
 	for (size_t i = im->first; i < im->n; i++) {
 		struct layer *l = &im->layers[i];
@@ -547,8 +592,10 @@ static int plan_build(struct image *im, struct sbx_error *err)
 		fd = openat(im->rootfs, l->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		l->tree = fd;
 		/* Held until the end: gc must not take a tree being built. */
-		if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		if (fd < 0)
 			return sbx_fail(err, errno, "%s/rootfs/%s", im->store.path, l->tmp);
+		if (lock_tree(im, fd, LOCK_EX, l->tmp, err) < 0)
+			return -1;
 		if (sbx_imagens_give_dir(fd, err) < 0)
 			return -1;
 	}
@@ -580,9 +627,10 @@ static int build_trees(void *arg, void *out, struct sbx_error *err)
 				return sbx_fail(err, errno, "the root of the image");
 			fchmod(tree, 0755);
 		}
-		if (lseek(l->fd, 0, SEEK_SET) < 0)
+		if (lseek(l->copy, 0, SEEK_SET) < 0)
 			return sbx_fail(err, errno, "layer %zu", i + 1);
-		if (sbx_unpack_layer(tree, l->fd, &im->o->limits, owners, &b->stats, err) < 0) {
+		if (sbx_unpack_layer(tree, l->copy, &im->o->limits, (owners ? SBX_UNPACK_OWNERS : 0) | SBX_UNPACK_SETID,
+				     &b->stats, err) < 0) {
 			sbx_error_wrap(err, "layer %zu", i + 1);
 			return unpack_failed(err);
 		}
@@ -705,7 +753,7 @@ static int extract_archive(void *arg, void *out, struct sbx_error *err)
 {
 	const struct archive_arg *a = arg;
 
-	return sbx_unpack_layer(a->dir, a->archive, a->limits, false, out, err);
+	return sbx_unpack_layer(a->dir, a->archive, a->limits, 0, out, err);
 }
 
 /* An archive (oci-archive, docker-archive) is unpacked into the store's
@@ -814,6 +862,7 @@ static void image_release(struct image *im)
 			(void)!sbx_store_discard(&im->store, "rootfs", l->tmp, &ignored);
 		sbx_closep(&l->tree);
 		sbx_closep(&l->fd);
+		sbx_closep(&l->copy);
 	}
 	if (im->scratch[0] != '\0')
 		(void)!sbx_store_discard(&im->store, "tmp", im->scratch, &ignored);
@@ -850,7 +899,7 @@ int sbx_image_import(const struct sbx_import_options *o, struct sbx_import_resul
 	im->o = o;
 	im->src = im->base = im->rootfs = -1;
 	for (size_t i = 0; i < SBX_OCI_MAX_LAYERS; i++)
-		im->layers[i].fd = im->layers[i].tree = -1;
+		im->layers[i].fd = im->layers[i].copy = im->layers[i].tree = -1;
 	if (sbx_store_open(o->store, true, &im->store, err) < 0)
 		goto out;
 	im->rootfs = openat(im->store.dirfd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -162,6 +163,45 @@ static int refuse_privileged_files(int tree, const char *what, const char *path,
 	return r;
 }
 
+/* PATH cloned with the file system rights of the owner of the store that
+ * holds the tree at FD (a store is private to its owner, whom the setup
+ * user of a rootless sandbox with subordinate ranges is not). */
+static int clone_as_store_owner(int fd, const char *path, struct sbx_error *err)
+{
+	struct stat st;
+	int before, tree;
+
+	if (fstatat(fd, "..", &st, 0) < 0)
+		return sbx_fail(err, errno, "%s", path);
+	before = setfsuid(st.st_uid);
+	tree = sbx_clone_tree(path, err);
+	setfsuid((uid_t)before);
+	return tree;
+}
+
+/* The stored image's tree: the directory sbx checked and locked (FD).  A
+ * process in a new mount namespace cannot clone a mount of the host's from
+ * an fd, so there the path is cloned and must lead to that same
+ * directory. */
+static int clone_checked_tree(int fd, const char *path, unsigned int attrs, struct sbx_error *err)
+{
+	cleanup_close int tree = sbx_clone_tree_fd(fd, err);
+	struct stat want, got;
+
+	if (tree < 0 && err->err == EINVAL) {
+		memset(err, 0, sizeof(*err));
+		tree = clone_as_store_owner(fd, path, err);
+		if (tree >= 0 && (fstat(fd, &want) < 0 || fstat(tree, &got) < 0 || want.st_dev != got.st_dev ||
+				  want.st_ino != got.st_ino))
+			return sbx_fail(err, 0, "the image's tree %s was replaced while sbx was starting", path);
+	}
+	if (tree < 0)
+		return sbx_error_wrap(err, "the image's tree %s", path);
+	if (sbx_set_mount_attrs(tree, attrs, err) < 0)
+		return sbx_error_wrap(err, "the image's tree %s", path);
+	return sbx_steal_fd(&tree);
+}
+
 static int clone_dev_node(const char *name, struct sbx_error *err)
 {
 	char path[32];
@@ -183,7 +223,8 @@ int sbx_sources_open(const struct sbx_run_options *opts, struct sbx_sources *src
 {
 	const unsigned int ro = SBX_MNT_RO | SBX_MNT_NOSUID | SBX_MNT_NODEV;
 
-	src->rootfs = clone_source("--rootfs", -1, opts->rootfs, ro, true, err);
+	src->rootfs = opts->rootfs_fd >= 0 ? clone_checked_tree(opts->rootfs_fd, opts->rootfs, ro, err)
+					    : clone_source("--rootfs", -1, opts->rootfs, ro, true, err);
 	if (src->rootfs < 0)
 		return sbx_error_hint(err, "give --rootfs an unpacked root file system, e.g. from rootfs/build");
 	if (opts->workspace != NULL) {

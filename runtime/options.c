@@ -419,6 +419,7 @@ int sbx_parse_run_options(int argc, char *const argv[], struct sbx_run_options *
 	opts->shm_size = SBX_DEFAULT_TMPFS_SIZE;
 	opts->kill_grace_ns = SBX_DEFAULT_KILL_GRACE_NS;
 	opts->json_fd = -1;
+	opts->rootfs_fd = -1;
 	opts->tty = SBX_TTY_AUTO;
 	opts->seccomp = "default";
 

@@ -44,6 +44,7 @@ enum sbx_tty_mode {
 
 struct sbx_run_options {
 	const char *rootfs; /* --rootfs, or the stored image's tree */
+	int rootfs_fd;      /* the stored image's tree as checked and locked, or -1 */
 	const char *image;  /* --image NAME[:TAG] */
 	const char *store;  /* --store DIR */
 	const char *image_name; /* NAME:TAG of the image run, for the result */

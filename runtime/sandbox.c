@@ -40,6 +40,7 @@
 #include "landlock.h"
 #include "privileges.h"
 #include "seccomp_filter.h"
+#include "statedirs.h"
 #include "init.h"
 #include "util.h"
 
@@ -345,7 +346,7 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	if (sb->pty && opts->output_limit)
 		return sbx_fail(err, 0, "--output-limit applies to separate stdout and stderr; "
 				   "with a terminal they are one: add --no-tty");
-	if (sbx_sources_resolve(opts, &sb->src, err) < 0 ||
+	if (sbx_sources_resolve(opts, &sb->src, err) < 0 || sbx_statedirs_check(opts, &sb->src, err) < 0 ||
 	    workspace_owner(sb->src.workspace_path, opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
 	    sbx_idplan_make(opts->uid, opts->gid, ws_uid, ws_gid, &sb->ids, err) < 0 ||
 	    sbx_etc_files_make(opts, &sb->etc, err) < 0 ||

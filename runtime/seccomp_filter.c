@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "statedirs.h"
 #include "util.h"
 
 #define PROFILE_MAX_BYTES (1u << 20)
@@ -745,37 +746,12 @@ static uint64_t fnv1a(const char *s, size_t len, uint64_t h)
 	return h;
 }
 
-/* Open (creating) the cache directory; -1 when there is no safe one. */
+/* Open (creating) the cache directory, a directory of its own with the
+ * mode it needs whatever else sbx keeps beside it; -1 when there is no
+ * safe one. */
 static int open_cache_dir(void)
 {
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	char path[PATH_MAX];
-	struct stat st;
-	int fd;
-
-	if (geteuid() == 0)
-		snprintf(path, sizeof(path), "/var/cache/sbx");
-	else if (xdg != NULL && xdg[0] == '/')
-		snprintf(path, sizeof(path), "%s/sbx", xdg);
-	else if (home != NULL && home[0] == '/')
-		snprintf(path, sizeof(path), "%s/.cache/sbx", home);
-	else
-		return -1;
-	if (geteuid() != 0 && (xdg == NULL || xdg[0] != '/')) {
-		char parent[PATH_MAX];
-
-		snprintf(parent, sizeof(parent), "%s/.cache", home);
-		mkdir(parent, 0700);
-	}
-	mkdir(path, 0700);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return sbx_cache_dir_open();
 }
 
 static void cache_name(const char *text, size_t len, const char *versions, char *name, size_t n)

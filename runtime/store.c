@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fstree.h"
@@ -46,7 +47,9 @@ int sbx_store_locate(const char *override, char *out, size_t len, struct sbx_err
 	return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
+/* Make the missing directories of PATH, each 0700: parents sbx creates
+ * are its own business, the store itself is private. */
+static int mkdir_p(const char *path)
 {
 	char buf[PATH_MAX];
 
@@ -55,11 +58,43 @@ static int mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
 			return -1;
 		*p = '/';
 	}
-	return mkdir(buf, mode) < 0 && errno != EEXIST ? -1 : 0;
+	return mkdir(buf, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The store must be ours and reachable by nobody else: other users could
+ * otherwise run the images' setuid files, change trees through the
+ * worker's ids, or plant records.  One that others may only read or
+ * enter (an older sbx made stores 0755) is made private, with a notice;
+ * one that others could write to may hold anything, and is refused. */
+static int check_store_dir(struct sbx_store *s, struct sbx_error *err)
+{
+	struct stat st;
+
+	if (fstat(s->dirfd, &st) < 0)
+		return sbx_fail(err, errno, "image store %s", s->path);
+	if (!S_ISDIR(st.st_mode))
+		return sbx_fail(err, ENOTDIR, "image store %s", s->path);
+	if (st.st_uid != geteuid()) {
+		sbx_fail(err, 0, "image store %s belongs to uid %u, not to this user (uid %u): refusing a store "
+			 "someone else controls", s->path, (unsigned)st.st_uid, (unsigned)geteuid());
+		return sbx_error_hint(err, "give --store DIR (or SBX_STORE) a directory of your own");
+	}
+	if (st.st_mode & 022) {
+		sbx_fail(err, 0, "image store %s is writable by others (mode %04o): its records and trees cannot "
+			 "be trusted", s->path, (unsigned)(st.st_mode & 07777));
+		return sbx_error_hint(err, "check its contents, then chmod 700 %s (or remove it)", s->path);
+	}
+	if (st.st_mode & 077) {
+		if (fchmod(s->dirfd, 0700) < 0)
+			return sbx_fail(err, errno, "making the image store %s private (chmod 700)", s->path);
+		fprintf(stderr, "sbx: the image store %s was mode %04o: made it 0700, so that no other user "
+				"reaches its trees\n", s->path, (unsigned)(st.st_mode & 07777));
+	}
+	return 0;
 }
 
 int sbx_store_open(const char *override, bool create, struct sbx_store *s, struct sbx_error *err)
@@ -67,15 +102,21 @@ int sbx_store_open(const char *override, bool create, struct sbx_store *s, struc
 	s->dirfd = s->lockfd = -1;
 	if (sbx_store_locate(override, s->path, sizeof(s->path), err) < 0)
 		return -1;
-	/* 0755: a store made by root is read by unprivileged sandboxes. */
-	if (create && mkdir_p(s->path, 0755) < 0)
+	if (create && mkdir_p(s->path) < 0)
 		return sbx_fail(err, errno, "creating the image store %s", s->path);
+	/* A symlinked store (on another disk, say) is fine: what it leads to
+	 * is what is checked and used. */
 	s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0)
 		return sbx_fail_status(err, errno == ENOENT ? SBX_EXIT_IMAGE_MISSING : SBX_EXIT_FAILURE, errno,
 				       "image store %s", s->path);
+	if (check_store_dir(s, err) < 0) {
+		close(s->dirfd);
+		s->dirfd = -1;
+		return -1;
+	}
 	for (size_t i = 0; create && i < SBX_ARRAY_SIZE(store_dirs); i++)
-		if (mkdirat(s->dirfd, store_dirs[i], 0755) < 0 && errno != EEXIST)
+		if (mkdirat(s->dirfd, store_dirs[i], 0700) < 0 && errno != EEXIST)
 			return sbx_fail(err, errno, "creating %s/%s", s->path, store_dirs[i]);
 	return 0;
 }
@@ -86,16 +127,65 @@ void sbx_store_close(struct sbx_store *s)
 	sbx_closep(&s->dirfd);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+uint64_t sbx_lock_timeout_ns(void)
+{
+	const char *env = getenv("SBX_LOCK_TIMEOUT");
+	uint32_t seconds;
+
+	if (env != NULL && sbx_parse_id(env, &seconds) == 0)
+		return (uint64_t)seconds * 1000000000ULL;
+	return SBX_LOCK_TIMEOUT_DEFAULT_NS;
+}
+
+int sbx_lock_bounded(int fd, int op, const char *what, uint64_t limit_ns, int status, struct sbx_error *err)
+{
+	uint64_t start = now_ns();
+	bool told = false;
+
+	for (;;) {
+		struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+		if (flock(fd, op | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return sbx_fail(err, errno, "locking %s", what);
+		if (now_ns() - start >= limit_ns)
+			break;
+		if (sbx_imagens_stop_pending(err) < 0)
+			return sbx_error_wrap(err, "waiting for the lock on %s", what);
+		if (!told) {
+			/* Said once, so that a wait is never a silent hang. */
+			fprintf(stderr, "sbx: waiting for the lock on %s held by another sbx; giving up after %llu s\n",
+				what, (unsigned long long)((limit_ns + 999999999ULL) / 1000000000ULL));
+			told = true;
+		}
+		nanosleep(&pause, NULL);
+	}
+	sbx_fail_status(err, status, 0, "gave up after %llu s waiting for the lock on %s: another sbx (or another "
+			"process) holds it", (unsigned long long)((limit_ns + 999999999ULL) / 1000000000ULL), what);
+	return sbx_error_hint(err, "see who with: fuser -v %s; SBX_LOCK_TIMEOUT=SECONDS sets the wait", what);
+}
+
 int sbx_store_lock(struct sbx_store *s, struct sbx_error *err)
 {
+	char what[PATH_MAX + 8];
+
+	/* 0600: a lock others can open is a lock others can hold. */
 	if (s->lockfd < 0)
-		s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		s->lockfd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (s->lockfd < 0)
 		return sbx_fail(err, errno, "%s/lock", s->path);
-	while (flock(s->lockfd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return sbx_fail(err, errno, "locking %s", s->path);
-	return 0;
+	fchmod(s->lockfd, 0600);
+	snprintf(what, sizeof(what), "%s/lock", s->path);
+	return sbx_lock_bounded(s->lockfd, LOCK_EX, what, sbx_lock_timeout_ns(), SBX_EXIT_FAILURE, err);
 }
 
 void sbx_store_unlock(struct sbx_store *s)
@@ -372,9 +462,9 @@ int sbx_store_remove_record(struct sbx_store *s, const struct sbx_image_ref *ref
 	return 0;
 }
 
-int sbx_store_open_tree(struct sbx_store *s, const char *hex, struct sbx_error *err)
+int sbx_store_open_tree(struct sbx_store *s, const char *hex, uint64_t limit_ns, int status, struct sbx_error *err)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], what[PATH_MAX * 2];
 	cleanup_close int fd = -1;
 
 	snprintf(path, sizeof(path), "rootfs/%s", hex);
@@ -382,9 +472,9 @@ int sbx_store_open_tree(struct sbx_store *s, const char *hex, struct sbx_error *
 	if (fd < 0)
 		return sbx_fail_status(err, errno == ENOENT ? SBX_EXIT_IMAGE_MISSING : SBX_EXIT_FAILURE, errno,
 				       "%s/%s", s->path, path);
-	while (flock(fd, LOCK_SH) < 0)
-		if (errno != EINTR)
-			return sbx_fail(err, errno, "locking %s/%s", s->path, path);
+	snprintf(what, sizeof(what), "%s/%s", s->path, path);
+	if (sbx_lock_bounded(fd, LOCK_SH, what, limit_ns, status, err) < 0)
+		return -1;
 	return sbx_steal_fd(&fd);
 }
 
@@ -500,72 +590,94 @@ enum gc_kind {
 	GC_LEFTOVERS, /* only the leftovers of interrupted writes */
 };
 
-static int gc_dir(struct sbx_store *s, const char *dir, const struct referenced *refs, enum gc_kind kind,
-		  void (*removed)(const char *, void *), void *ctx, struct sbx_error *err)
+struct gc_run {
+	const struct referenced *refs;
+	sbx_gc_report_fn report;
+	void *ctx;
+	size_t failed;
+};
+
+/* Remove the entry VICTIM (published as NAME) of the directory DIR. */
+static int gc_remove(struct sbx_store *s, int parent, const char *dir, const char *name, const char *victim,
+		     enum gc_kind kind, struct sbx_error *err)
+{
+	if (kind == GC_TREES || kind == GC_SCRATCH)
+		return remove_image_tree(parent, victim, err);
+	if (sbx_tree_remove(parent, victim) < 0)
+		return sbx_fail(err, errno, "removing %s/%s/%s", s->path, dir, name);
+	return 0;
+}
+
+/* Every entry is tried: one that cannot be removed is reported and left
+ * for a later gc, never a reason to stop. */
+static int gc_dir(struct sbx_store *s, const char *dir, enum gc_kind kind, struct gc_run *run, struct sbx_error *err)
 {
 	cleanup_close int parent = openat(s->dirfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	char **names;
 	size_t n;
-	int r = 0;
 
 	if (parent < 0)
 		return errno == ENOENT ? 0 : sbx_fail(err, errno, "%s/%s", s->path, dir);
 	if (list_dir(s, dir, &names, &n, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n && r == 0; i++) {
+	for (size_t i = 0; i < n; i++) {
 		char what[PATH_MAX], victim[NAME_MAX + 1];
 		const char *name = names[i];
 		bool leftover = strncmp(name, ".tmp-", 5) == 0;
+		struct sbx_error problem = { 0 };
 		cleanup_close int fd = -1;
-		int locked;
+		int locked, r = 0;
 
 		if (kind == GC_LEFTOVERS && !leftover)
 			continue;
-		if ((kind == GC_TREES || kind == GC_BLOBS) && !leftover && is_referenced(refs, name))
+		if ((kind == GC_TREES || kind == GC_BLOBS) && !leftover && is_referenced(run->refs, name))
 			continue;
+		snprintf(what, sizeof(what), "%s/%s", dir, name);
 		locked = try_lock_entry(parent, name, &fd);
-		if (locked != 0) {
-			if (locked < 0 && errno != ENOENT)
-				r = sbx_fail(err, errno, "%s/%s/%s", s->path, dir, name);
-			continue; /* in use: left for a later gc */
-		}
+		if (locked == 1 || (locked < 0 && errno == ENOENT))
+			continue; /* in use, or gone: left for a later gc */
+		if (locked < 0)
+			r = sbx_fail(&problem, errno, "%s/%s", s->path, what);
 		/* Unpublish first, atomically, then take it apart. */
 		snprintf(victim, sizeof(victim), "%s", name);
-		if (!leftover && kind != GC_SCRATCH) {
+		if (r == 0 && !leftover && kind != GC_SCRATCH) {
 			snprintf(victim, sizeof(victim), ".tmp-gc-%.200s", name);
-			if (renameat(parent, name, parent, victim) < 0) {
-				r = sbx_fail(err, errno, "unpublishing %s/%s", dir, name);
-				continue;
-			}
+			if (renameat(parent, name, parent, victim) < 0)
+				r = sbx_fail(&problem, errno, "unpublishing %s", what);
 		}
-		r = kind == GC_TREES || kind == GC_SCRATCH ? remove_image_tree(parent, victim, err)
-		    : sbx_tree_remove(parent, victim) < 0 ? sbx_fail(err, errno, "removing %s/%s", dir, victim) : 0;
-		snprintf(what, sizeof(what), "%s/%s", dir, name);
-		if (r == 0 && removed != NULL)
-			removed(what, ctx);
+		if (r == 0)
+			r = gc_remove(s, parent, dir, name, victim, kind, &problem);
+		if (r < 0)
+			run->failed++;
+		if (run->report != NULL)
+			run->report(what, r < 0 ? &problem : NULL, run->ctx);
 	}
 	free_names(names, n);
-	return r;
+	return 0;
 }
 
-int sbx_store_gc(struct sbx_store *s, void (*removed)(const char *what, void *ctx), void *ctx,
-		 struct sbx_error *err)
+int sbx_store_gc(struct sbx_store *s, sbx_gc_report_fn report, void *ctx, struct sbx_error *err)
 {
 	struct referenced refs = { 0 };
+	struct gc_run run = { &refs, report, ctx, 0 };
 	int r;
 
 	if (sbx_store_lock(s, err) < 0)
 		return -1;
 	r = sbx_store_each_record(s, collect_refs, &refs, err);
 	if (r == 0)
-		r = gc_dir(s, "rootfs", &refs, GC_TREES, removed, ctx, err);
+		r = gc_dir(s, "rootfs", GC_TREES, &run, err);
 	if (r == 0)
-		r = gc_dir(s, "blobs/sha256", &refs, GC_BLOBS, removed, ctx, err);
+		r = gc_dir(s, "blobs/sha256", GC_BLOBS, &run, err);
+	run.refs = NULL;
 	if (r == 0)
-		r = gc_dir(s, "tmp", NULL, GC_SCRATCH, removed, ctx, err);
+		r = gc_dir(s, "tmp", GC_SCRATCH, &run, err);
 	if (r == 0)
-		r = gc_dir(s, "images", NULL, GC_LEFTOVERS, removed, ctx, err);
+		r = gc_dir(s, "images", GC_LEFTOVERS, &run, err);
 	sbx_store_unlock(s);
 	free(refs.hex);
+	if (r == 0 && run.failed > 0)
+		r = sbx_fail(err, 0, "gc: %zu entr%s of %s could not be removed (reported above; left for a later gc)",
+			     run.failed, run.failed == 1 ? "y" : "ies", s->path);
 	return r;
 }

@@ -8,6 +8,9 @@
  *   STORE/rootfs/.tmp-*        trees being built, never used
  *   STORE/tmp/                 scratch space of imports
  *
+ * The store is its owner's alone (0700, checked at every open); its lock
+ * file is 0600.
+ *
  * Everything appears by rename(2), whole or not at all.  A tree in use by
  * `sbx run` holds a shared flock on its directory, so gc leaves it alone. */
 #ifndef SBX_STORE_H
@@ -51,7 +54,16 @@ int sbx_store_locate(const char *override, char *out, size_t len, struct sbx_err
 int sbx_store_open(const char *override, bool create, struct sbx_store *s, struct sbx_error *err);
 void sbx_store_close(struct sbx_store *s);
 
-/* The store-wide lock (blocking). */
+/* How long sbx waits for a lock someone else holds: $SBX_LOCK_TIMEOUT
+ * seconds, else 60 s.  A wait is said on stderr, and ends. */
+#define SBX_LOCK_TIMEOUT_DEFAULT_NS (60ULL * 1000000000ULL)
+uint64_t sbx_lock_timeout_ns(void);
+
+/* flock(FD, OP), waiting at most LIMIT_NS (and not past a stop signal);
+ * failing with STATUS when the time is up.  WHAT names the lock. */
+int sbx_lock_bounded(int fd, int op, const char *what, uint64_t limit_ns, int status, struct sbx_error *err);
+
+/* The store-wide lock (waits at most sbx_lock_timeout_ns()). */
 int sbx_store_lock(struct sbx_store *s, struct sbx_error *err);
 void sbx_store_unlock(struct sbx_store *s);
 
@@ -79,8 +91,9 @@ int sbx_store_each_record(struct sbx_store *s, int (*fn)(struct sbx_store *, str
 int sbx_store_remove_record(struct sbx_store *s, const struct sbx_image_ref *ref, struct sbx_error *err);
 
 /* Open the published tree HEX for reading and take a shared lock on it, so
- * that gc leaves it alone while the fd is open. */
-int sbx_store_open_tree(struct sbx_store *s, const char *hex, struct sbx_error *err);
+ * that gc leaves it alone while the fd is open (waiting at most LIMIT_NS,
+ * then failing with STATUS). */
+int sbx_store_open_tree(struct sbx_store *s, const char *hex, uint64_t limit_ns, int status, struct sbx_error *err);
 
 /* Store BLOB (TEXT) as blobs/sha256/HEX, if not there already. */
 int sbx_store_put_blob(struct sbx_store *s, const char *hex, const char *text, struct sbx_error *err);
@@ -90,9 +103,10 @@ int sbx_store_put_blob(struct sbx_store *s, const char *hex, const char *text, s
 int sbx_store_discard(struct sbx_store *s, const char *dir, const char *name, struct sbx_error *err);
 
 /* Remove what no record references: trees, blobs, and the leftovers of
- * interrupted imports.  REMOVED is called with each path removed, relative
- * to the store. */
-int sbx_store_gc(struct sbx_store *s, void (*removed)(const char *what, void *ctx), void *ctx,
-		 struct sbx_error *err);
+ * interrupted imports.  REPORT is called with each entry tried, relative
+ * to the store, and PROBLEM NULL when it was removed, else why not.  An
+ * entry that cannot be removed does not stop gc; it fails at the end. */
+typedef void (*sbx_gc_report_fn)(const char *what, const struct sbx_error *problem, void *ctx);
+int sbx_store_gc(struct sbx_store *s, sbx_gc_report_fn report, void *ctx, struct sbx_error *err);
 
 #endif

@@ -35,6 +35,7 @@ struct unpack {
 	int rootfd;
 	const struct sbx_unpack_limits *limits;
 	bool set_owner;
+	bool keep_setid;
 	struct sbx_unpack_stats *stats;
 	struct deferred_dir *dirs;
 	size_t n_dirs;
@@ -234,6 +235,14 @@ static int defer_dir(struct unpack *u, const char *path, struct archive_entry *e
 	return 0;
 }
 
+static mode_t file_mode(struct unpack *u, mode_t mode)
+{
+	if (u->keep_setid || !(mode & (S_ISUID | S_ISGID)))
+		return mode;
+	u->stats->setid_stripped++;
+	return mode & ~(mode_t)(S_ISUID | S_ISGID);
+}
+
 static int extract_entry(struct unpack *u, struct archive *a, struct archive_entry *e,
 			 struct sbx_error *err)
 {
@@ -285,9 +294,11 @@ static int extract_entry(struct unpack *u, struct archive *a, struct archive_ent
 		}
 		if (u->set_owner)
 			(void)!fchown(fd, (uid_t)u->lib->entry_uid(e), (gid_t)u->lib->entry_gid(e));
-		/* After the chown, which clears setuid bits; they are kept,
-		 * and neutralised at run time by nosuid and no_new_privs. */
-		fchmod(fd, u->lib->entry_perm(e));
+		/* After the chown, which clears setuid bits.  An image's tree
+		 * keeps them (nosuid and no_new_privs neutralise them at run
+		 * time); a directory unpacked on the host does not, unless asked:
+		 * there they would work. */
+		fchmod(fd, file_mode(u, u->lib->entry_perm(e)));
 		futimens(fd, (struct timespec[2]){ { 0, UTIME_OMIT },
 						   { u->lib->entry_mtime(e), u->lib->entry_mtime_nsec(e) } });
 		close(fd);
@@ -341,10 +352,11 @@ static int apply_deferred_dirs(struct unpack *u, struct sbx_error *err)
 	return 0;
 }
 
-int sbx_unpack_layer(int rootfd, int layer_fd, const struct sbx_unpack_limits *limits, bool set_owner,
+int sbx_unpack_layer(int rootfd, int layer_fd, const struct sbx_unpack_limits *limits, unsigned int flags,
 		     struct sbx_unpack_stats *stats, struct sbx_error *err)
 {
-	struct unpack u = { .rootfd = rootfd, .limits = limits, .set_owner = set_owner, .stats = stats,
+	struct unpack u = { .rootfd = rootfd, .limits = limits, .set_owner = (flags & SBX_UNPACK_OWNERS) != 0,
+			   .keep_setid = (flags & SBX_UNPACK_SETID) != 0, .stats = stats,
 			    .dir_owner_bits = geteuid() == 0 ? 0 : 0700 };
 	struct archive *a;
 	struct archive_entry *e;

@@ -25,12 +25,16 @@ struct sbx_unpack_stats {
 	uint64_t whiteouts;
 	uint64_t devices_skipped; /* device nodes and sockets are never created */
 	uint64_t xattrs_skipped;
+	uint64_t setid_stripped; /* files whose setuid/setgid bits were dropped */
 };
 
-/* Apply the layer read from LAYER_FD on top of the tree at ROOTFD.  With
- * SET_OWNER the entries' uid/gid are applied (as far as the caller may).
- * STATS accumulates across layers and LIMITS apply to the totals. */
-int sbx_unpack_layer(int rootfd, int layer_fd, const struct sbx_unpack_limits *limits, bool set_owner,
+#define SBX_UNPACK_OWNERS 1u /* apply the entries' uid/gid (as far as the caller may) */
+#define SBX_UNPACK_SETID 2u  /* keep the setuid/setgid bits of files (else dropped) */
+
+/* Apply the layer read from LAYER_FD on top of the tree at ROOTFD; FLAGS
+ * are SBX_UNPACK_*.  STATS accumulates across layers and LIMITS apply to
+ * the totals. */
+int sbx_unpack_layer(int rootfd, int layer_fd, const struct sbx_unpack_limits *limits, unsigned int flags,
 		     struct sbx_unpack_stats *stats, struct sbx_error *err);
 
 #endif

@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (layer < 0 || write(layer, data, size) != (ssize_t)size || lseek(layer, 0, SEEK_SET) != 0)
 		abort();
 	root = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	sbx_unpack_layer(root, layer, &limits, false, &stats, &err);
+	sbx_unpack_layer(root, layer, &limits, 0, &stats, &err);
 	close(root);
 	close(layer);
 	remove_work();

@@ -557,7 +557,7 @@ def test_a_full_disk_leaves_the_store_as_it_was(tmp_path, big_layout):
         pytest.skip("SKIP: mounting a small tmpfs as the store needs root (runs in root mode)")
     s = tmp_path / "small"
     s.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(s)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", str(s)], check=True)
     try:
         r = imp(s, big_layout, "--name", "big")
         assert r.returncode == FAILED and "No space left" in r.stderr, r.stderr

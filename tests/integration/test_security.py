@@ -248,25 +248,41 @@ def test_landlock_scopes_signals(rootfs):
 def test_compiled_filters_are_cached_safely(rootfs, tmp_path):
     """The BPF is cached per user, keyed by the profile's whole text: a
     changed profile, a damaged entry or a cache directory open to others
-    means compiling again, never using what is there."""
+    means compiling again, never using what is there.  Whatever else is on
+    the machine: root's runs see a fresh machine's /var/cache (a private
+    mount namespace with a directory of the test's own there, holding only
+    what rootfs/build makes: sbx/layouts/, 0755)."""
     cache_home = tmp_path / "cache"
     cache_home.mkdir(mode=0o700)
     env = dict(os.environ, XDG_CACHE_HOME=str(cache_home))
-    cache_dir = "/var/cache/sbx" if os.geteuid() == 0 else str(cache_home / "sbx")
+    prefix = []
+    if os.geteuid() == 0:
+        var_cache = tmp_path / "var-cache"
+        (var_cache / "sbx" / "layouts").mkdir(parents=True)
+        os.chmod(var_cache / "sbx", 0o755)
+        prefix = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                  'mount --bind "$0" /var/cache && exec "$@"', str(var_cache)]
+        cache_dir = str(var_cache / "sbx" / "seccomp")
+    else:
+        cache_dir = str(cache_home / "sbx" / "seccomp")
     profile = tmp_path / "p.json"
-    # A text of its own, so that no other run shares its cache entry.
-    profile.write_text(open(REPO / "profiles" / "default.json").read() + " " * (os.getpid() % 97 + 1))
+    profile.write_text(open(REPO / "profiles" / "default.json").read())
 
     def verbose_run():
-        r = run(rootfs, "/bin/sbx-probe", "tiocsti", "x", "0",
-                opts=["-v", "-t", "--seccomp", str(profile)], env=env, stdin=subprocess.DEVNULL)
+        r = subprocess.run([*prefix, SBX, "run", "--rootfs", str(rootfs), "-v", "-t", "--seccomp", str(profile),
+                            "--", "/bin/sbx-probe", "tiocsti", "x", "0"], capture_output=True, text=True,
+                           env=env, stdin=subprocess.DEVNULL, timeout=60)
         assert "pushed=0 errno=EPERM" in r.stdout, r.stdout + r.stderr
         return "from the cache" in r.stderr
 
-    before = set(os.listdir(cache_dir)) if os.path.isdir(cache_dir) else set()
     assert not verbose_run()
-    entry = os.path.join(cache_dir, (set(os.listdir(cache_dir)) - before).pop())
+    entries = os.listdir(cache_dir)
+    assert len(entries) == 1, entries
+    entry = os.path.join(cache_dir, entries[0])
     assert verbose_run(), "the second run should use the cache"
+    assert os.stat(cache_dir).st_mode & 0o777 == 0o700
+    if os.geteuid() == 0:
+        assert os.stat(var_cache / "sbx").st_mode & 0o777 == 0o755, "the layouts stay readable"
     # A damaged entry is not used.
     with open(entry, "r+b") as f:
         f.truncate(100)
@@ -275,10 +291,8 @@ def test_compiled_filters_are_cached_safely(rootfs, tmp_path):
     # A changed profile is a different entry.
     profile.write_text(profile.read_text() + " ")
     assert not verbose_run()
-    if os.geteuid() != 0:
-        # A cache directory others could write to is not trusted.
-        os.chmod(cache_dir, 0o777)
-        assert not verbose_run() and not verbose_run()
-        os.chmod(cache_dir, 0o700)
-    for name in set(os.listdir(cache_dir)) - before:
-        os.unlink(os.path.join(cache_dir, name))
+    # A cache directory others could write to is not trusted.
+    os.chmod(cache_dir, 0o777)
+    assert not verbose_run() and not verbose_run()
+    os.chmod(cache_dir, 0o700)
+    assert verbose_run()
