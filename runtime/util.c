@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +42,61 @@ int sbx_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+static void on_watchdog(int sig)
+{
+	(void)sig;
+}
+
+/* The timer repeats, so that a shot landing before the call starts does
+ * not leave the call unguarded. */
+static void watchdog(bool on)
+{
+	static bool installed;
+	struct itimerval it = { 0 };
+
+	if (on && !installed) {
+		/* Without SA_RESTART: the blocked call returns. */
+		struct sigaction sa = { .sa_handler = on_watchdog };
+		sigset_t set;
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);
+		sigemptyset(&set);
+		sigaddset(&set, SIGALRM);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		installed = true;
+	}
+	if (on)
+		it.it_value.tv_usec = it.it_interval.tv_usec = SBX_IO_WATCHDOG_MS * 1000;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+ssize_t sbx_read_bounded(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+	int saved;
+
+	watchdog(true);
+	n = read(fd, buf, len);
+	saved = errno;
+	watchdog(false);
+	errno = saved;
+	return n;
+}
+
+ssize_t sbx_write_bounded(int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+	int saved;
+
+	watchdog(true);
+	n = write(fd, buf, len);
+	saved = errno;
+	watchdog(false);
+	errno = saved;
+	return n;
 }
 
 int sbx_write_file_at(int dirfd, const char *path, const char *str, struct sbx_error *err)
