@@ -41,8 +41,7 @@ struct supervisor {
 	bool stdin_open;    /* relaying stdin to the pty */
 	char pending[4096]; /* stdin bytes the pty could not take yet */
 	size_t pending_len;
-	bool stdout_gone;   /* our reader went away: output is dropped */
-	bool stderr_gone;
+	bool stdout_gone;   /* our reader went away: pty output is dropped */
 	bool stop_forwarded;/* a stop signal went to the command */
 	bool given_up;      /* undelivered output is dropped, the run ends */
 	bool pty_used;
@@ -55,7 +54,6 @@ struct supervisor {
 	struct rusage usage;
 	bool got_exit;
 	int command_wstatus;
-	bool in_grace;
 	int interrupted_by; /* a signal that ended the run before the command */
 };
 

@@ -149,6 +149,18 @@ def test_output_limit_ends_at_the_deadline_with_a_stalled_reader(rootfs, runs):
     assert r.elapsed < ENDS_WITHIN
 
 
+def test_deadline_holds_for_output_after_the_command_ended(rootfs, runs):
+    """The command ends before the deadline; its output does not reach the
+    stalled reader: sbx still ends by the deadline plus the grace, with the
+    command's own status (it did not time out), the rest dropped."""
+    r = runs(rootfs, "/bin/sbx-probe", "flood", "2m",
+             opts=["--no-tty", "--output-limit", "1m", "--timeout", "1", "--kill-grace", "0.5"])
+    code, err, res = r.wait()
+    assert code == 0 and res["timed_out"] is False, err
+    assert res["output_dropped_bytes"] > 0 and res["stdout_bytes"] == 2 << 20
+    assert "were dropped" in err
+
+
 def test_output_limit_never_blocks_the_command(rootfs, runs, workspace):
     """The command runs to its end while nobody reads; the reader, when it
     comes, gets head, marker and tail, whole."""
