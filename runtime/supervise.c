@@ -380,7 +380,6 @@ enum { P_SYNC, P_SIG, P_TIMER, P_OUT, P_ERR, P_PTY, P_STDIN, P_STDOUT, P_STDERR,
 /* Each wake-up does a bounded amount of work, the signals and the timer
  * first: whatever the output does, stop requests and the deadline are
  * seen at once. */
-
 static int loop(struct supervisor *s, struct sbx_error *err)
 {
 	while (!finished(s)) {
