@@ -69,10 +69,10 @@ void sbx_caller_ttys_save(struct sbx_caller_ttys *c)
 {
 	c->n = 0;
 	for (int fd = 0; fd < 3; fd++) {
-		struct sbx_host_tty *t = &c->t[c->n];
+		struct sbx_caller_tty *t = &c->t[c->n];
 
 		t->fd = fd;
-		if (isatty(fd) && tcgetattr(fd, &t->saved) == 0)
+		if (isatty(fd) && tcgetattr(fd, &t->saved) == 0 && ioctl(fd, TIOCGEXCL, &t->exclusive) == 0)
 			c->n++;
 	}
 }
@@ -97,9 +97,13 @@ void sbx_caller_ttys_restore(struct sbx_caller_ttys *c)
 	for (size_t i = 0; i < c->n; i++) {
 		struct termios now;
 
+		int exclusive;
+
 		if (tcgetattr(c->t[i].fd, &now) == 0 && !same_settings(&now, &c->t[i].saved))
 			tcsetattr(c->t[i].fd, TCSANOW, &c->t[i].saved);
 		tcflow(c->t[i].fd, TCOON);
+		if (ioctl(c->t[i].fd, TIOCGEXCL, &exclusive) == 0 && exclusive != c->t[i].exclusive)
+			ioctl(c->t[i].fd, c->t[i].exclusive ? TIOCEXCL : TIOCNXCL);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	c->n = 0;

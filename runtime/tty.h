@@ -32,11 +32,17 @@ void sbx_host_tty_restore(struct sbx_host_tty *t);
  * it any terminal among them: it can change its modes (stty -echo) or stop
  * its output (tcflow), though not push input (TIOCSTI wants the terminal to
  * be the caller's controlling one, which it never is in the sandbox's new
- * session).  Their settings are saved before the sandbox exists and put
+ * session).  Their settings (and exclusive mode) are saved before the sandbox exists and put
  * back when it is gone, however the run ends short of SIGKILL to sbx. */
+struct sbx_caller_tty {
+	int fd;
+	struct termios saved;
+	int exclusive; /* TIOCEXCL would keep everyone else from opening it */
+};
+
 struct sbx_caller_ttys {
 	size_t n;
-	struct sbx_host_tty t[3];
+	struct sbx_caller_tty t[3];
 };
 
 void sbx_caller_ttys_save(struct sbx_caller_ttys *c);

@@ -333,3 +333,19 @@ def test_no_tty_stopped_output_restarted():
     except BlockingIOError:
         pytest.fail("the caller's terminal output is still stopped after the run")
     t.expect("still-talking")
+
+
+def test_no_tty_exclusive_mode_undone():
+    """TIOCEXCL from the sandbox would keep every later open of the caller's
+    terminal (a new shell's /dev/tty, sudo, ssh) failing with EBUSY."""
+    tiocgexcl = 0x80045440
+    rootfs = python_rootfs()
+    t = Tty([SBX, "run", "--no-tty", "--rootfs", rootfs, "--", "python3", "-c",
+             "import fcntl, termios; fcntl.ioctl(1, termios.TIOCEXCL)"])
+    try:
+        assert t.p.wait(timeout=30) == 0
+    finally:
+        if t.p.poll() is None:
+            t.p.kill()
+    exclusive = int.from_bytes(fcntl.ioctl(t.slave, tiocgexcl, b"\0\0\0\0"), "little")
+    assert exclusive == 0, "the caller's terminal was left in exclusive mode"
