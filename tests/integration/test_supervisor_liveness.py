@@ -125,6 +125,26 @@ def test_stop_signal_ends_a_pty_flood_to_a_stalled_reader(rootfs, runs, sig):
     assert res["output_dropped_bytes"] > 0
 
 
+def test_stdin_still_reaches_the_pty_during_a_flood(rootfs, runs, workspace):
+    """While the command's terminal output waits for the stalled reader,
+    sbx keeps passing our input on."""
+    stdin_r, stdin_w = os.pipe()
+    try:
+        r = runs(rootfs, "sh", "-c", "/bin/sbx-probe flood 100g & read x; echo \"got-$x\" > /workspace/x",
+                 opts=["-t", "-w", str(workspace), "--timeout", "20", "--kill-grace", "0.5"], stdin=stdin_r)
+        r.wait_for_output()
+        time.sleep(0.3)
+        os.write(stdin_w, b"hello\n")
+        deadline = time.monotonic() + ENDS_WITHIN
+        while not (workspace / "x").exists():
+            assert time.monotonic() < deadline, "our input never reached the command"
+            time.sleep(0.05)
+        assert (workspace / "x").read_text() == "got-hello\n"
+    finally:
+        os.close(stdin_r)
+        os.close(stdin_w)
+
+
 def test_pty_output_reaches_a_slow_reader_whole(rootfs, runs):
     """Without a deadline nothing is dropped: a reader that starts late gets
     every byte (the pty turns each newline into CR LF)."""
