@@ -165,6 +165,10 @@ int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_r
 	const unsigned char *buf;
 	size_t len;
 	int ret = 0;
+	/* With a deadline, a reader that does not take the result (--json-fd 1
+	 * on a stalled pipe) holds sbx for the grace at most. */
+	uint64_t grace_ms = o->kill_grace_ns / 1000000 + 1;
+	int wait_ms = o->timeout_ns == 0 ? -1 : grace_ms > INT_MAX ? INT_MAX : (int)grace_ms;
 
 	if (g == NULL)
 		return sbx_fail(err, ENOMEM, "writing the JSON result");
@@ -207,8 +211,10 @@ int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_r
 	yajl_gen_map_close(g);
 	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
 		ret = sbx_fail(err, 0, "generating the JSON result");
-	else if (sbx_write_all(fd, buf, len) < 0 || sbx_write_all(fd, "\n", 1) < 0)
-		ret = sbx_fail(err, errno, "writing the JSON result");
+	else if (sbx_write_all_within(fd, buf, len, wait_ms) < 0 || sbx_write_all_within(fd, "\n", 1, wait_ms) < 0)
+		ret = errno == ETIMEDOUT ? sbx_fail(err, 0, "writing the JSON result: its reader did not take it "
+						    "within the grace after the deadline")
+					 : sbx_fail(err, errno, "writing the JSON result");
 	yajl_gen_free(g);
 	return ret;
 }

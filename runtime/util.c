@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <signal.h>
+#include <time.h>
 #include <string.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -97,6 +99,43 @@ ssize_t sbx_write_bounded(int fd, const void *buf, size_t len)
 	watchdog(false);
 	errno = saved;
 	return n;
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sbx_write_all_within(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	const char *p = buf;
+	int64_t end = monotonic_ms() + timeout_ms;
+
+	if (timeout_ms < 0)
+		return sbx_write_all(fd, buf, len);
+	while (len > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int64_t left = end - monotonic_ms();
+		ssize_t n;
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		n = sbx_write_bounded(fd, p, len < 4096 ? len : 4096);
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			return -1;
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		}
+	}
+	return 0;
 }
 
 int sbx_write_file_at(int dirfd, const char *path, const char *str, struct sbx_error *err)

@@ -41,6 +41,9 @@ int sbx_write_all(int fd, const void *buf, size_t len);
 #define SBX_IO_WATCHDOG_MS 20
 ssize_t sbx_read_bounded(int fd, void *buf, size_t len);
 ssize_t sbx_write_bounded(int fd, const void *buf, size_t len);
+/* All of BUF to FD, as sbx_write_all, but waiting at most TIMEOUT_MS for
+ * the reader to take it (ETIMEDOUT); -1 waits as long as it takes. */
+int sbx_write_all_within(int fd, const void *buf, size_t len, int timeout_ms);
 
 /* Write STR to the file at PATH (relative to DIRFD), which must exist. */
 int sbx_write_file_at(int dirfd, const char *path, const char *str, struct sbx_error *err);

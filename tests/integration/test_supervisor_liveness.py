@@ -369,3 +369,26 @@ def test_no_tty_exclusive_mode_undone():
             t.p.kill()
     exclusive = int.from_bytes(fcntl.ioctl(t.slave, tiocgexcl, b"\0\0\0\0"), "little")
     assert exclusive == 0, "the caller's terminal was left in exclusive mode"
+
+
+def test_json_fd_1_on_a_stalled_reader_still_ends(rootfs):
+    """--json-fd 1 after a flood that filled the reader's pipe: the result
+    waits the grace at most, then sbx says so and ends."""
+    reader, writer = os.pipe()
+    try:
+        p = subprocess.Popen([SBX, "run", "--rootfs", str(rootfs), "--no-tty", "--output-limit", "1m",
+                              "--timeout", "1", "--kill-grace", "0.5", "--json-fd", "1", "--",
+                              "/bin/sbx-probe", "flood", "100g"], stdout=writer, stderr=subprocess.PIPE)
+        os.close(writer)
+        writer = -1
+        try:
+            _, err = p.communicate(timeout=ENDS_WITHIN)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            pytest.fail("sbx still running: its JSON result waits on a stalled reader")
+        assert p.returncode == 124 and b"writing the JSON result: its reader did not take it" in err, err
+    finally:
+        os.close(reader)
+        if writer >= 0:
+            os.close(writer)
