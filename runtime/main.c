@@ -9,6 +9,7 @@
 #include "error.h"
 #include "image_run.h"
 #include "options.h"
+#include "result.h"
 #include "sandbox.h"
 #include "cli.h"
 #include "util.h"
@@ -84,23 +85,28 @@ int sbx_cli_fail(const struct sbx_error *err)
 
 #define fail sbx_cli_fail
 
-/* Where the JSON result goes: opened before the sandbox exists, so that a
- * bad path fails at once. */
 static int open_json(const struct sbx_run_options *opts, struct sbx_error *err)
 {
-	int fd;
-
-	if (opts->json_fd >= 0) {
-		if (fcntl(opts->json_fd, F_SETFD, FD_CLOEXEC) < 0)
-			return sbx_fail(err, errno, "--json-fd %d", opts->json_fd);
-		return opts->json_fd;
-	}
+	if (opts->json_fd >= 0)
+		return sbx_result_json_fd(opts->json_fd, err);
 	if (opts->json_path == NULL)
 		return -1;
-	fd = open(opts->json_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd < 0)
-		return sbx_fail(err, errno, "--json %s", opts->json_path);
-	return fd;
+	return sbx_result_open_json_file(opts->json_path, err);
+}
+
+/* On stderr, which may be as stalled as the output was: a bounded write,
+ * lost rather than waited for (the JSON result has the count too). */
+static void say_output_dropped(const struct sbx_result *res)
+{
+	char msg[256];
+	int n;
+
+	if (!res->output_given_up || res->output_dropped_bytes == 0)
+		return;
+	n = snprintf(msg, sizeof(msg), "sbx: %llu bytes of the command's output were dropped: "
+		     "the reader had not taken them when the run ended\n",
+		     (unsigned long long)res->output_dropped_bytes);
+	(void)!sbx_write_bounded(STDERR_FILENO, msg, (size_t)n);
 }
 
 static int cmd_run(int argc, char *argv[])
@@ -136,6 +142,7 @@ static int cmd_run(int argc, char *argv[])
 	status = sbx_sandbox_run(&opts, &res);
 	if (res.failed)
 		fail(&res.error);
+	say_output_dropped(&res);
 	if (json >= 0 && sbx_result_write_json(json, &res, &opts, &err) < 0) {
 		fail(&err);
 		if (status == 0)

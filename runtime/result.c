@@ -1,8 +1,16 @@
 #include "result.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <yajl/yajl_gen.h>
 
 #include "json.h"
@@ -19,6 +27,78 @@ void sbx_result_add_layer(struct sbx_result *r, const char *layer)
 {
 	if (r->n_layers < SBX_MAX_LAYERS)
 		r->layers[r->n_layers++] = layer;
+}
+
+int sbx_result_json_fd(int fd, struct sbx_error *err)
+{
+	/* A copy above stdio, close-on-exec: the command keeps its stdio
+	 * (--json-fd 1 writes the result after the command's output) and never
+	 * sees the descriptor. */
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	if (copy < 0)
+		return sbx_fail(err, errno, "--json-fd %d", fd);
+	return copy;
+}
+
+/* The path without its links, for the message that refuses them. */
+static void path_without_links(const char *path, char *out, size_t size)
+{
+	cleanup_free char *dir_copy = strdup(path);
+	cleanup_free char *base_copy = strdup(path);
+	char real[PATH_MAX];
+
+	snprintf(out, size, "?");
+	if (dir_copy == NULL || base_copy == NULL || realpath(dirname(dir_copy), real) == NULL)
+		return;
+	snprintf(out, size, "%s/%s", strcmp(real, "/") == 0 ? "" : real, basename(base_copy));
+}
+
+int sbx_result_open_json_file(const char *path, struct sbx_error *err)
+{
+	/* Resolved once, through no symbolic link, never blocking on a fifo;
+	 * created if need be but not truncated before it is checked. */
+	struct open_how how = {
+		.flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		.mode = 0644,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	cleanup_close int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	struct stat st;
+	char plain[PATH_MAX + 256];
+
+	if (fd < 0 && errno == ELOOP) {
+		struct stat lst;
+
+		if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+			return sbx_fail(err, ELOOP, "--json %s: a symbolic link; sbx writes the result only "
+					"to a regular file it reaches through no link", path);
+		path_without_links(path, plain, sizeof(plain));
+		return sbx_fail(err, ELOOP, "--json %s: the path goes through a symbolic link, which sbx "
+				"does not follow to write the result; the same place without links: %s",
+				path, plain);
+	}
+	/* ENXIO: a fifo nobody reads (or a device without its driver). */
+	if (fd < 0 && errno != ENXIO)
+		return sbx_fail(err, errno, "--json %s", path);
+	if (fd >= 0 && fstat(fd, &st) < 0)
+		return sbx_fail(err, errno, "--json %s", path);
+	if (fd < 0 || !S_ISREG(st.st_mode))
+		return sbx_fail(err, 0, "--json %s: not a regular file (use --json-fd for a pipe "
+				"or a terminal)", path);
+	/* An existing file of someone else's (in /tmp, in a workspace a
+	 * sandbox wrote) or with a second name could be a trap: a hard link
+	 * to a file the caller can write and its planter cannot. */
+	if (st.st_uid != geteuid())
+		return sbx_fail(err, 0, "--json %s: the file belongs to uid %u, not to you (uid %u): "
+				"remove it or choose another path", path, (unsigned)st.st_uid,
+				(unsigned)geteuid());
+	if (st.st_nlink > 1)
+		return sbx_fail(err, 0, "--json %s: the file has %lu names (hard links); sbx writes "
+				"the result only to a file with one", path, (unsigned long)st.st_nlink);
+	if (ftruncate(fd, 0) < 0)
+		return sbx_fail(err, errno, "--json %s", path);
+	return sbx_steal_fd(&fd);
 }
 
 #define gen_key sbx_json_gen_key
@@ -85,6 +165,10 @@ int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_r
 	const unsigned char *buf;
 	size_t len;
 	int ret = 0;
+	/* With a deadline, a reader that does not take the result (--json-fd 1
+	 * on a stalled pipe) holds sbx for the grace at most. */
+	uint64_t grace_ms = o->kill_grace_ns / 1000000 + 1;
+	int wait_ms = o->timeout_ns == 0 ? -1 : grace_ms > INT_MAX ? INT_MAX : (int)grace_ms;
 
 	if (g == NULL)
 		return sbx_fail(err, ENOMEM, "writing the JSON result");
@@ -104,6 +188,7 @@ int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_r
 	gen_count(g, "stderr_bytes", r->relayed, r->stderr_bytes);
 	gen_bool(g, "stdout_truncated", r->stdout_truncated);
 	gen_bool(g, "stderr_truncated", r->stderr_truncated);
+	gen_count(g, "output_dropped_bytes", r->output_through_sbx, r->output_dropped_bytes);
 	gen_str(g, "setup_error", r->failed ? r->error.msg : NULL);
 	gen_str(g, "runtime", r->runtime);
 	gen_str(g, "image", o->image_name);
@@ -126,8 +211,10 @@ int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_r
 	yajl_gen_map_close(g);
 	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
 		ret = sbx_fail(err, 0, "generating the JSON result");
-	else if (sbx_write_all(fd, buf, len) < 0 || sbx_write_all(fd, "\n", 1) < 0)
-		ret = sbx_fail(err, errno, "writing the JSON result");
+	else if (sbx_write_all_within(fd, buf, len, wait_ms) < 0 || sbx_write_all_within(fd, "\n", 1, wait_ms) < 0)
+		ret = errno == ETIMEDOUT ? sbx_fail(err, 0, "writing the JSON result: its reader did not take it "
+						    "within the grace after the deadline")
+					 : sbx_fail(err, errno, "writing the JSON result");
 	yajl_gen_free(g);
 	return ret;
 }

@@ -24,6 +24,9 @@ struct sbx_result {
 	uint64_t stderr_bytes;
 	bool stdout_truncated;
 	bool stderr_truncated;
+	bool output_through_sbx;       /* relayed, or the sandbox's pty */
+	uint64_t output_dropped_bytes; /* kept output never delivered */
+	bool output_given_up;          /* dropped at the deadline or a stop */
 	bool failed;       /* sbx or the exec failed: ERROR says why */
 	struct sbx_error error;
 	const char *runtime;
@@ -35,6 +38,13 @@ struct sbx_result {
 
 void sbx_result_init(struct sbx_result *r);
 void sbx_result_add_layer(struct sbx_result *r, const char *layer);
+
+/* Where the result goes, opened before the sandbox exists so that a bad
+ * target fails at once.  --json-fd N: a close-on-exec copy of N above 2.
+ * --json FILE: a regular file of the caller's with one name, reached
+ * through no symbolic link, truncated only once checked. */
+int sbx_result_json_fd(int fd, struct sbx_error *err);
+int sbx_result_open_json_file(const char *path, struct sbx_error *err);
 
 /* Write R (and the limits of OPTS) as one JSON object and a newline. */
 int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_run_options *opts,

@@ -37,6 +37,7 @@
 #include "result.h"
 #include "supervise.h"
 #include "sync.h"
+#include "tty.h"
 #include "landlock.h"
 #include "privileges.h"
 #include "seccomp_filter.h"
@@ -52,6 +53,7 @@ struct sandbox {
 	struct sbx_etc_files etc;
 	char **env;
 	bool pty;
+	struct sbx_caller_ttys caller_ttys; /* without a pty: restored at the end */
 	int sync_fd;     /* the child's end, in the child */
 	int out_pipe[2]; /* the command's stdout and stderr, when relayed */
 	int err_pipe[2];
@@ -447,6 +449,9 @@ static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err
 	sigfd = sbx_supervise_signals(err);
 	if (sigfd < 0)
 		return -1;
+	/* Before the command can touch them. */
+	if (!sb->pty)
+		sbx_caller_ttys_save(&sb->caller_ttys);
 	sbx_verbose(opts->verbose, "creating user, mount, pid, ipc, uts, cgroup%s namespaces",
 		    opts->network == SBX_NETWORK_NONE ? ", net" : "");
 	clock_gettime(CLOCK_MONOTONIC, &started);
@@ -509,6 +514,7 @@ int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 		res->error = err;
 		res->exit_code = err.status ? err.status : SBX_EXIT_FAILURE;
 	}
+	sbx_caller_ttys_restore(&sb.caller_ttys);
 	res->landlock_abi = sb.landlock_abi;
 	if (sb.seccomp.enabled)
 		res->seccomp_profile = opts->seccomp;

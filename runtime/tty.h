@@ -28,6 +28,26 @@ struct sbx_host_tty {
 int sbx_host_tty_raw(struct sbx_host_tty *t, int fd, struct sbx_error *err);
 void sbx_host_tty_restore(struct sbx_host_tty *t);
 
+/* Without a pty of its own the command gets the caller's stdio, and with
+ * it any terminal among them: it can change its modes (stty -echo) or stop
+ * its output (tcflow), though not push input (TIOCSTI wants the terminal to
+ * be the caller's controlling one, which it never is in the sandbox's new
+ * session).  Their settings (and exclusive mode) are saved before the sandbox exists and put
+ * back when it is gone, however the run ends short of SIGKILL to sbx. */
+struct sbx_caller_tty {
+	int fd;
+	struct termios saved;
+	int exclusive; /* TIOCEXCL would keep everyone else from opening it */
+};
+
+struct sbx_caller_ttys {
+	size_t n;
+	struct sbx_caller_tty t[3];
+};
+
+void sbx_caller_ttys_save(struct sbx_caller_ttys *c);
+void sbx_caller_ttys_restore(struct sbx_caller_ttys *c);
+
 /* Copy the window size of FROM to TO (the pty's master sends SIGWINCH to
  * the sandbox's foreground job). */
 void sbx_tty_copy_winsize(int from, int to);

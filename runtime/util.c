@@ -5,7 +5,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +42,98 @@ int sbx_write_all(int fd, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void on_watchdog(int sig)
+{
+	(void)sig;
+}
+
+/* The timer repeats, so that a shot landing before the call starts does
+ * not leave the call unguarded. */
+static void watchdog(bool on)
+{
+	static bool installed;
+	struct itimerval it = { 0 };
+
+	if (on && !installed) {
+		/* Without SA_RESTART: the blocked call returns. */
+		struct sigaction sa = { .sa_handler = on_watchdog };
+		sigset_t set;
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);
+		sigemptyset(&set);
+		sigaddset(&set, SIGALRM);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		installed = true;
+	}
+	if (on)
+		it.it_value.tv_usec = it.it_interval.tv_usec = SBX_IO_WATCHDOG_MS * 1000;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+ssize_t sbx_read_bounded(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+	int saved;
+
+	watchdog(true);
+	n = read(fd, buf, len);
+	saved = errno;
+	watchdog(false);
+	errno = saved;
+	return n;
+}
+
+ssize_t sbx_write_bounded(int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+	int saved;
+
+	watchdog(true);
+	n = write(fd, buf, len);
+	saved = errno;
+	watchdog(false);
+	errno = saved;
+	return n;
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sbx_write_all_within(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	const char *p = buf;
+	int64_t end = monotonic_ms() + timeout_ms;
+
+	if (timeout_ms < 0)
+		return sbx_write_all(fd, buf, len);
+	while (len > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int64_t left = end - monotonic_ms();
+		ssize_t n;
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		n = sbx_write_bounded(fd, p, len < 4096 ? len : 4096);
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			return -1;
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		}
 	}
 	return 0;
 }

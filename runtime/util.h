@@ -31,6 +31,20 @@ static inline int sbx_steal_fd(int *fd)
 /* Write all of BUF to FD, retrying on EINTR and short writes. */
 int sbx_write_all(int fd, const void *buf, size_t len);
 
+/* One read or write on a descriptor sbx shares with its caller (its stdio),
+ * which must never hold sbx up: O_NONBLOCK cannot be set there (it belongs
+ * to the open file description, which other processes share), so a
+ * watchdog signal interrupts a call still blocked after
+ * SBX_IO_WATCHDOG_MS (EINTR, or a short count).  Callers poll first; the
+ * watchdog covers what poll cannot promise (a terminal with less room than
+ * the write, another writer on the same pipe). */
+#define SBX_IO_WATCHDOG_MS 20
+ssize_t sbx_read_bounded(int fd, void *buf, size_t len);
+ssize_t sbx_write_bounded(int fd, const void *buf, size_t len);
+/* All of BUF to FD, as sbx_write_all, but waiting at most TIMEOUT_MS for
+ * the reader to take it (ETIMEDOUT); -1 waits as long as it takes. */
+int sbx_write_all_within(int fd, const void *buf, size_t len, int timeout_ms);
+
 /* Write STR to the file at PATH (relative to DIRFD), which must exist. */
 int sbx_write_file_at(int dirfd, const char *path, const char *str, struct sbx_error *err);
 

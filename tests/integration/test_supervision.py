@@ -18,7 +18,8 @@ from conftest import new_tmp_entries, SBX, host_mounts, probe, run
 
 MARKER_RE = re.compile(r"\n\[sbx: output truncated, (\d+) bytes omitted\]\n")
 RESULT_KEYS = {"exit_code", "signal", "timed_out", "duration_s", "cpu_user_s", "cpu_sys_s", "max_rss_kib",
-               "stdout_bytes", "stderr_bytes", "stdout_truncated", "stderr_truncated", "setup_error",
+               "stdout_bytes", "stderr_bytes", "stdout_truncated", "stderr_truncated", "output_dropped_bytes",
+               "setup_error",
                "runtime", "image", "image_id", "seccomp_profile", "landlock_abi", "layers", "limits_requested",
                "limits_in_force"}
 
