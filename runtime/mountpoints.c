@@ -398,11 +398,16 @@ static int overlay_refused(const struct sbx_run_options *o, const char *missing,
 		return sbx_error_hint(err, "--writable-root needs overlayfs in user namespaces (Linux 5.11+); "
 					   "run without it, writing under /workspace, /tmp or a --tmpfs");
 	}
-	sbx_error_wrap(err, "the %s lacks %s, which sbx makes on an overlay without writing the tree",
-		       o->image_name ? "image" : "rootfs", missing);
-	return sbx_error_hint(err, "add %s to the %s (e.g. mkdir -p ROOTFS%s), or use a kernel with overlayfs in "
-				   "user namespaces (Linux 5.11+)",
-			      missing, o->image_name ? "image" : "rootfs", missing);
+	if (o->image_name != NULL) {
+		sbx_error_wrap(err, "the image %s lacks %s, which sbx makes on an overlay without writing the image",
+			       o->image_name, missing);
+		return sbx_error_hint(err, "use a kernel with overlayfs in user namespaces (Linux 5.11+), or an "
+					   "image that has %s (a layer of its own can add it)", missing);
+	}
+	sbx_error_wrap(err, "the rootfs %s lacks %s, which sbx makes on an overlay without writing the rootfs",
+		       o->rootfs, missing);
+	return sbx_error_hint(err, "use a kernel with overlayfs in user namespaces (Linux 5.11+), or add it: "
+				   "mkdir -p %s%s (touch, for a file)", o->rootfs, missing);
 }
 
 int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, const struct sbx_sources *src,
