@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "options.h"
 #include "util.h"
 
 #define SUBID_FILE_MAX (1u << 20)
@@ -298,22 +299,32 @@ static int plan_root(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 {
 	struct sbx_id_range uids = { SBX_ROOT_RANGE_BASE, SBX_ROOT_RANGE_COUNT };
 	struct sbx_id_range gids = uids;
-	uint32_t host_uid, host_gid;
+	uint32_t host_uid, host_gid, owner_gid = 0;
 
 	if (read_root_range("/etc/subuid", "/etc/passwd", &uids, err) < 0 ||
 	    read_root_range("/etc/subgid", "/etc/group", &gids, err) < 0)
 		return -1;
-	/* Never host root: a root-owned workspace is idmapped instead. */
-	plan->workspace_idmapped = ws_uid == 0;
-	host_uid = ws_uid > 0 ? (uint32_t)ws_uid : uids.start + uid;
+	/* Never host root: a root-owned workspace is idmapped instead.  So is
+	 * every workspace of a sandbox that runs as uid 0 (--user 0): its root
+	 * is then the image's (the range's first id owns the image's root
+	 * files, which --writable-root lets it change), and the workspace's
+	 * owner is shown to it as itself through the idmapped mount. */
+	plan->workspace_idmapped = ws_uid == 0 || (ws_uid > 0 && uid == 0);
+	host_uid = ws_uid > 0 && !plan->workspace_idmapped ? (uint32_t)ws_uid : uids.start + uid;
 	host_gid = gids.start + gid;
+	/* The group a user's workspace gets on disk: one of its owner's, never
+	 * 0; for an owner without any known group, one range id whatever the
+	 * --user, so that runs as uid 0 (idmapped) and as others agree on it
+	 * (an idmapped mount refuses to delete a file whose group it does not
+	 * map). */
+	if (ws_uid > 0)
+		owner_gid = ws_gid >= 0 ? owner_group((uint32_t)ws_uid, (uint32_t)ws_gid, 0) : 0;
+	if (owner_gid == 0)
+		owner_gid = gids.start + SBX_DEFAULT_GID;
 	/* The process never holds host gid 0: it would reach root's group
 	 * files in every mount, not only in the workspace. */
-	if (ws_uid > 0 && ws_gid >= 0) {
-		uint32_t g = owner_group((uint32_t)ws_uid, (uint32_t)ws_gid, host_gid);
-
-		host_gid = g != 0 ? g : host_gid;
-	}
+	if (ws_uid > 0 && !plan->workspace_idmapped)
+		host_gid = owner_gid;
 	/* Idmapped, the sandbox's group is stored on disk as a group of
 	 * root's: the workspace's when root has it, else root's own 0.  Files
 	 * the sandbox creates there are then root:root, which is acceptable
@@ -321,9 +332,10 @@ static int plan_root(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 	 * seccomp filter) and they are root's files anyway: the idmap shows
 	 * the sandbox every root-owned file of the workspace as its own. */
 	if (plan->workspace_idmapped) {
-		uint32_t disk_gid = ws_gid >= 0 ? owner_group(0, (uint32_t)ws_gid, 0) : 0;
+		uint32_t owner = (uint32_t)ws_uid;
+		uint32_t disk_gid = owner != 0 ? owner_gid : ws_gid >= 0 ? owner_group(0, (uint32_t)ws_gid, 0) : 0;
 
-		sbx_idmap_build(0, host_uid, NULL, &plan->workspace_uid);
+		sbx_idmap_build(owner, host_uid, NULL, &plan->workspace_uid);
 		sbx_idmap_build(disk_gid, host_gid, NULL, &plan->workspace_gid);
 		/* The kernel refuses writes below an inode whose group the
 		 * mount does not map: show the workspace's own group as the

@@ -307,18 +307,24 @@ static int workspace_owner(int fd, const char *path, int64_t *uid, int64_t *gid,
 	return 0;
 }
 
-/* Root mode, root-owned workspace: show its owner to the sandbox as the
- * sandbox user, and store what the sandbox creates as that owner. */
+/* Root mode, a root-owned workspace or a sandbox running as uid 0: show
+ * the workspace's owner to the sandbox as the sandbox user, and store what
+ * the sandbox creates as that owner. */
 static int idmap_workspace(struct sandbox *sb, struct sbx_error *err)
 {
 	cleanup_close int userns = sbx_userns_with_maps(&sb->ids.workspace_uid, &sb->ids.workspace_gid, err);
+	bool root_owned = sb->ids.workspace_uid.e[0].inside == 0;
 
-	sbx_verbose(sb->opts->verbose, "workspace owned by root: idmapped mount");
+	sbx_verbose(sb->opts->verbose, "workspace %s: idmapped mount",
+		    root_owned ? "owned by root" : "of a sandbox running as uid 0");
 	if (userns < 0 || sbx_set_mount_idmap(sb->src.workspace, userns, err) < 0) {
 		sbx_error_wrap(err, "--workspace %s", sb->opts->workspace);
-		return sbx_error_hint(err, "it is owned by root and sbx never runs the sandbox as host root: "
-					   "its file system must support idmapped mounts, or chown it to an "
-					   "unprivileged user");
+		if (root_owned)
+			return sbx_error_hint(err, "it is owned by root and sbx never runs the sandbox as host root: "
+						   "its file system must support idmapped mounts, or chown it to an "
+						   "unprivileged user");
+		return sbx_error_hint(err, "with --user 0 the workspace is shown to the image's root through an "
+					   "idmapped mount: its file system must support them, or run without --user 0");
 	}
 	return 0;
 }

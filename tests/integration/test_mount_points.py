@@ -205,6 +205,30 @@ def test_writable_root_writes_vanish(tmp_path, store):
     assert snapshot(tree) == before
 
 
+@pytest.mark.skipif(MODE != "root", reason="as root only, --user 0 with -w is the image's root (idmapped "
+                    "workspace); rootless with ranges it is the caller (see sbx.1)")
+def test_writable_root_as_root_with_a_workspace(tmp_path, store):
+    """The agent's case: --user 0 --writable-root -w: install into the
+    image's root-owned directories, work in the workspace, whose files land
+    as its owner on the host."""
+    tree = bare_image(tmp_path, store, "wrw", {})
+    before = snapshot(tree)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "old").write_text("from a run as the default user")
+    os.chown(ws, 4242, 4242)
+    os.chown(ws / "old", 4242, 4242)
+    r = run_image(store, "wrw", "sh", "-c",
+                  "mkdir -p /usr/local/lib && echo pkg > /usr/local/lib/x && cat /usr/local/lib/x && "
+                  "echo mine > /workspace/new && rm /workspace/old && id -u",
+                  opts=["--writable-root", "--user", "0", "-w", str(ws)])
+    assert r.returncode == 0 and r.stdout == "pkg\n0\n", (r.stdout, r.stderr)
+    st = os.stat(ws / "new")
+    assert (st.st_uid, st.st_gid) == (4242, 4242) and st.st_mode & 0o6000 == 0, st
+    assert not (ws / "old").exists()
+    assert snapshot(tree) == before
+
+
 def test_writable_root_size_and_nosuid(bare, tmp_path):
     before = snapshot(bare)
     r = run(bare, "sh", "-c", "dd if=/dev/zero of=/big bs=1k count=4096 2>/dev/null; echo rc=$?; "

@@ -88,8 +88,12 @@ def test_not_found_and_not_executable_in_json(rootfs):
 
 
 def test_setup_failure_in_json(rootfs, tmp_path):
-    r, res = run_json(rootfs, "true", opts=["--bind", f"{tmp_path}:/no/such/dir"])
-    assert r.returncode == 125 and "/no/such/dir" in res["setup_error"]
+    # A target below the workspace is never made: sbx does not write host
+    # directories, so the setup fails in the sandbox's child.
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    r, res = run_json(rootfs, "true", opts=["-w", str(ws), "--bind", f"{tmp_path}:/workspace/no/such/dir"])
+    assert r.returncode == 125 and "/workspace/no/such/dir" in res["setup_error"], res
     assert res["layers"] == []
     r, res = run_json(tmp_path / "missing", "true")
     assert r.returncode == 125 and "--rootfs" in res["setup_error"]
