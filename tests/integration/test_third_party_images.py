@@ -22,6 +22,7 @@ import pathlib
 import shutil
 import stat
 import subprocess
+import tempfile
 import uuid
 import zipfile
 
@@ -80,6 +81,7 @@ def hostile_layout(base, images):
         d.mkdir(parents=True)
         os.chmod(d, 0o755)
         for name, target in links.items():
+            (d / name).parent.mkdir(mode=0o755, exist_ok=True)
             (d / name).symlink_to(target)
         umoci("insert", "--image", f"{lay}:latest", "--tag", tag, d, "/")
         if workdir is not None:
@@ -92,6 +94,9 @@ def hostile_layout(base, images):
     # The parent of missing mount points is a link out of the root.
     layer("parents", {"srv": "/etc", "opt": f"{DEEP_UP}{EVIL.relative_to('/')}", "mnt": str(EVIL)})
     # WorkingDirs that climb or sit under such a link.
+    # The /etc files sbx provides are links out of the root.
+    layer("etc-links", {"etc/hosts": f"{EVIL}/hosts", "etc/resolv.conf": f"{DEEP_UP}{EVIL.relative_to('/')}/resolv",
+                        "etc/hostname": f"{EVIL}/sub/hostname"})
     for tag, (links, workdir) in WORKDIRS.items():
         layer(tag, links, workdir=workdir)
     return lay
@@ -109,7 +114,7 @@ def store(tmp_path_factory, images):
         r = sbx("image", "import", "--store", str(s), *(["--name", name] if name else []), str(src), timeout=300)
         assert r.returncode == 0, (src, r.stderr)
     lay = hostile_layout(base, images)
-    for tag in ["ws-rel", "ws-abs", "ws-abs-existing", "parents", *WORKDIRS]:
+    for tag in ["ws-rel", "ws-abs", "ws-abs-existing", "parents", "etc-links", *WORKDIRS]:
         r = sbx("image", "import", "--store", str(s), "--name", f"evil:{tag}", str(lay))
         # A WorkingDir that is not absolute may be refused at import (65):
         # the run tests below then check that instead.
@@ -391,6 +396,14 @@ def test_a_workspace_link_out_of_the_root(store, evil, workspace, tag):
     assert not os.path.lexists(EVIL / "ws")
 
 
+def test_etc_files_that_are_links_out_of_the_root(store, evil):
+    r = run(store, "evil:etc-links", "sh", "-c", "cat /etc/hostname; grep -c localhost /etc/hosts; true",
+            opts=["--hostname", "tp-host"])
+    if assert_worked_inside_or_refused(r, "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"):
+        assert r.stdout.splitlines()[0] == "tp-host", r.stdout
+    assert os.listdir(EVIL) == []
+
+
 PARENT_CHECK = r'''
 set -e
 echo in > /srv/sbx-tp-new-TAG/f
@@ -447,3 +460,38 @@ def test_a_bind_destination_through_a_link(store, evil, tmp_path):
             (rw / "f").unlink()
         assert os.listdir(EVIL) == [], (tag, dst, os.listdir(EVIL))
     assert not os.path.lexists(EVIL / "ws")
+
+
+# ---- --rootfs directories ------------------------------------------------------------------
+
+@pytest.fixture
+def busybox_dir(images):
+    """The busybox image unpacked into a plain directory (a --rootfs)."""
+    lay = images / "busybox"
+    index = json.loads((lay / "index.json").read_text())
+    blob = lambda d: lay / "blobs" / "sha256" / d.split(":", 1)[1]
+    man = json.loads(blob(index["manifests"][0]["digest"]).read_text())
+    d = pathlib.Path(tempfile.mkdtemp(prefix="sbx-tp-rootfs-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    r = sbx("image", "unpack", str(d), *[str(blob(l["digest"])) for l in man["layers"]])
+    assert r.returncode == 0, r.stderr
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_rootfs_directory_is_never_written(busybox_dir, workspace, tmp_path):
+    """--rootfs: made to work at run time, or 125 naming the missing point
+    and the fix; either way the directory is untouched."""
+    rw = shared_dir(tmp_path, "rw")
+    before = tree_hash(busybox_dir), os.stat(busybox_dir).st_mtime_ns
+    for opts in ([], ["-w", str(workspace)], ["--bind", f"{rw}:/srv/a/b", "--tmpfs", "/data/t"],
+                 ["--writable-root", "--user", "0"]):
+        r = sbx("run", "--rootfs", str(busybox_dir), "--no-tty", *opts, "--", "sh", "-c",
+                "echo x > /tmp/x && test -d /proc/self && pwd")
+        if r.returncode != 0:
+            assert r.returncode == FAILED and "mkdir" in r.stderr and \
+                any(p in r.stderr for p in ("/tmp", "/proc", "/dev", "/workspace", "/srv", "/data")), (opts, r.stderr)
+        elif "-w" in opts:
+            assert r.stdout == "/workspace\n"
+        assert (tree_hash(busybox_dir), os.stat(busybox_dir).st_mtime_ns) == before, opts
+    assert sorted(os.listdir(busybox_dir)) == ["bin"]
