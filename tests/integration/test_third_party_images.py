@@ -348,9 +348,25 @@ def test_writable_root_installs_a_wheel_and_forgets_it(store, tmp_path):
     assert not os.path.lexists(root / "usr/local/x")
 
 
-def test_without_writable_root_the_root_is_read_only(store):
-    r = run(store, DEBIAN, "sh", "-c", "echo x > /usr/local/x", opts=["--user", "0"])
-    assert r.returncode != 0 and "Read-only file system" in r.stderr, (r.returncode, r.stderr)
+@pytest.mark.parametrize("image,path", [(DEBIAN, "/usr/local/x"), (BUSYBOX, "/bin/x"), (APP, "/app/x")])
+@pytest.mark.parametrize("with_ws", [False, True], ids=["no-w", "w"])
+def test_without_writable_root_the_root_is_read_only(store, workspace, image, path, with_ws):
+    """Also when sbx had to make mount points (an overlay of its own)."""
+    opts = ["--user", "0", "--tmpfs", "/made/for/this", *(["-w", str(workspace)] if with_ws else [])]
+    r = run(store, image, "sh", "-c", f"echo x > {path} || exit 3; echo wrote", opts=opts)
+    assert r.returncode == 3 and "Read-only file system" in r.stderr, (r.returncode, r.stdout, r.stderr)
+    r = run(store, image, "sh", "-c", "mkdir /newdir || exit 3", opts=opts)
+    assert r.returncode == 3 and "Read-only file system" in r.stderr, (r.returncode, r.stdout, r.stderr)
+
+
+def test_a_shaped_tree_keeps_its_bare_root(rootfs, workspace):
+    """Only when a point is missing does sbx put anything over the tree."""
+    out = ok(sbx("run", "--rootfs", str(rootfs), "--no-tty", "-w", str(workspace), "--", "cat",
+                 "/proc/self/mountinfo"))
+    root = [l.split() for l in out.splitlines() if l.split()[4] == "/"]
+    assert len(root) == 1, out
+    fstype = root[0][root[0].index("-") + 1]
+    assert fstype != "overlay", out
 
 
 def test_writable_root_on_busybox_and_with_a_workspace(store, workspace):
