@@ -95,7 +95,7 @@ static const char *env_get(char *const envp[], const char *key)
 	return NULL;
 }
 
-static int exec_failed(const char *path, int errnum, struct sbx_error *err)
+static int exec_failed(const char *path, int errnum, const char *origin, struct sbx_error *err)
 {
 	struct stat st;
 
@@ -103,7 +103,8 @@ static int exec_failed(const char *path, int errnum, struct sbx_error *err)
 		return sbx_fail_status(err, SBX_EXIT_NOEXEC, 0,
 				       "cannot execute %s in the sandbox: its interpreter was not found", path);
 	if (errnum == ENOENT || errnum == ENOTDIR)
-		return sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "%s: not found in the sandbox", path);
+		return sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "%s: not found in the sandbox (%s has no such file)",
+				       path, origin);
 	if (errnum == ENOEXEC)
 		return sbx_fail_status(err, SBX_EXIT_NOEXEC, 0,
 				       "cannot execute %s in the sandbox: not an executable format "
@@ -111,7 +112,7 @@ static int exec_failed(const char *path, int errnum, struct sbx_error *err)
 	return sbx_fail_status(err, SBX_EXIT_NOEXEC, errnum, "cannot execute %s in the sandbox", path);
 }
 
-int sbx_exec_command(char *const argv[], char *const envp[], struct sbx_error *err)
+int sbx_exec_command(char *const argv[], char *const envp[], const char *origin, struct sbx_error *err)
 {
 	const char *name = argv[0];
 	const char *path = env_get(envp, "PATH");
@@ -122,7 +123,7 @@ int sbx_exec_command(char *const argv[], char *const envp[], struct sbx_error *e
 		return sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "empty command name");
 	if (strchr(name, '/') != NULL) {
 		execve(name, argv, envp);
-		return exec_failed(name, errno, err);
+		return exec_failed(name, errno, origin, err);
 	}
 	/* A PATH search like execvp's, but without its fallback of running
 	 * any non-executable file through /bin/sh. */
@@ -135,7 +136,7 @@ int sbx_exec_command(char *const argv[], char *const envp[], struct sbx_error *e
 		if (errno == EACCES)
 			denied = errno;
 		else if (errno != ENOENT && errno != ENOTDIR)
-			return exec_failed(candidate, errno, err);
+			return exec_failed(candidate, errno, origin, err);
 		if (*end == '\0')
 			break;
 		p = end + 1;
@@ -144,5 +145,6 @@ int sbx_exec_command(char *const argv[], char *const envp[], struct sbx_error *e
 		return sbx_fail_status(err, SBX_EXIT_NOEXEC, denied,
 				       "cannot execute %s in the sandbox", name);
 	return sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0,
-			       "command not found in the sandbox: %s (PATH=%s)", name, path ? path : "");
+			       "command not found in the sandbox: %s (%s has none on PATH=%s)", name, origin,
+			       path ? path : "");
 }

@@ -17,7 +17,9 @@ void sbx_env_free(char **env);
 
 /* Execute ARGV with ENVP, looking a bare name up in the PATH of ENVP.
  * Returns only on failure, with ERR's status 127 when the command does not
- * exist and 126 when it exists but cannot be executed. */
-int sbx_exec_command(char *const argv[], char *const envp[], struct sbx_error *err);
+ * exist and 126 when it exists but cannot be executed.  ORIGIN names what
+ * the sandbox was made from ("image NAME:TAG", "rootfs DIR") for the 127
+ * message. */
+int sbx_exec_command(char *const argv[], char *const envp[], const char *origin, struct sbx_error *err);
 
 #endif

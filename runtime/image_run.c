@@ -130,8 +130,13 @@ static int apply_config(struct sbx_run_options *opts, struct sbx_image_run *ir, 
 			return sbx_fail(err, 0, "the image's Env[%zu] is not NAME=VALUE", i);
 		opts->image_env[opts->n_image_env++] = e;
 	}
-	if (workdir != NULL && workdir[0] == '/')
-		opts->workdir = workdir;
+	/* Relative or full of "..", it stays inside: the cwd is made and
+	 * entered from the sandbox's /, never from anywhere else. */
+	if (workdir != NULL && workdir[0] != '\0') {
+		if (sbx_clean_sandbox_path(workdir, ir->workdir, sizeof(ir->workdir)) < 0)
+			return sbx_fail(err, 0, "the image's WorkingDir is too long");
+		opts->workdir = ir->workdir;
+	}
 	if (!opts->user_set && user != NULL && user[0] != '\0' && apply_image_user(opts, ir, user, err) < 0)
 		return -1;
 	if (opts->argv[0] == NULL) {

@@ -14,6 +14,7 @@ struct sbx_image_run {
 	char rootfs[PATH_MAX + 80];
 	char **argv; /* Entrypoint + Cmd, when no command was given */
 	char name[SBX_IMAGE_NAME_MAX + SBX_IMAGE_TAG_MAX + 2];
+	char workdir[PATH_MAX]; /* the image's WorkingDir, taken from / */
 	bool root_user_declined; /* the image's User is uid 0 and --user 0 was not given */
 };
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ static int move_fd(int fd, int target)
 
 /* The command's process: a new session, stdio only, its working directory,
  * default signals, exec. */
-static void run_command(const struct sbx_init_config *c, char *const argv[], int slave)
+static void run_command(const struct sbx_init_config *c, char *const argv[], const char *origin, int slave)
 {
 	struct sbx_error err = { 0 };
 	int sync = c->sync_fd;
@@ -122,7 +123,7 @@ static void run_command(const struct sbx_init_config *c, char *const argv[], int
 	} else if (sbx_seccomp_load(c->seccomp, &err) < 0) {
 		/* err filled; the filter is the very last step before execve */
 	} else {
-		sbx_exec_command(argv, c->env, &err);
+		sbx_exec_command(argv, c->env, origin, &err);
 	}
 	sbx_sync_send(sync, SBX_MSG_ERROR, &err);
 	_exit(err.status);
@@ -191,12 +192,15 @@ static void supervise_command(int sync_fd, pid_t command, const sigset_t *set)
 int sbx_init_run(const struct sbx_init_config *c, struct sbx_error *err)
 {
 	char **argv = copy_argv(c->argv);
+	char origin[PATH_MAX + 16];
 	int master = -1, slave = -1;
 	sigset_t set;
 	pid_t command;
 
 	if (argv == NULL)
 		return sbx_fail(err, ENOMEM, "copying the command line");
+	/* Before the blanking: a --rootfs path lives in sbx's arguments. */
+	snprintf(origin, sizeof(origin), "%s %s", c->image ? "image" : "rootfs", c->image ? c->image : c->rootfs);
 	/* Nothing of the host may be read from the init, before the command
 	 * exists: not its memory (non-dumpable) nor its command line. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -219,7 +223,7 @@ int sbx_init_run(const struct sbx_init_config *c, struct sbx_error *err)
 	if (command < 0)
 		return sbx_fail(err, errno, "starting the command");
 	if (command == 0)
-		run_command(c, argv, slave);
+		run_command(c, argv, origin, slave);
 	sbx_sync_send(c->sync_fd, SBX_MSG_STARTED, NULL);
 	close_all_but(c->sync_fd);
 	supervise_command(c->sync_fd, command, &set);

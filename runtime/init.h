@@ -19,6 +19,8 @@ struct sbx_init_config {
 	char *const *argv; /* points into sbx's own argument area */
 	char *const *env;
 	const char *cwd;
+	const char *image;  /* the image's NAME:TAG, or NULL with --rootfs */
+	const char *rootfs; /* for messages: what the command was looked for in */
 	int sync_fd;
 	int stdout_fd; /* pipe to sbx, or -1 to keep sbx's stdout */
 	int stderr_fd;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mounts.h"
+#include "mountpoints.h"
 #include "util.h"
 
 const char *const sbx_dev_node_names[SBX_DEV_NODES] = {
@@ -318,18 +319,13 @@ int sbx_mount_root(int staging, int rootfs_tree, struct sbx_error *err)
 	return root;
 }
 
-/* Mount TREE on PATH, a directory the image must provide. */
+/* Mount TREE on PATH, a directory of the root (made by sbx_complete_root
+ * when the tree lacked it). */
 static int mount_on_image_dir(int root, int tree, const char *path, const char *why,
 			      struct sbx_error *err)
 {
-	if (sbx_attach_in_root(tree, root, path, SBX_TARGET_DIR, false, err) < 0) {
-		if (err->err == ENOENT)
-			return sbx_fail(err, ENOENT,
-					"the rootfs has no %s directory to mount %s on (sbx never writes into the image: "
-					"create it in the rootfs, e.g. mkdir ROOTFS%s)",
-					path, why, path);
+	if (sbx_attach_in_root(tree, root, path, SBX_TARGET_DIR, false, err) < 0)
 		return sbx_error_wrap(err, "mounting %s", why);
-	}
 	return 0;
 }
 
@@ -396,23 +392,13 @@ int sbx_mount_etc_files(int root, int staging, const struct sbx_etc_files *files
 	return 0;
 }
 
-static bool path_is_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return strncmp(path, dir, n) == 0 && path[n] == '/';
-}
-
-/* A missing target may be created only inside a tmpfs of sbx's own (/tmp
- * or an earlier --tmpfs): never in the image, never in a host directory. */
+/* A missing target may be created only inside a tmpfs of sbx's own (/tmp,
+ * the scratch /workspace or an earlier --tmpfs): never in a host
+ * directory; the tree's missing points are made before it is mounted (see
+ * mountpoints.h). */
 static bool may_create_target(const struct sbx_run_options *opts, size_t upto, const char *dst)
 {
-	if (path_is_under(dst, "/tmp"))
-		return true;
-	for (size_t i = 0; i < upto; i++)
-		if (opts->mounts[i].kind == SBX_MOUNT_TMPFS && path_is_under(dst, opts->mounts[i].dst))
-			return true;
-	return false;
+	return sbx_point_home(opts, upto, dst, false) == SBX_HOME_SBX_TMPFS;
 }
 
 int sbx_mount_extras(int root, const struct sbx_run_options *opts,
@@ -437,7 +423,8 @@ int sbx_mount_extras(int root, const struct sbx_run_options *opts,
 		if (sbx_attach_in_root(tree, root, m->dst, kind, may_create_target(opts, i, m->dst), err) < 0) {
 			sbx_error_wrap(err, "%s %s", opt, m->dst);
 			if (err->err == ENOENT)
-				return sbx_error_hint(err, "the target must exist in the rootfs, or lie under /tmp or a --tmpfs");
+				return sbx_error_hint(err, "a target below a --bind or --ro-bind directory or the -w "
+							   "workspace must exist there: sbx never writes the host's directories");
 			return -1;
 		}
 	}

@@ -29,40 +29,42 @@ enum option_id {
 	OPT_SECCOMP,
 	OPT_SECCOMP_LOG,
 	OPT_REQUIRE,
+	OPT_WRITABLE_ROOT,
 	OPT_HELP,
 };
 
 struct option_def {
 	const char *long_name;
 	char short_name;
-	bool has_arg;
+	enum { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL /* --name=VALUE only */ } arg;
 	enum option_id id;
 };
 
 static const struct option_def option_defs[] = {
-	{ "rootfs", 0, true, OPT_ROOTFS },
-	{ "image", 0, true, OPT_IMAGE },
-	{ "store", 0, true, OPT_STORE },
-	{ "workspace", 'w', true, OPT_WORKSPACE },
-	{ "env", 'e', true, OPT_ENV },
-	{ "ro-bind", 0, true, OPT_RO_BIND },
-	{ "bind", 0, true, OPT_BIND },
-	{ "tmpfs", 0, true, OPT_TMPFS },
-	{ "user", 0, true, OPT_USER },
-	{ "network", 0, true, OPT_NETWORK },
-	{ "hostname", 0, true, OPT_HOSTNAME },
-	{ "verbose", 'v', false, OPT_VERBOSE },
-	{ "timeout", 0, true, OPT_TIMEOUT },
-	{ "kill-grace", 0, true, OPT_KILL_GRACE },
-	{ "output-limit", 0, true, OPT_OUTPUT_LIMIT },
-	{ "json", 0, true, OPT_JSON },
-	{ "json-fd", 0, true, OPT_JSON_FD },
-	{ "tty", 't', false, OPT_TTY },
-	{ "no-tty", 0, false, OPT_NO_TTY },
-	{ "seccomp", 0, true, OPT_SECCOMP },
-	{ "seccomp-log", 0, false, OPT_SECCOMP_LOG },
-	{ "require", 0, true, OPT_REQUIRE },
-	{ "help", 'h', false, OPT_HELP },
+	{ "rootfs", 0, ARG_REQUIRED, OPT_ROOTFS },
+	{ "image", 0, ARG_REQUIRED, OPT_IMAGE },
+	{ "store", 0, ARG_REQUIRED, OPT_STORE },
+	{ "workspace", 'w', ARG_REQUIRED, OPT_WORKSPACE },
+	{ "env", 'e', ARG_REQUIRED, OPT_ENV },
+	{ "ro-bind", 0, ARG_REQUIRED, OPT_RO_BIND },
+	{ "bind", 0, ARG_REQUIRED, OPT_BIND },
+	{ "tmpfs", 0, ARG_REQUIRED, OPT_TMPFS },
+	{ "user", 0, ARG_REQUIRED, OPT_USER },
+	{ "network", 0, ARG_REQUIRED, OPT_NETWORK },
+	{ "hostname", 0, ARG_REQUIRED, OPT_HOSTNAME },
+	{ "verbose", 'v', ARG_NONE, OPT_VERBOSE },
+	{ "timeout", 0, ARG_REQUIRED, OPT_TIMEOUT },
+	{ "kill-grace", 0, ARG_REQUIRED, OPT_KILL_GRACE },
+	{ "output-limit", 0, ARG_REQUIRED, OPT_OUTPUT_LIMIT },
+	{ "json", 0, ARG_REQUIRED, OPT_JSON },
+	{ "json-fd", 0, ARG_REQUIRED, OPT_JSON_FD },
+	{ "tty", 't', ARG_NONE, OPT_TTY },
+	{ "no-tty", 0, ARG_NONE, OPT_NO_TTY },
+	{ "seccomp", 0, ARG_REQUIRED, OPT_SECCOMP },
+	{ "seccomp-log", 0, ARG_NONE, OPT_SECCOMP_LOG },
+	{ "require", 0, ARG_REQUIRED, OPT_REQUIRE },
+	{ "writable-root", 0, ARG_OPTIONAL, OPT_WRITABLE_ROOT },
+	{ "help", 'h', ARG_NONE, OPT_HELP },
 };
 
 int sbx_parse_seconds(const char *s, uint64_t *ns)
@@ -150,6 +152,34 @@ char *sbx_normalize_sandbox_path(const char *path)
 		return NULL;
 	}
 	return out;
+}
+
+int sbx_clean_sandbox_path(const char *path, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (len < 2)
+		return -1;
+	for (const char *p = path; *p != '\0';) {
+		const char *end = strchrnul(p, '/');
+		size_t part = (size_t)(end - p);
+
+		if (part == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[--n] != '/')
+				;
+		} else if (part > 0 && !(part == 1 && p[0] == '.')) {
+			if (n + 1 + part >= len)
+				return -1;
+			out[n] = '/';
+			memcpy(out + n + 1, p, part);
+			n += 1 + part;
+		}
+		p = *end ? end + 1 : end;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return 0;
 }
 
 static bool path_is_or_under(const char *path, const char *dir)
@@ -342,6 +372,12 @@ static int apply_option(struct sbx_run_options *opts, const struct option_def *d
 			return sbx_fail(err, 0, "--require '%s': the layers that can be required are: landlock", arg);
 		opts->require_landlock = true;
 		return 0;
+	case OPT_WRITABLE_ROOT:
+		opts->writable_root = true;
+		if (arg != NULL && (sbx_parse_size(arg, &opts->writable_root_size) < 0 ||
+				    opts->writable_root_size == 0))
+			return sbx_fail(err, 0, "--writable-root=%s: expected a size, e.g. 512m or 2g", arg);
+		return 0;
 	case OPT_HELP:
 		return 1;
 	}
@@ -383,7 +419,7 @@ static int parse_one(int argc, char *const argv[], int *i, struct sbx_run_option
 			return sbx_fail(err, 0, "unknown option '%.*s' (see sbx run --help)",
 					(int)len + 2, word);
 		if (eq != NULL) {
-			if (!def->has_arg)
+			if (def->arg == ARG_NONE)
 				return sbx_fail(err, 0, "option --%s takes no value", def->long_name);
 			inline_arg = eq + 1;
 		}
@@ -392,12 +428,12 @@ static int parse_one(int argc, char *const argv[], int *i, struct sbx_run_option
 		if (def == NULL)
 			return sbx_fail(err, 0, "unknown option '-%c' (see sbx run --help)", word[1]);
 		if (word[2] != '\0') {
-			if (!def->has_arg)
+			if (def->arg != ARG_REQUIRED)
 				return sbx_fail(err, 0, "option -%c takes no value", word[1]);
 			inline_arg = word + 2;
 		}
 	}
-	if (def->has_arg && inline_arg == NULL) {
+	if (def->arg == ARG_REQUIRED && inline_arg == NULL) {
 		if (*i + 1 >= argc)
 			return sbx_fail(err, 0, "option --%s needs a value", def->long_name);
 		inline_arg = argv[++*i];

@@ -63,6 +63,8 @@ struct sbx_run_options {
 	const char *image_env[SBX_MAX_ENV]; /* the image's Env, under -e */
 	size_t n_image_env;
 	const char *workdir; /* the image's WorkingDir, used without -w */
+	bool writable_root;  /* --writable-root: a throw-away overlay over the tree */
+	uint64_t writable_root_size; /* its tmpfs upper; 0: the /tmp size */
 	struct sbx_mount_spec mounts[SBX_MAX_MOUNTS]; /* extra mounts, in order */
 	size_t n_mounts;
 	uint64_t timeout_ns;    /* 0: none */
@@ -96,5 +98,11 @@ int sbx_parse_user(const char *spec, uint32_t *uid, uint32_t *gid);
 /* Check that PATH is absolute, has no "." or ".." component and is not "/".
  * Returns a malloc'd copy without repeated or trailing slashes, or NULL. */
 char *sbx_normalize_sandbox_path(const char *path);
+
+/* PATH taken from / (a relative one too), "." and ".." applied by name, as
+ * an absolute path without repeated slashes ("/" at the least) in OUT of
+ * LEN bytes.  A ".." at the top stays at the top, as it does in a root.
+ * Returns -1 when it does not fit. */
+int sbx_clean_sandbox_path(const char *path, char *out, size_t len);
 
 #endif

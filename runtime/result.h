@@ -9,7 +9,7 @@
 #include "error.h"
 #include "options.h"
 
-#define SBX_MAX_LAYERS 24
+#define SBX_MAX_LAYERS 32
 
 struct sbx_result {
 	int exit_code;  /* what sbx exits with */
@@ -32,6 +32,7 @@ struct sbx_result {
 	const char *runtime;
 	const char *seccomp_profile; /* NULL: unconfined */
 	int landlock_abi;            /* 0: the kernel has none */
+	unsigned int root_flags;     /* SBX_ROOT_* the sandbox reported */
 	const char *layers[SBX_MAX_LAYERS];
 	size_t n_layers;
 };

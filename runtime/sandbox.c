@@ -31,6 +31,7 @@
 #include "devfs.h"
 #include "idmap.h"
 #include "layout.h"
+#include "mountpoints.h"
 #include "mounts.h"
 #include "net.h"
 #include "procfs.h"
@@ -59,7 +60,7 @@ struct sandbox {
 	int err_pipe[2];
 	struct sbx_seccomp seccomp; /* compiled here, loaded by the command */
 	int landlock_abi;
-	const char *writable[SBX_MAX_MOUNTS + 3]; /* where Landlock lets it write */
+	const char *writable[SBX_MAX_MOUNTS + 4]; /* where Landlock lets it write */
 	size_t n_writable;
 };
 
@@ -162,6 +163,7 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	cleanup_close int staging = -1;
 	cleanup_close int root = -1;
 	bool has_workspace = o->workspace != NULL;
+	unsigned int root_flags;
 
 	/* 1. Die with sbx, before anything else. */
 	if (die_with_parent(sb->sync_fd, err) < 0)
@@ -190,6 +192,14 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	root = sbx_mount_root(staging, sb->src.rootfs, err);
 	if (root < 0)
 		return -1;
+	/*    The points it lacks (or --writable-root): an overlay over it,
+	 *    the points made in its upper before it exists, read-only (or
+	 *    the throw-away writable root) from the start.  sbx records it
+	 *    among the layers. */
+	if (sbx_complete_root(staging, &root, o, &sb->src, &root_flags, err) < 0)
+		return -1;
+	if (root_flags && sbx_sync_send_value(sb->sync_fd, SBX_MSG_ROOT, (int)root_flags) < 0)
+		return sbx_fail(err, errno, "telling sbx about the overlay");
 	/* 7. The file system the command sees, all on targets opened inside
 	 *    the new root without following symlinks out of it.  /dev before
 	 *    /proc: the /proc masks bind sbx's own /dev/null. */
@@ -212,7 +222,7 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	if (sbx_mount_etc_files(root, staging, &sb->etc, o->verbose, err) < 0)
 		return -1;
 	/* 8. Extra mounts last, so they may go below /workspace or /tmp. */
-	if (sbx_mount_extras(root, o, &sb->src, err) < 0)
+	if (sbx_mount_extras(root, o, &sb->src, err) < 0 || sbx_make_workdir_on_tmpfs(root, o, err) < 0)
 		return -1;
 	sbx_sources_close(&sb->src);
 	/* 9. Enter the new root and cut the way back. */
@@ -245,6 +255,8 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 		.argv = o->argv,
 		.env = sb->env,
 		.cwd = o->workspace == NULL && o->workdir != NULL ? o->workdir : has_workspace ? "/workspace" : "/",
+		.image = o->image_name,
+		.rootfs = o->rootfs,
 		.sync_fd = sb->sync_fd,
 		.stdout_fd = sb->out_pipe[1],
 		.stderr_fd = sb->err_pipe[1],
@@ -326,10 +338,16 @@ static int prepare_security(struct sandbox *sb, struct sbx_error *err)
 	if (sb->landlock_abi == 0 && o->require_landlock)
 		return sbx_fail(err, 0, "--require landlock: this kernel offers no Landlock "
 				   "(it needs Linux 5.13+ with landlock in the lsm= boot parameter)");
-	sbx_verbose(o->verbose, sb->landlock_abi ? "landlock: ABI %d, writes only to /workspace, /tmp, "
-						   "/dev/shm, the pty and --bind/--tmpfs targets"
-						 : "landlock: not available on this kernel (ABI %d): not applied",
+	sbx_verbose(o->verbose, !sb->landlock_abi ? "landlock: not available on this kernel (ABI %d): not applied"
+				: o->writable_root ? "landlock: ABI %d, writes to the whole (throw-away) root"
+				: "landlock: ABI %d, writes only to /workspace, /tmp, /dev/shm, the pty and "
+				  "--bind/--tmpfs targets",
 		    sb->landlock_abi);
+	/* With --writable-root the whole root: its writes land on the
+	 * overlay's tmpfs, and what else Landlock would guard is read-only
+	 * mounts or sbx's own tmpfs mounts anyway. */
+	if (o->writable_root)
+		sb->writable[sb->n_writable++] = "/";
 	sb->writable[sb->n_writable++] = "/workspace";
 	sb->writable[sb->n_writable++] = "/tmp";
 	sb->writable[sb->n_writable++] = "/dev/shm";
@@ -392,7 +410,9 @@ static void record_layers(const struct sandbox *sb, struct sbx_result *res)
 	if (sb->opts->network == SBX_NETWORK_NONE)
 		sbx_result_add_layer(res, "network-namespace");
 	sbx_result_add_layer(res, "pivot-root");
-	sbx_result_add_layer(res, "read-only-rootfs");
+	sbx_result_add_layer(res, res->root_flags & SBX_ROOT_WRITABLE ? "writable-root-overlay" : "read-only-rootfs");
+	if (res->root_flags & SBX_ROOT_POINTS_MADE)
+		sbx_result_add_layer(res, "mount-points-overlay");
 	sbx_result_add_layer(res, "masked-proc");
 	sbx_result_add_layer(res, "minimal-dev");
 	sbx_result_add_layer(res, "clean-environment");

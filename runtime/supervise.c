@@ -244,6 +244,9 @@ static int on_sync(struct supervisor *s, struct sbx_error *err)
 	case SBX_MSG_STARTED:
 		s->started = true;
 		break;
+	case SBX_MSG_ROOT:
+		s->res->root_flags = (unsigned int)msg.wstatus;
+		break;
 	case SBX_MSG_EXIT:
 		s->got_exit = true;
 		s->command_wstatus = msg.wstatus;

@@ -46,14 +46,19 @@ int sbx_sync_send(int fd, int type, const struct sbx_error *error)
 	return send_msg(fd, &msg, -1);
 }
 
-int sbx_sync_send_status(int fd, int wstatus)
+int sbx_sync_send_value(int fd, int type, int value)
 {
 	struct sbx_msg msg;
 
 	memset(&msg, 0, sizeof(msg));
-	msg.type = SBX_MSG_EXIT;
-	msg.wstatus = wstatus;
+	msg.type = type;
+	msg.wstatus = value;
 	return send_msg(fd, &msg, -1);
+}
+
+int sbx_sync_send_status(int fd, int wstatus)
+{
+	return sbx_sync_send_value(fd, SBX_MSG_EXIT, wstatus);
 }
 
 int sbx_sync_send_fd(int fd, int type, int passed)

@@ -13,6 +13,7 @@ enum sbx_msg_type {
 	SBX_MSG_PTY = 3,        /* init -> sbx: carries the pty master */
 	SBX_MSG_EXIT = 4,       /* init -> sbx: the command's wait status */
 	SBX_MSG_STARTED = 5,    /* init -> sbx: the command's process exists */
+	SBX_MSG_ROOT = 6,       /* child -> sbx: SBX_ROOT_* flags, in wstatus */
 };
 
 struct sbx_msg {
@@ -23,6 +24,8 @@ struct sbx_msg {
 
 int sbx_sync_send(int fd, int type, const struct sbx_error *error);
 int sbx_sync_send_status(int fd, int wstatus);
+/* A message of TYPE whose number (in wstatus) is VALUE. */
+int sbx_sync_send_value(int fd, int type, int value);
 int sbx_sync_send_fd(int fd, int type, int passed);
 
 /* Receive one message; a passed descriptor lands in *PASSED (else -1).

@@ -1,0 +1,459 @@
+#include "mountpoints.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mounts.h"
+#include "util.h"
+
+/* The owner the kernel shows for ids its user namespace does not map. */
+#define OVERFLOW_ID 65534
+
+struct point {
+	const char *path; /* absolute, without "." or ".." components */
+	enum sbx_target_kind kind;
+};
+
+static const struct point fixed_points[] = {
+	{ "/workspace", SBX_TARGET_DIR },   { "/tmp", SBX_TARGET_DIR },
+	{ "/dev", SBX_TARGET_DIR },         { "/proc", SBX_TARGET_DIR },
+	{ "/sys", SBX_TARGET_DIR },         { "/etc/hosts", SBX_TARGET_FILE },
+	{ "/etc/hostname", SBX_TARGET_FILE }, { "/etc/resolv.conf", SBX_TARGET_FILE },
+};
+
+#define MAX_POINTS (SBX_ARRAY_SIZE(fixed_points) + SBX_MAX_MOUNTS + 1)
+
+static bool is_under(const char *path, const char *dir, bool at_or_under)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || (at_or_under && path[n] == '\0'));
+}
+
+enum sbx_point_home sbx_point_home(const struct sbx_run_options *o, size_t upto, const char *path,
+				   bool at_or_under)
+{
+	enum sbx_point_home home = SBX_HOME_TREE;
+
+	/* The mount made last over a path is the one that holds it. */
+	if (is_under(path, "/workspace", at_or_under))
+		home = o->workspace != NULL ? SBX_HOME_HOST : SBX_HOME_SBX_TMPFS;
+	if (is_under(path, "/tmp", at_or_under))
+		home = SBX_HOME_SBX_TMPFS;
+	for (size_t i = 0; i < upto && i < o->n_mounts; i++)
+		if (is_under(path, o->mounts[i].dst, at_or_under))
+			home = o->mounts[i].kind == SBX_MOUNT_TMPFS ? SBX_HOME_SBX_TMPFS : SBX_HOME_HOST;
+	return home;
+}
+
+static bool workdir_is_cwd(const struct sbx_run_options *o)
+{
+	return o->workspace == NULL && o->workdir != NULL && strcmp(o->workdir, "/") != 0;
+}
+
+/* Every point sbx will mount on (or enter) that lies in the tree itself. */
+static int list_points(const struct sbx_run_options *o, const struct sbx_sources *src, struct point *pts,
+		       size_t *n, struct sbx_error *err)
+{
+	*n = 0;
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(fixed_points); i++)
+		pts[(*n)++] = fixed_points[i];
+	if (workdir_is_cwd(o) && sbx_point_home(o, o->n_mounts, o->workdir, true) == SBX_HOME_TREE)
+		pts[(*n)++] = (struct point){ o->workdir, SBX_TARGET_DIR };
+	for (size_t i = 0; i < o->n_mounts; i++) {
+		const struct sbx_mount_spec *m = &o->mounts[i];
+		enum sbx_target_kind kind = SBX_TARGET_DIR;
+
+		if (sbx_point_home(o, i, m->dst, false) != SBX_HOME_TREE)
+			continue;
+		if (m->kind != SBX_MOUNT_TMPFS && sbx_tree_kind(src->mounts[i], &kind, err) < 0)
+			return -1;
+		pts[(*n)++] = (struct point){ m->dst, kind };
+	}
+	return 0;
+}
+
+/* Whether the tree lacks P.  Anything but "no such file" (a symbolic link,
+ * the wrong type, no permission) is left to the mount, which says why. */
+static bool point_missing(int root, const struct point *p)
+{
+	struct sbx_error probe = { 0 };
+	cleanup_close int fd = sbx_open_in_root(root, p->path, p->kind, &probe);
+
+	return fd < 0 && probe.err == ENOENT;
+}
+
+static int open_dir_in_root(int root, const char *path)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+
+	return (int)syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
+}
+
+/* The directory DIR of the tree ROOT as a path from ROOT that has no
+ * symbolic link and no "..": what the kernel resolved, checked to lead to
+ * that same directory. */
+static int real_path_in_tree(int root, int dir, char *out, size_t len, struct sbx_error *err)
+{
+	char link[64], top[PATH_MAX], at[PATH_MAX];
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+	};
+	cleanup_close int again = -1;
+	struct stat want, got;
+	ssize_t n_top, n_at;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", root);
+	n_top = readlink(link, top, sizeof(top) - 1);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dir);
+	n_at = readlink(link, at, sizeof(at) - 1);
+	if (n_top < 0 || n_at < 0)
+		return sbx_fail(err, errno, "finding a directory of the tree");
+	top[n_top] = at[n_at] = '\0';
+	if (strcmp(top, "/") == 0)
+		n_top = 0;
+	if (strncmp(at, top, (size_t)n_top) != 0 || (at[n_top] != '/' && at[n_top] != '\0') ||
+	    (size_t)(n_at - n_top) >= len)
+		return sbx_fail(err, EXDEV, "a directory of the tree is outside it");
+	snprintf(out, len, "%s", at[n_top] == '/' ? at + n_top + 1 : "");
+	again = (int)syscall(SYS_openat2, root, out[0] ? out : ".", &how, sizeof(how));
+	if (again < 0 || fstat(again, &got) < 0 || fstat(dir, &want) < 0 || want.st_dev != got.st_dev ||
+	    want.st_ino != got.st_ino)
+		return sbx_fail(err, again < 0 ? errno : 0, "the tree's /%s moved while sbx was starting", out);
+	return 0;
+}
+
+/* The mode and owner of the tree's directory FROM on the layer's directory
+ * TO: a directory of the layer hides the tree's own attributes.  An owner
+ * the namespace does not map stays the setup user's (that id would name
+ * someone else here). */
+static void copy_attributes(int from, int to)
+{
+	struct stat st;
+
+	if (fstat(from, &st) < 0)
+		return;
+	if (st.st_uid != OVERFLOW_ID && st.st_gid != OVERFLOW_ID)
+		(void)!fchown(to, st.st_uid, st.st_gid);
+	(void)!fchmod(to, st.st_mode & 07777);
+}
+
+/* Step from directory *AT of the layer into NAME, made when missing: with
+ * the attributes of the tree's TREE_DIR when it mirrors one (TREE_DIR >= 0),
+ * else as a new directory 0755 of the setup user. */
+static int layer_step(int *at, const char *name, int tree_dir, struct sbx_error *err)
+{
+	bool made = mkdirat(*at, name, 0700) == 0;
+	int next;
+
+	if (!made && errno != EEXIST)
+		return sbx_fail(err, errno, "making %s in the mount point layer", name);
+	next = openat(*at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (next < 0)
+		return sbx_fail(err, errno, "opening %s in the mount point layer", name);
+	if (made && tree_dir >= 0)
+		copy_attributes(tree_dir, next);
+	else if (made && fchmod(next, 0755) < 0)
+		return sbx_fail(err, errno, "making %s in the mount point layer", name);
+	close(*at);
+	*at = next;
+	return 0;
+}
+
+/* Walk P in the tree ROOT, resolved as in the sandbox (symbolic links stay
+ * inside), down to the deepest directory that exists: *DIR.  *REST points
+ * to the components below it, all missing. */
+static int deepest_existing(int root, const struct point *p, int *dir, const char **rest,
+			    struct sbx_error *err)
+{
+	char prefix[PATH_MAX];
+	const char *c = p->path + 1;
+
+	*dir = open_dir_in_root(root, "");
+	if (*dir < 0)
+		return sbx_fail(err, errno, "opening the tree");
+	for (;;) {
+		const char *end = strchrnul(c, '/');
+		struct stat st;
+		char name[NAME_MAX + 1];
+		int next;
+
+		*rest = c;
+		if (*end == '\0')
+			return 0;
+		if ((size_t)(end - p->path) >= sizeof(prefix) || (size_t)(end - c) > NAME_MAX)
+			return sbx_fail(err, ENAMETOOLONG, "%s", p->path);
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(end - p->path), p->path);
+		snprintf(name, sizeof(name), "%.*s", (int)(end - c), c);
+		next = open_dir_in_root(root, prefix);
+		if (next < 0 && errno != ENOENT)
+			return sbx_fail(err, errno, "%s", prefix);
+		if (next < 0 && fstatat(*dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			return sbx_fail(err, ENOENT, "%s is a symbolic link to nothing: sbx cannot make %s below it",
+					prefix, p->path);
+		if (next < 0)
+			return 0;
+		close(*dir);
+		*dir = next;
+		c = end + 1;
+	}
+}
+
+/* Make the missing point P in the layer UPPER: the directories that lead to
+ * it in the tree mirrored, then what is missing.  The tree is only read,
+ * through fds; the layer is written through fds of its own. */
+static int make_point(int root, int upper, const struct point *p, struct sbx_error *err)
+{
+	cleanup_close int tree_dir = -1;
+	cleanup_close int tree_at = -1;
+	cleanup_close int at = -1;
+	char real[PATH_MAX];
+	const char *rest = "";
+
+	if (deepest_existing(root, p, &tree_dir, &rest, err) < 0 ||
+	    real_path_in_tree(root, tree_dir, real, sizeof(real), err) < 0)
+		return sbx_error_wrap(err, "making the mount point %s", p->path);
+	tree_at = open_dir_in_root(root, "");
+	at = fcntl(upper, F_DUPFD_CLOEXEC, 0);
+	if (tree_at < 0 || at < 0)
+		return sbx_fail(err, errno, "making the mount point %s", p->path);
+	for (char *c = real, *save = NULL; (c = strtok_r(c, "/", &save)) != NULL; c = NULL) {
+		int next = openat(tree_at, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (next < 0)
+			return sbx_fail(err, errno, "making the mount point %s: /%s", p->path, real);
+		close(tree_at);
+		tree_at = next;
+		if (layer_step(&at, c, tree_at, err) < 0)
+			return sbx_error_wrap(err, "making the mount point %s", p->path);
+	}
+	for (const char *c = rest; *c != '\0';) {
+		const char *end = strchrnul(c, '/');
+		char name[NAME_MAX + 1];
+
+		snprintf(name, sizeof(name), "%.*s", (int)(end - c), c);
+		if (*end == '\0' && p->kind == SBX_TARGET_FILE) {
+			cleanup_close int fd = openat(at, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+						      0644);
+
+			if ((fd < 0 && errno != EEXIST) || (fd >= 0 && fchmod(fd, 0644) < 0))
+				return sbx_fail(err, errno, "making the mount point %s", p->path);
+			return 0;
+		}
+		if (layer_step(&at, name, -1, err) < 0)
+			return sbx_error_wrap(err, "making the mount point %s", p->path);
+		c = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* A new tmpfs below STAGING with the directory "upper" (and with a writable
+ * root "work", which overlayfs needs): the upper's fd in *UPPER, the
+ * work's in *WORK. */
+static int make_layer(int staging, int root, const struct sbx_run_options *o, int *upper, int *work,
+		      struct sbx_error *err)
+{
+	struct sbx_tmpfs t = SBX_TMPFS(SBX_POINTS_TMPFS_SIZE, 0700);
+	cleanup_close int tree = -1;
+	cleanup_close int target = -1;
+	cleanup_close int layer = -1;
+
+	if (o->writable_root)
+		t.size = o->writable_root_size ? o->writable_root_size : o->tmp_size;
+	else
+		t.nr_inodes = SBX_POINTS_TMPFS_INODES;
+	tree = sbx_new_tmpfs(t, SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
+	if (tree < 0)
+		return sbx_error_wrap(err, "the overlay's tmpfs");
+	if (mkdirat(staging, "layer", 0700) < 0)
+		return sbx_fail(err, errno, "staging: making the overlay's tmpfs mount point");
+	target = openat(staging, "layer", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (target < 0 || sbx_attach(tree, target, err) < 0)
+		return target < 0 ? sbx_fail(err, errno, "staging: the overlay's tmpfs")
+				  : sbx_error_wrap(err, "staging: the overlay's tmpfs");
+	layer = openat(staging, "layer", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (layer < 0 || mkdirat(layer, "upper", 0700) < 0 ||
+	    (o->writable_root && mkdirat(layer, "work", 0700) < 0))
+		return sbx_fail(err, errno, "staging: the overlay's directories");
+	*upper = openat(layer, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	*work = o->writable_root ? openat(layer, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	if (*upper < 0 || (o->writable_root && *work < 0))
+		return sbx_fail(err, errno, "staging: the overlay's directories");
+	/* The merged / takes the upper's attributes: the tree's own. */
+	copy_attributes(root, *upper);
+	return 0;
+}
+
+/* The kernel's own words on why an overlay was refused, from the log of
+ * the file system context FS. */
+static void kernel_says(int fs, char *buf, size_t len)
+{
+	ssize_t n;
+
+	buf[0] = '\0';
+	while ((n = read(fs, buf, len - 1)) > 0) {
+		buf[n] = '\0';
+		if (buf[n - 1] == '\n')
+			buf[n - 1] = '\0';
+		if (buf[0] == 'e')
+			return;
+	}
+	buf[0] = '\0';
+}
+
+static int set_string(int fs, const char *key, const char *value, struct sbx_error *err)
+{
+	if (fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0) < 0)
+		return sbx_fail(err, errno, "overlay option %s=%s", key, value);
+	return 0;
+}
+
+/* The overlay: with UPPER only a read-only lower over the tree ROOT (its
+ * super block read-only, nothing writes), with WORK a writable upper.
+ * Overlayfs never writes a lower layer; index, xino and metacopy off and
+ * redirects never followed keep it from storing or reading anything of its
+ * own in the tree. */
+static int new_overlay(int root, int upper, int work, unsigned int attrs, struct sbx_error *err)
+{
+	static const char *const flags[][2] = {
+		{ "index", "off" }, { "xino", "off" }, { "metacopy", "off" }, { "redirect_dir", "nofollow" },
+	};
+	char lower[64], up[32], wk[32], why[256];
+	cleanup_close int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+	int mnt;
+
+	if (fs < 0)
+		return sbx_fail(err, errno, "overlayfs");
+	if (work >= 0)
+		snprintf(lower, sizeof(lower), "/proc/self/fd/%d", root);
+	else
+		snprintf(lower, sizeof(lower), "/proc/self/fd/%d:/proc/self/fd/%d", upper, root);
+	snprintf(up, sizeof(up), "/proc/self/fd/%d", upper);
+	snprintf(wk, sizeof(wk), "/proc/self/fd/%d", work);
+	if (set_string(fs, "lowerdir", lower, err) < 0 ||
+	    (work >= 0 && (set_string(fs, "upperdir", up, err) < 0 || set_string(fs, "workdir", wk, err) < 0)))
+		return -1;
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(flags); i++)
+		if (set_string(fs, flags[i][0], flags[i][1], err) < 0)
+			return -1;
+	/* Its own extended attributes (opaque directories), in the user.*
+	 * namespace that a user namespace may write. */
+	if (fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+		return sbx_fail(err, errno, "overlay option userxattr");
+	if (work < 0 && fsconfig(fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
+		return sbx_fail(err, errno, "overlay option ro");
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		int saved = errno;
+
+		kernel_says(fs, why, sizeof(why));
+		return why[0] ? sbx_fail(err, saved, "overlayfs refused (kernel: %s)", why + 2)
+			      : sbx_fail(err, saved, "overlayfs refused");
+	}
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, (attrs & SBX_MNT_RO ? MOUNT_ATTR_RDONLY : 0) | MOUNT_ATTR_NOSUID |
+						   MOUNT_ATTR_NODEV);
+	if (mnt < 0)
+		return sbx_fail(err, errno, "mounting the overlay");
+	return mnt;
+}
+
+static int attach_overlay(int staging, int overlay, struct sbx_error *err)
+{
+	cleanup_close int target = -1;
+	int root;
+
+	if (mkdirat(staging, "merged", 0755) < 0)
+		return sbx_fail(err, errno, "staging: making the overlay's mount point");
+	target = openat(staging, "merged", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (target < 0)
+		return sbx_fail(err, errno, "staging: the overlay's mount point");
+	if (sbx_attach(overlay, target, err) < 0)
+		return sbx_error_wrap(err, "mounting the overlay");
+	root = openat(staging, "merged", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0)
+		return sbx_fail(err, errno, "opening the overlay");
+	return root;
+}
+
+/* What to say when the kernel will not make the overlay. */
+static int overlay_refused(const struct sbx_run_options *o, const char *missing, struct sbx_error *err)
+{
+	if (o->writable_root) {
+		sbx_error_wrap(err, "--writable-root");
+		return sbx_error_hint(err, "--writable-root needs overlayfs in user namespaces (Linux 5.11+); "
+					   "run without it, writing under /workspace, /tmp or a --tmpfs");
+	}
+	sbx_error_wrap(err, "the %s lacks %s, which sbx makes on an overlay without writing the tree",
+		       o->image_name ? "image" : "rootfs", missing);
+	return sbx_error_hint(err, "add %s to the %s (e.g. mkdir -p ROOTFS%s), or use a kernel with overlayfs in "
+				   "user namespaces (Linux 5.11+)",
+			      missing, o->image_name ? "image" : "rootfs", missing);
+}
+
+int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, const struct sbx_sources *src,
+		      unsigned int *flags, struct sbx_error *err)
+{
+	struct point pts[MAX_POINTS];
+	size_t n, n_missing = 0;
+	const char *first_missing = NULL;
+	bool missing[MAX_POINTS];
+	cleanup_close int upper = -1;
+	cleanup_close int work = -1;
+	cleanup_close int overlay = -1;
+	int merged;
+
+	*flags = 0;
+	if (list_points(o, src, pts, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		missing[i] = point_missing(*root, &pts[i]);
+		if (missing[i] && n_missing++ == 0)
+			first_missing = pts[i].path;
+	}
+	if (n_missing == 0 && !o->writable_root)
+		return 0;
+	sbx_verbose(o->verbose, "%s%s%s: an overlay over the tree", o->writable_root ? "--writable-root" : "",
+		    n_missing && o->writable_root ? ", " : "", n_missing ? "missing mount points" : "");
+	if (make_layer(staging, *root, o, &upper, &work, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!missing[i])
+			continue;
+		sbx_verbose(o->verbose, "making the mount point %s", pts[i].path);
+		if (make_point(*root, upper, &pts[i], err) < 0)
+			return -1;
+	}
+	overlay = new_overlay(*root, upper, work, o->writable_root ? 0 : SBX_MNT_RO, err);
+	if (overlay < 0)
+		return overlay_refused(o, first_missing ? first_missing : "nothing", err);
+	merged = attach_overlay(staging, overlay, err);
+	if (merged < 0)
+		return -1;
+	close(*root);
+	*root = merged;
+	*flags = (n_missing ? SBX_ROOT_POINTS_MADE : 0) | (o->writable_root ? SBX_ROOT_WRITABLE : 0);
+	return 0;
+}
+
+int sbx_make_workdir_on_tmpfs(int root, const struct sbx_run_options *o, struct sbx_error *err)
+{
+	cleanup_close int dir = -1;
+
+	if (!workdir_is_cwd(o) || sbx_point_home(o, o->n_mounts, o->workdir, true) != SBX_HOME_SBX_TMPFS)
+		return 0;
+	dir = sbx_open_dir_in_root(root, o->workdir, true, err);
+	if (dir < 0)
+		return sbx_error_wrap(err, "making the image's WorkingDir");
+	return 0;
+}
