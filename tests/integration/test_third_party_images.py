@@ -76,10 +76,12 @@ def hostile_layout(base, images):
     os.chmod(lay, 0o755)
     src = base / "links"
 
-    def layer(tag, links, workdir=None):
+    def layer(tag, links, workdir=None, dirs=()):
         d = src / tag
         d.mkdir(parents=True)
         os.chmod(d, 0o755)
+        for name in dirs:
+            (d / name).mkdir(mode=0o755)
         for name, target in links.items():
             (d / name).parent.mkdir(mode=0o755, exist_ok=True)
             (d / name).symlink_to(target)
@@ -94,6 +96,8 @@ def hostile_layout(base, images):
     # The parent of missing mount points is a link out of the root.
     layer("parents", {"srv": "/etc", "opt": f"{DEEP_UP}{EVIL.relative_to('/')}", "mnt": str(EVIL)})
     # WorkingDirs that climb or sit under such a link.
+    # ... to directories the root has too: followed, if at all, inside.
+    layer("parents-in", {"srv": "/etc", "opt": "etc"}, dirs=["etc"])
     # The /etc files sbx provides are links out of the root.
     layer("etc-links", {"etc/hosts": f"{EVIL}/hosts", "etc/resolv.conf": f"{DEEP_UP}{EVIL.relative_to('/')}/resolv",
                         "etc/hostname": f"{EVIL}/sub/hostname"})
@@ -114,7 +118,7 @@ def store(tmp_path_factory, images):
         r = sbx("image", "import", "--store", str(s), *(["--name", name] if name else []), str(src), timeout=300)
         assert r.returncode == 0, (src, r.stderr)
     lay = hostile_layout(base, images)
-    for tag in ["ws-rel", "ws-abs", "ws-abs-existing", "parents", "etc-links", *WORKDIRS]:
+    for tag in ["ws-rel", "ws-abs", "ws-abs-existing", "parents", "parents-in", "etc-links", *WORKDIRS]:
         r = sbx("image", "import", "--store", str(s), "--name", f"evil:{tag}", str(lay))
         # A WorkingDir that is not absolute may be refused at import (65):
         # the run tests below then check that instead.
@@ -353,6 +357,8 @@ def test_writable_root_installs_a_wheel_and_forgets_it(store, tmp_path):
 def test_without_writable_root_the_root_is_read_only(store, workspace, image, path, with_ws):
     """Also when sbx had to make mount points (an overlay of its own)."""
     opts = ["--user", "0", "--tmpfs", "/made/for/this", *(["-w", str(workspace)] if with_ws else [])]
+    if image == APP and with_ws:
+        path = "/x"  # -w replaces the WorkingDir: /app is not made
     r = run(store, image, "sh", "-c", f"echo x > {path} || exit 3; echo wrote", opts=opts)
     assert r.returncode == 3 and "Read-only file system" in r.stderr, (r.returncode, r.stdout, r.stderr)
     r = run(store, image, "sh", "-c", "mkdir /newdir || exit 3", opts=opts)
@@ -413,11 +419,15 @@ def test_a_workspace_link_out_of_the_root(store, evil, workspace, tag):
 
 
 def test_etc_files_that_are_links_out_of_the_root(store, evil):
-    r = run(store, "evil:etc-links", "sh", "-c", "cat /etc/hostname; grep -c localhost /etc/hosts; true",
-            opts=["--hostname", "tp-host"])
+    """sbx provides /etc/hosts, /etc/hostname and /etc/resolv.conf only on
+    real files: links are left as they are (here dangling inside)."""
+    r = run(store, "evil:etc-links", "sh", "-c", "cat /etc/hostname /etc/hosts /etc/resolv.conf 2>/dev/null; "
+            "echo x > /etc/hosts; true", opts=["--hostname", "tp-host", "--user", "0"])
     if assert_worked_inside_or_refused(r, "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"):
-        assert r.stdout.splitlines()[0] == "tp-host", r.stdout
+        assert r.stdout in ("", "tp-host\n"), r.stdout
     assert os.listdir(EVIL) == []
+    r = run(store, "evil:etc-links", "true", opts=["--network", "host", "--writable-root"])
+    assert_worked_inside_or_refused(r, "/etc/hosts", "/etc/resolv.conf", "/etc/hostname")
 
 
 PARENT_CHECK = r'''
@@ -453,14 +463,37 @@ def test_missing_mount_points_under_links_out_of_the_root(store, evil, tmp_path)
             shutil.rmtree(host_etc_new, ignore_errors=True)
 
 
+def test_missing_mount_points_under_links_to_directories_of_the_root(store, tmp_path):
+    """srv -> /etc and opt -> etc, where the image has /etc: --bind X:/srv/new
+    is /etc/new inside (or refused), never /etc/new on the host."""
+    new = f"sbx-tp-new-{TAG}"
+    rw = shared_dir(tmp_path, "rw")
+    try:
+        for dst in (f"/srv/{new}", f"/opt/{new}/deeper"):
+            r = run(store, "evil:parents-in", "sh", "-c", f"echo in > {dst}/f && ls /etc", opts=["--bind", f"{rw}:{dst}"])
+            if assert_worked_inside_or_refused(r, dst.split("/")[1]):
+                assert (rw / "f").read_text() == "in\n"
+                assert new in r.stdout.split(), r.stdout
+                (rw / "f").unlink()
+            assert not os.path.lexists(f"/etc/{new}"), "made /etc/sbx-tp-new-* ON THE HOST"
+        r = run(store, "evil:parents-in", "sh", "-c", f"test -d /etc/{new}/t && echo made",
+                opts=["--tmpfs", f"/srv/{new}/t"])
+        if assert_worked_inside_or_refused(r, "/srv"):
+            assert r.stdout == "made\n"
+        assert not os.path.lexists(f"/etc/{new}"), "made /etc/sbx-tp-new-* ON THE HOST"
+    finally:
+        if os.path.lexists(f"/etc/{new}"):
+            shutil.rmtree(f"/etc/{new}", ignore_errors=True)
+
+
 @pytest.mark.parametrize("tag", WORKDIRS)
 def test_a_workingdir_out_of_the_root(store, evil, tag):
     r = sbx("image", "inspect", "--store", str(store), f"evil:{tag}")
     if r.returncode != 0:  # refused at import (65, asserted by the store fixture)
         return
-    r = run(store, f"evil:{tag}", "sh", "-c", "pwd; echo in > here")
+    r = run(store, f"evil:{tag}", "sh", "-c", "pwd; test -d .", opts=["--user", "0"])
     if assert_worked_inside_or_refused(r, "WorkingDir", "working directory", WORKDIRS[tag][1]):
-        # Inside the root: where it runs, the file is there (and not on the host).
+        # Inside the root: it runs where the WorkingDir leads inside.
         assert r.stdout.startswith("/"), r.stdout
     assert not os.path.lexists(EVIL / "wd")
 
