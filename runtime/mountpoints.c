@@ -262,15 +262,15 @@ static int make_point(int root, int upper, const struct point *p, struct sbx_err
 /* A new tmpfs below STAGING with the directory "upper" (and with a writable
  * root "work", which overlayfs needs): the upper's fd in *UPPER, the
  * work's in *WORK. */
-static int make_layer(int staging, int root, const struct sbx_run_options *o, int *upper, int *work,
-		      struct sbx_error *err)
+static int make_layer(int staging, int root, const struct sbx_run_options *o, bool writable, int *upper,
+		      int *work, struct sbx_error *err)
 {
 	struct sbx_tmpfs t = SBX_TMPFS(SBX_POINTS_TMPFS_SIZE, 0700);
 	cleanup_close int tree = -1;
 	cleanup_close int target = -1;
 	cleanup_close int layer = -1;
 
-	if (o->writable_root)
+	if (writable)
 		t.size = o->writable_root_size ? o->writable_root_size : o->tmp_size;
 	else
 		t.nr_inodes = SBX_POINTS_TMPFS_INODES;
@@ -284,12 +284,11 @@ static int make_layer(int staging, int root, const struct sbx_run_options *o, in
 		return target < 0 ? sbx_fail(err, errno, "staging: the overlay's tmpfs")
 				  : sbx_error_wrap(err, "staging: the overlay's tmpfs");
 	layer = openat(staging, "layer", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (layer < 0 || mkdirat(layer, "upper", 0700) < 0 ||
-	    (o->writable_root && mkdirat(layer, "work", 0700) < 0))
+	if (layer < 0 || mkdirat(layer, "upper", 0700) < 0 || (writable && mkdirat(layer, "work", 0700) < 0))
 		return sbx_fail(err, errno, "staging: the overlay's directories");
 	*upper = openat(layer, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	*work = o->writable_root ? openat(layer, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-	if (*upper < 0 || (o->writable_root && *work < 0))
+	*work = writable ? openat(layer, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	if (*upper < 0 || (writable && *work < 0))
 		return sbx_fail(err, errno, "staging: the overlay's directories");
 	/* The merged / takes the upper's attributes: the tree's own. */
 	copy_attributes(root, *upper);
@@ -320,12 +319,13 @@ static int set_string(int fs, const char *key, const char *value, struct sbx_err
 	return 0;
 }
 
-/* The overlay: with UPPER only a read-only lower over the tree ROOT (its
- * super block read-only, nothing writes), with WORK a writable upper.
+/* The overlay: without WORK, UPPER is one more read-only lower over the
+ * tree ROOT (no upper layer at all, the super block and the mount
+ * read-only: nothing can write); with WORK, UPPER is a writable upper.
  * Overlayfs never writes a lower layer; index, xino and metacopy off and
  * redirects never followed keep it from storing or reading anything of its
  * own in the tree. */
-static int new_overlay(int root, int upper, int work, unsigned int attrs, struct sbx_error *err)
+static int new_overlay(int root, int upper, int work, struct sbx_error *err)
 {
 	static const char *const flags[][2] = {
 		{ "index", "off" }, { "xino", "off" }, { "metacopy", "off" }, { "redirect_dir", "nofollow" },
@@ -361,8 +361,7 @@ static int new_overlay(int root, int upper, int work, unsigned int attrs, struct
 		return why[0] ? sbx_fail(err, saved, "overlayfs refused (kernel: %s)", why + 2)
 			      : sbx_fail(err, saved, "overlayfs refused");
 	}
-	mnt = fsmount(fs, FSMOUNT_CLOEXEC, (attrs & SBX_MNT_RO ? MOUNT_ATTR_RDONLY : 0) | MOUNT_ATTR_NOSUID |
-						   MOUNT_ATTR_NODEV);
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, (work < 0 ? MOUNT_ATTR_RDONLY : 0) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 	if (mnt < 0)
 		return sbx_fail(err, errno, "mounting the overlay");
 	return mnt;
@@ -404,6 +403,8 @@ static int overlay_refused(const struct sbx_run_options *o, const char *missing,
 int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, const struct sbx_sources *src,
 		      unsigned int *flags, struct sbx_error *err)
 {
+	/* Writable only when asked for; all that follows obeys this. */
+	bool writable = o->writable_root;
 	struct point pts[MAX_POINTS];
 	size_t n, n_missing = 0;
 	const char *first_missing = NULL;
@@ -421,11 +422,11 @@ int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, c
 		if (missing[i] && n_missing++ == 0)
 			first_missing = pts[i].path;
 	}
-	if (n_missing == 0 && !o->writable_root)
+	if (n_missing == 0 && !writable)
 		return 0;
-	sbx_verbose(o->verbose, "%s%s%s: an overlay over the tree", o->writable_root ? "--writable-root" : "",
-		    n_missing && o->writable_root ? ", " : "", n_missing ? "missing mount points" : "");
-	if (make_layer(staging, *root, o, &upper, &work, err) < 0)
+	sbx_verbose(o->verbose, "%s%s%s: an overlay over the tree", writable ? "--writable-root" : "",
+		    n_missing && writable ? ", " : "", n_missing ? "missing mount points" : "");
+	if (make_layer(staging, *root, o, writable, &upper, &work, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (!missing[i])
@@ -434,7 +435,7 @@ int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, c
 		if (make_point(*root, upper, &pts[i], err) < 0)
 			return -1;
 	}
-	overlay = new_overlay(*root, upper, work, o->writable_root ? 0 : SBX_MNT_RO, err);
+	overlay = new_overlay(*root, upper, work, err);
 	if (overlay < 0)
 		return overlay_refused(o, first_missing ? first_missing : "nothing", err);
 	merged = attach_overlay(staging, overlay, err);
@@ -442,7 +443,7 @@ int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, c
 		return -1;
 	close(*root);
 	*root = merged;
-	*flags = (n_missing ? SBX_ROOT_POINTS_MADE : 0) | (o->writable_root ? SBX_ROOT_WRITABLE : 0);
+	*flags = (n_missing ? SBX_ROOT_POINTS_MADE : 0) | (writable ? SBX_ROOT_WRITABLE : 0);
 	return 0;
 }
 
