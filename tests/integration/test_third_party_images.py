@@ -336,20 +336,45 @@ echo conf > /etc/tp.conf && mkdir -p /var/lib/tp && echo s > /var/lib/tp/state
 '''
 
 
+# sbx.1: --user 0 may write the image's root-owned files as root and without
+# subordinate ranges; with ranges uid 0 inside is the caller and the image's
+# root is nobody.
+ROOT_WRITES = MODE in ("root", "nosub")
+
+
 def test_writable_root_installs_a_wheel_and_forgets_it(store, tmp_path):
     wheels = shared_dir(tmp_path, "wheels")
     wheel(wheels)
     root = rootfs_of(store, DEBIAN)
     before = tree_hash(root)
-    opts = ["--user", "0", "--ro-bind", f"{wheels}:/wheels"]
-    out = ok(run(store, DEBIAN, "sh", "-c", INSTALL, opts=["--writable-root", *opts]))
-    assert out == "42 /usr/local/lib/python3.11/dist-packages/tpwheel\nx\n", out
+    opts = ["--writable-root", "--user", "0", "--ro-bind", f"{wheels}:/wheels"]
+    r = run(store, DEBIAN, "sh", "-c", INSTALL, opts=opts)
+    if ROOT_WRITES:
+        assert ok(r) == "42 /usr/local/lib/python3.11/dist-packages/tpwheel\nx\n", r.stdout
+    else:
+        # The root is writable, the image's root-owned directories are not.
+        assert r.returncode != 0 and "/usr/local/x: Permission denied" in r.stderr, (r.returncode, r.stderr)
+        assert "Read-only" not in r.stderr, r.stderr
     # Gone at exit: the next run sees the image as stored.
-    r = run(store, DEBIAN, "sh", "-c", "test ! -e /usr/local/x && test ! -e /etc/tp.conf && "
-            "! python3 -c 'import tpwheel' 2>/dev/null && echo clean", opts=["--writable-root", *opts])
+    r = run(store, DEBIAN, "sh", "-c", "test ! -e /usr/local/x && test ! -e /etc/tp.conf && test ! -e /var/tmp/x && "
+            "! python3 -c 'import tpwheel' 2>/dev/null && echo clean", opts=opts)
     assert ok(r) == "clean\n"
     assert tree_hash(root) == before, "the stored tree changed"
     assert not os.path.lexists(root / "usr/local/x")
+
+
+def test_writable_root_without_user_0_writes_where_the_user_may(store):
+    """The default user: /var/tmp (1777 in the image) is writable, /usr/local
+    (root's) is not -- the writes are the overlay's, the permissions the image's."""
+    r = run(store, DEBIAN, "sh", "-c", "echo v > /var/tmp/x && cat /var/tmp/x; echo x > /usr/local/x",
+            opts=["--writable-root"])
+    assert r.stdout == "v\n", (r.stdout, r.stderr)
+    if MODE == "nosub":  # every file is the caller's, hence uid 1000's
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode != 0 and "/usr/local/x: Permission denied" in r.stderr, (r.returncode, r.stderr)
+    r = run(store, DEBIAN, "sh", "-c", "echo v > /var/tmp/x")
+    assert r.returncode != 0 and "Read-only file system" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("image,path", [(DEBIAN, "/usr/local/x"), (BUSYBOX, "/bin/x"), (APP, "/app/x")])
@@ -375,15 +400,21 @@ def test_a_shaped_tree_keeps_its_bare_root(rootfs, workspace):
     assert fstype != "overlay", out
 
 
-def test_writable_root_on_busybox_and_with_a_workspace(store, workspace):
+@pytest.mark.parametrize("with_ws", [False, True], ids=["no-w", "w"])
+def test_writable_root_on_busybox(store, workspace, with_ws):
+    """--user 0 writes the image's root-owned /bin and a new /etc/d (as root
+    and without ranges, sbx.1 says: with a workspace too)."""
     root = rootfs_of(store, BUSYBOX)
     before = tree_hash(root)
-    out = ok(run(store, BUSYBOX, "sh", "-c", "echo n > /bin/new && mkdir -p /etc/d && echo e > /etc/d/e && "
-                 "cat /bin/new /etc/d/e && pwd && echo w > /workspace/w",
-                 opts=["--writable-root", "--user", "0", "-w", str(workspace)]))
-    assert out == "n\ne\n/workspace\n", out
-    assert (workspace / "w").read_text() == "w\n"
+    r = run(store, BUSYBOX, "sh", "-c", "echo n > /bin/new && mkdir -p /etc/d && echo e > /etc/d/e && "
+            "cat /bin/new /etc/d/e && pwd", opts=["--writable-root", "--user", "0",
+                                                 *(["-w", str(workspace)] if with_ws else [])])
+    if ROOT_WRITES:
+        assert ok(r) == "n\ne\n/workspace\n", r.stdout
+    else:
+        assert r.returncode != 0 and "/bin/new: Permission denied" in r.stderr, (r.returncode, r.stderr)
     assert tree_hash(root) == before
+    assert sorted(os.listdir(root)) == ["bin"] and not os.path.lexists(root / "bin/new")
 
 
 def test_writable_root_size_is_enforced(store):
