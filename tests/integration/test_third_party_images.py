@@ -95,12 +95,12 @@ def hostile_layout(base, images):
     layer("ws-abs-existing", {"workspace": f"{EVIL}"})
     # The parent of missing mount points is a link out of the root.
     layer("parents", {"srv": "/etc", "opt": f"{DEEP_UP}{EVIL.relative_to('/')}", "mnt": str(EVIL)})
-    # WorkingDirs that climb or sit under such a link.
     # ... to directories the root has too: followed, if at all, inside.
     layer("parents-in", {"srv": "/etc", "opt": "etc"}, dirs=["etc"])
     # The /etc files sbx provides are links out of the root.
     layer("etc-links", {"etc/hosts": f"{EVIL}/hosts", "etc/resolv.conf": f"{DEEP_UP}{EVIL.relative_to('/')}/resolv",
                         "etc/hostname": f"{EVIL}/sub/hostname"})
+    # WorkingDirs that climb or sit under such a link.
     for tag, (links, workdir) in WORKDIRS.items():
         layer(tag, links, workdir=workdir)
     return lay
@@ -520,7 +520,9 @@ def test_missing_mount_points_under_links_to_directories_of_the_root(store, tmp_
 @pytest.mark.parametrize("tag", WORKDIRS)
 def test_a_workingdir_out_of_the_root(store, evil, tag):
     r = sbx("image", "inspect", "--store", str(store), f"evil:{tag}")
-    if r.returncode != 0:  # refused at import (65, asserted by the store fixture)
+    if r.returncode != 0:  # refused at import: say so, naming the field
+        r = sbx("image", "import", "--store", str(store), "--name", f"evil:{tag}", str(store.parent / "hostile"))
+        assert r.returncode == 65 and "WorkingDir" in r.stderr, (r.returncode, r.stderr)
         return
     r = run(store, f"evil:{tag}", "sh", "-c", "pwd; test -d .", opts=["--user", "0"])
     if assert_worked_inside_or_refused(r, "WorkingDir", "working directory", WORKDIRS[tag][1]):
