@@ -20,13 +20,17 @@
 struct point {
 	const char *path; /* absolute, without "." or ".." components */
 	enum sbx_target_kind kind;
+	/* A symbolic link there is hidden by a file of the layer (images
+	 * often link /etc/resolv.conf to a file of a daemon that is not
+	 * running): nothing is followed, sbx's own file is mounted on it. */
+	bool hide_link;
 };
 
 static const struct point fixed_points[] = {
-	{ "/workspace", SBX_TARGET_DIR },   { "/tmp", SBX_TARGET_DIR },
-	{ "/dev", SBX_TARGET_DIR },         { "/proc", SBX_TARGET_DIR },
-	{ "/sys", SBX_TARGET_DIR },         { "/etc/hosts", SBX_TARGET_FILE },
-	{ "/etc/hostname", SBX_TARGET_FILE }, { "/etc/resolv.conf", SBX_TARGET_FILE },
+	{ "/workspace", SBX_TARGET_DIR, false },      { "/tmp", SBX_TARGET_DIR, false },
+	{ "/dev", SBX_TARGET_DIR, false },            { "/proc", SBX_TARGET_DIR, false },
+	{ "/sys", SBX_TARGET_DIR, false },            { "/etc/hosts", SBX_TARGET_FILE, true },
+	{ "/etc/hostname", SBX_TARGET_FILE, true },   { "/etc/resolv.conf", SBX_TARGET_FILE, true },
 };
 
 #define MAX_POINTS (SBX_ARRAY_SIZE(fixed_points) + SBX_MAX_MOUNTS + 1)
@@ -67,7 +71,7 @@ static int list_points(const struct sbx_run_options *o, const struct sbx_sources
 	for (size_t i = 0; i < SBX_ARRAY_SIZE(fixed_points); i++)
 		pts[(*n)++] = fixed_points[i];
 	if (workdir_is_cwd(o) && sbx_point_home(o, o->n_mounts, o->workdir, true) == SBX_HOME_TREE)
-		pts[(*n)++] = (struct point){ o->workdir, SBX_TARGET_DIR };
+		pts[(*n)++] = (struct point){ o->workdir, SBX_TARGET_DIR, false };
 	for (size_t i = 0; i < o->n_mounts; i++) {
 		const struct sbx_mount_spec *m = &o->mounts[i];
 		enum sbx_target_kind kind = SBX_TARGET_DIR;
@@ -76,19 +80,20 @@ static int list_points(const struct sbx_run_options *o, const struct sbx_sources
 			continue;
 		if (m->kind != SBX_MOUNT_TMPFS && sbx_tree_kind(src->mounts[i], &kind, err) < 0)
 			return -1;
-		pts[(*n)++] = (struct point){ m->dst, kind };
+		pts[(*n)++] = (struct point){ m->dst, kind, false };
 	}
 	return 0;
 }
 
-/* Whether the tree lacks P.  Anything but "no such file" (a symbolic link,
- * the wrong type, no permission) is left to the mount, which says why. */
+/* Whether the tree lacks P (or has a link where P hides one).  Anything
+ * else (a symbolic link, the wrong type, no permission) is left to the
+ * mount, which says why. */
 static bool point_missing(int root, const struct point *p)
 {
 	struct sbx_error probe = { 0 };
 	cleanup_close int fd = sbx_open_in_root(root, p->path, p->kind, &probe);
 
-	return fd < 0 && probe.err == ENOENT;
+	return fd < 0 && (probe.err == ENOENT || (p->hide_link && probe.err == ELOOP));
 }
 
 static int open_dir_in_root(int root, const char *path)
@@ -393,11 +398,16 @@ static int overlay_refused(const struct sbx_run_options *o, const char *missing,
 		return sbx_error_hint(err, "--writable-root needs overlayfs in user namespaces (Linux 5.11+); "
 					   "run without it, writing under /workspace, /tmp or a --tmpfs");
 	}
-	sbx_error_wrap(err, "the %s lacks %s, which sbx makes on an overlay without writing the tree",
-		       o->image_name ? "image" : "rootfs", missing);
-	return sbx_error_hint(err, "add %s to the %s (e.g. mkdir -p ROOTFS%s), or use a kernel with overlayfs in "
-				   "user namespaces (Linux 5.11+)",
-			      missing, o->image_name ? "image" : "rootfs", missing);
+	if (o->image_name != NULL) {
+		sbx_error_wrap(err, "the image %s lacks %s, which sbx makes on an overlay without writing the image",
+			       o->image_name, missing);
+		return sbx_error_hint(err, "use a kernel with overlayfs in user namespaces (Linux 5.11+), or an "
+					   "image that has %s (a layer of its own can add it)", missing);
+	}
+	sbx_error_wrap(err, "the rootfs %s lacks %s, which sbx makes on an overlay without writing the rootfs",
+		       o->rootfs, missing);
+	return sbx_error_hint(err, "use a kernel with overlayfs in user namespaces (Linux 5.11+), or add it: "
+				   "mkdir -p %s%s (touch, for a file)", o->rootfs, missing);
 }
 
 int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, const struct sbx_sources *src,

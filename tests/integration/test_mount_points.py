@@ -272,6 +272,22 @@ def test_bind_below_symlinked_parent(tmp_path, canary, hostdir):
     assert not pathlib.Path("/etc/new").exists()
 
 
+def test_etc_files_that_are_links_are_hidden(tmp_path, canary):
+    """Links in place of the /etc files sbx writes (Ubuntu links
+    resolv.conf to systemd's) are hidden by sbx's files on the overlay:
+    never followed, in the tree or out of it."""
+    (canary / "hostname").write_text("host canary\n")
+    root = bare_rootfs(tmp_path, links=[("etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf"),
+                                        ("etc/hostname", f"/../../..{canary}/hostname"),
+                                        ("etc/hosts", "/etc/hosts")])
+    before = snapshot(root), snapshot(canary)
+    r = run(root, "sh", "-c", "cat /etc/hostname /etc/resolv.conf; grep -c localhost /etc/hosts",
+            opts=["--network", "host"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "sandbox\n" + pathlib.Path("/etc/resolv.conf").read_text() + "2\n", r.stdout
+    assert (snapshot(root), snapshot(canary)) == before
+
+
 @pytest.mark.parametrize("workdir", ["/../../../..", "/w/../../../x"])
 def test_workingdir_cannot_climb_out(tmp_path, store, workdir):
     """(A relative WorkingDir such as ../../.. is refused at import.)"""

@@ -68,8 +68,10 @@ def test_symlinked_etc_file_is_not_followed(hostile, name):
     replace_with_symlink(root, name, str(canary / "hosts"))
     before = snapshot(canary)
     r = probe(root, "read", "/" + name)
-    # Contained: the link resolves inside the rootfs, where nothing is.
-    assert r.stdout.startswith("err"), r.stdout
+    # Never followed: sbx's own file hides the link on the mount point
+    # overlay (issue 10); before, the link resolved inside the rootfs,
+    # where nothing is.
+    assert r.stdout.startswith("ok"), r.stdout
     assert "canary" not in r.stdout
     assert snapshot(canary) == before
 

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 
 #include "options.h"
+#include "util.h"
 #include "unit.h"
 
 static int parse(struct sbx_run_options *o, struct sbx_error *err, int argc, char **argv)
@@ -54,6 +55,26 @@ static void test_paths(void)
 	free(p);
 }
 
+/* A WorkingDir taken from / by name: never above it. */
+static void test_clean_paths(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "/app", "/app" },         { "app/sub/", "/app/sub" }, { "../../..", "/" },
+		{ "/../../etc", "/etc" },   { "/a/./b//c/..", "/a/b" }, { "", "/" },
+		{ "/w/../../../x", "/x" },  { "/a/..b", "/a/..b" },     { "/a/b/../../..", "/" },
+	};
+	char out[64], tiny[4];
+
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(cases); i++) {
+		CHECK(sbx_clean_sandbox_path(cases[i].in, out, sizeof(out)) == 0);
+		CHECK_STR(out, cases[i].out);
+	}
+	CHECK(sbx_clean_sandbox_path("/abcd", tiny, sizeof(tiny)) < 0);
+	CHECK(sbx_clean_sandbox_path("/ab", tiny, sizeof(tiny)) == 0);
+}
+
 void test_options(void)
 {
 	struct sbx_run_options o;
@@ -62,6 +83,19 @@ void test_options(void)
 
 	test_user_specs();
 	test_paths();
+	test_clean_paths();
+
+	/* --writable-root takes its size only after "=": the next word is the
+	 * command's. */
+	r = PARSE(&o, &e, "--rootfs", "/r", "--writable-root", "true");
+	CHECK(r == 0 && o.writable_root && o.writable_root_size == 0);
+	CHECK_STR(o.argv[0], "true");
+	r = PARSE(&o, &e, "--rootfs", "/r", "--writable-root=2g", "true");
+	CHECK(r == 0 && o.writable_root && o.writable_root_size == 2ULL << 30);
+	CHECK(PARSE(&o, &e, "--rootfs", "/r", "--writable-root=", "true") < 0);
+	CHECK(PARSE(&o, &e, "--rootfs", "/r", "--writable-root=0", "true") < 0);
+	CHECK(PARSE(&o, &e, "--rootfs", "/r", "--writable-root=big", "true") < 0);
+	CHECK(strstr(e.msg, "--writable-root") != NULL);
 
 	r = PARSE(&o, &e, "--rootfs", "/r", "true");
 	CHECK(r == 0);
