@@ -272,7 +272,7 @@ def test_a_missing_workingdir_is_made(store, workspace):
 def test_a_missing_command_is_127_naming_the_image(store, image):
     r = run(store, image, "no-such-command-tp")
     assert r.returncode == NOT_FOUND, (r.returncode, r.stderr)
-    assert "no-such-command-tp" in r.stderr and image.split(":")[0] in r.stderr, r.stderr
+    assert "no-such-command-tp" in r.stderr and image in r.stderr, r.stderr
 
 
 # ---- binds and tmpfs to missing destinations ----------------------------------------------
