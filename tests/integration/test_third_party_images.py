@@ -533,6 +533,26 @@ def test_missing_mount_points_under_links_to_directories_of_the_root(store, tmp_
             shutil.rmtree(f"/etc/{new}", ignore_errors=True)
 
 
+def test_binds_through_the_images_own_links(store, tmp_path):
+    """Debian's own links, as every Debian image has them: /var/run -> /run
+    (absolute), /lib -> usr/lib (relative).  Missing destinations below them
+    are made inside the root, never at /run/... or /usr/lib/... on the host."""
+    new = f"sbx-tp-new-{TAG}"
+    rw = shared_dir(tmp_path, "rw")
+    host = [pathlib.Path(f"/run/{new}"), pathlib.Path(f"/usr/lib/{new}")]
+    try:
+        r = run(store, DEBIAN, "sh", "-c", f"echo in > /var/run/{new}/f && ls /run && test -d /usr/lib/{new}/t "
+                "&& echo made", opts=["--bind", f"{rw}:/var/run/{new}", "--tmpfs", f"/lib/{new}/t"])
+        if assert_worked_inside_or_refused(r, "/var/run", "/lib"):
+            assert (rw / "f").read_text() == "in\n"
+            assert new in r.stdout.split() and r.stdout.endswith("made\n"), r.stdout
+        for p in host:
+            assert not os.path.lexists(p), f"made {p} ON THE HOST"
+    finally:
+        for p in host:
+            shutil.rmtree(p, ignore_errors=True)
+
+
 @pytest.mark.parametrize("tag", WORKDIRS)
 def test_a_workingdir_out_of_the_root(store, evil, tag):
     r = sbx("image", "inspect", "--store", str(store), f"evil:{tag}")
