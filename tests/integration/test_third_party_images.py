@@ -365,14 +365,14 @@ def test_writable_root_installs_a_wheel_and_forgets_it(store, tmp_path):
 
 @pytest.mark.parametrize("with_ws", [False, True], ids=["no-w", "w"])
 def test_writable_root_user_0_and_world_writable_directories(store, workspace, with_ws):
-    """sbx.1: where uid 0 inside is the image's root, /var/tmp (1777,
-    root's) is writable; where the image's root is unmapped (as root with
-    -w, with ranges) overlayfs cannot copy it up (EOVERFLOW), while new
-    entries of / stay writable."""
+    """sbx.1: where uid 0 inside is the image's root (as root, with -w too,
+    and without ranges), /var/tmp (1777, root's) is writable; where the
+    image's root is unmapped (with ranges) overlayfs cannot copy it up
+    (EOVERFLOW), while new entries of / stay writable."""
     r = run(store, DEBIAN, "sh", "-c", "mkdir /new && echo n > /new/f && cat /new/f; "
             "echo v > /var/tmp/x && cat /var/tmp/x",
             opts=["--writable-root", "--user", "0", *(["-w", str(workspace)] if with_ws else [])])
-    if MODE == "nosub" or (MODE == "root" and not with_ws):
+    if ROOT_WRITES:
         assert ok(r) == "n\nv\n"
     else:
         assert r.returncode != 0 and r.stdout == "n\n", (r.returncode, r.stdout, r.stderr)
@@ -419,14 +419,14 @@ def test_a_shaped_tree_keeps_its_bare_root(rootfs, workspace):
 @pytest.mark.parametrize("with_ws", [False, True], ids=["no-w", "w"])
 def test_writable_root_on_busybox(store, workspace, with_ws):
     """--user 0 writes the image's root-owned /bin and a new /etc/d where
-    uid 0 inside is the image's root (sbx.1): as root without -w, and
-    without ranges; as root with -w it is the workspace's owner."""
+    uid 0 inside is the image's root (sbx.1): as root, with -w too, and
+    without ranges."""
     root = rootfs_of(store, BUSYBOX)
     before = tree_hash(root)
     r = run(store, BUSYBOX, "sh", "-c", "echo n > /bin/new && mkdir -p /etc/d && echo e > /etc/d/e && "
             "cat /bin/new /etc/d/e && pwd", opts=["--writable-root", "--user", "0",
                                                  *(["-w", str(workspace)] if with_ws else [])])
-    if ROOT_WRITES and not (MODE == "root" and with_ws):
+    if ROOT_WRITES:
         assert ok(r) == "n\ne\n/workspace\n", r.stdout
     else:
         assert r.returncode != 0 and "/bin/new: Permission denied" in r.stderr, (r.returncode, r.stderr)
