@@ -219,7 +219,7 @@ def test_writable_root_as_root_with_a_workspace(tmp_path, store):
     os.chown(ws, 4242, 4242)
     os.chown(ws / "old", 4242, 4242)
     r = run_image(store, "wrw", "sh", "-c",
-                  "mkdir -p /usr/local/lib && echo pkg > /usr/local/lib/x && cat /usr/local/lib/x && "
+                  "echo pkg > /bin/pkg && cat /bin/pkg && rm /bin/cat && "
                   "echo mine > /workspace/new && rm /workspace/old && id -u",
                   opts=["--writable-root", "--user", "0", "-w", str(ws)])
     assert r.returncode == 0 and r.stdout == "pkg\n0\n", (r.stdout, r.stderr)
