@@ -6,6 +6,7 @@ The suite runs once per mode (tests/run-integration sets SBX_TEST_MODE):
   nosub   - an unprivileged user without ranges (single id mapping)
 Each mode checks that it really is that mode, so a mislabelled run fails.
 """
+import json
 import os
 import pathlib
 import shutil
@@ -66,6 +67,23 @@ def workspace(tmp_path):
     if os.geteuid() == 0:
         os.chown(ws, ROOT_MODE_WS_UID, ROOT_MODE_WS_UID)
     return ws
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An image store of the test's own, taken apart by sbx afterwards
+    (rootless with ranges its trees belong to subordinate ids)."""
+    s = tmp_path / "store"
+    yield s
+    if s.is_dir():
+        r = sbx("image", "ls", "--json", "--store", str(s))
+        try:
+            recs = json.loads(r.stdout) if r.returncode == 0 else []
+        except ValueError:
+            recs = []
+        if recs:
+            sbx("image", "rm", "--store", str(s), *[f"{x['name']}:{x['tag']}" for x in recs])
+        sbx("image", "gc", "--store", str(s))
 
 
 def expected_ws_owner():

@@ -152,23 +152,6 @@ def base(rootfs):
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = tmp_path / "store"
-    yield s
-    # Rootless with ranges the trees belong to subordinate ids: sbx takes
-    # them apart.
-    if s.is_dir():
-        r = sbx("image", "ls", "--json", "--store", str(s))
-        try:
-            recs = json.loads(r.stdout) if r.returncode == 0 else []
-        except ValueError:
-            recs = []
-        if recs:
-            sbx("image", "rm", "--store", str(s), *[f"{x['name']}:{x['tag']}" for x in recs])
-        sbx("image", "gc", "--store", str(s))
-
-
-@pytest.fixture
 def canaries(tmp_path):
     """A canary directory beside the store and the images, and one outside
     /tmp: byte-for-byte unchanged afterwards (content, inode, mtime)."""

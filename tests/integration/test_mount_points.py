@@ -64,17 +64,6 @@ def layers_of(path):
 
 # ---- images ----------------------------------------------------------------------------
 
-@pytest.fixture
-def store(tmp_path):
-    s = tmp_path / "store"
-    yield s
-    if s.is_dir():
-        r = sbx("image", "ls", "--json", "--store", str(s))
-        recs = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else []
-        if recs:
-            sbx("image", "rm", "--store", str(s), *[f"{x['name']}:{x['tag']}" for x in recs])
-
-
 def bare_image(tmp_path, store, name, config, links=(), dirs=()):
     """An image of a bare tree (owned by root in the image), imported into
     STORE; returns its tree's path in the store."""

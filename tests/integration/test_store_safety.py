@@ -44,18 +44,6 @@ def base(rootfs):
     return Layer.of_tree(rootfs, compression="gzip")
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = tmp_path / "store"
-    yield s
-    if s.is_dir():
-        r = sbx("image", "ls", "--json", "--store", str(s))
-        recs = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else []
-        if recs:
-            sbx("image", "rm", "--store", str(s), *[f"{x['name']}:{x['tag']}" for x in recs])
-        sbx("image", "gc", "--store", str(s))
-
-
 def with_message(layer_text):
     return Layer.of([dir_("./"), file("msg", layer_text)])
 

@@ -28,7 +28,7 @@ import zipfile
 
 import pytest
 
-from conftest import MODE, ROOT_MODE_WS_UID, sbx
+from conftest import MODE, sbx
 import thirdparty
 
 FAILED, NOT_FOUND = 125, 127
@@ -148,15 +148,6 @@ def evil():
         assert sorted(os.listdir(EVIL)) == [], f"created OUTSIDE the root: {os.listdir(EVIL)}"
     finally:
         shutil.rmtree(EVIL, ignore_errors=True)
-
-
-@pytest.fixture
-def workspace(tmp_path):
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    if os.geteuid() == 0:
-        os.chown(ws, ROOT_MODE_WS_UID, ROOT_MODE_WS_UID)
-    return ws
 
 
 def shared_dir(tmp_path, name, content=None):
