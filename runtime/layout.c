@@ -301,22 +301,30 @@ int sbx_mount_staging(struct sbx_error *err)
 	return open_dir_at(AT_FDCWD, "/tmp", err);
 }
 
-int sbx_mount_root(int staging, int rootfs_tree, struct sbx_error *err)
+int sbx_attach_in_staging(int staging, int tree, const char *name, struct sbx_error *err)
 {
 	cleanup_close int target = -1;
-	int root;
+	int mounted;
 
-	if (mkdirat(staging, "root", 0755) < 0)
-		return sbx_fail(err, errno, "staging: creating the new root's mount point");
-	target = openat(staging, "root", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (mkdirat(staging, name, 0755) < 0)
+		return sbx_fail(err, errno, "staging: making the mount point %s", name);
+	target = openat(staging, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (target < 0)
-		return sbx_fail(err, errno, "staging: opening the new root's mount point");
-	if (sbx_attach(rootfs_tree, target, err) < 0)
-		return sbx_error_wrap(err, "mounting the rootfs");
-	root = openat(staging, "root", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (root < 0)
-		return sbx_fail(err, errno, "opening the new root");
-	return root;
+		return sbx_fail(err, errno, "staging: opening the mount point %s", name);
+	if (sbx_attach(tree, target, err) < 0)
+		return sbx_error_wrap(err, "staging: mounting on %s", name);
+	/* The mount, not the directory below it that TARGET still names. */
+	mounted = openat(staging, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (mounted < 0)
+		return sbx_fail(err, errno, "staging: opening what is mounted on %s", name);
+	return mounted;
+}
+
+int sbx_mount_root(int staging, int rootfs_tree, struct sbx_error *err)
+{
+	int root = sbx_attach_in_staging(staging, rootfs_tree, "root", err);
+
+	return root < 0 ? sbx_error_wrap(err, "mounting the rootfs") : root;
 }
 
 /* Mount TREE on PATH, a directory of the root (made by sbx_complete_root

@@ -54,6 +54,10 @@ int sbx_etc_files_make(const struct sbx_run_options *opts, struct sbx_etc_files 
  * live there until pivot_root.  Returns a directory fd of it. */
 int sbx_mount_staging(struct sbx_error *err);
 
+/* Attach TREE on a new directory NAME of the staging tmpfs; returns an
+ * O_PATH fd of the mount. */
+int sbx_attach_in_staging(int staging, int tree, const char *name, struct sbx_error *err);
+
 /* Attach the read-only rootfs below the staging directory.  Returns an
  * O_PATH fd of the new root. */
 int sbx_mount_root(int staging, int rootfs_tree, struct sbx_error *err);

@@ -372,24 +372,6 @@ static int new_overlay(int root, int upper, int work, struct sbx_error *err)
 	return mnt;
 }
 
-static int attach_overlay(int staging, int overlay, struct sbx_error *err)
-{
-	cleanup_close int target = -1;
-	int root;
-
-	if (mkdirat(staging, "merged", 0755) < 0)
-		return sbx_fail(err, errno, "staging: making the overlay's mount point");
-	target = openat(staging, "merged", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (target < 0)
-		return sbx_fail(err, errno, "staging: the overlay's mount point");
-	if (sbx_attach(overlay, target, err) < 0)
-		return sbx_error_wrap(err, "mounting the overlay");
-	root = openat(staging, "merged", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (root < 0)
-		return sbx_fail(err, errno, "opening the overlay");
-	return root;
-}
-
 /* What to say when the kernel will not make the overlay. */
 static int overlay_refused(const struct sbx_run_options *o, const char *missing, struct sbx_error *err)
 {
@@ -448,9 +430,9 @@ int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, c
 	overlay = new_overlay(*root, upper, work, err);
 	if (overlay < 0)
 		return overlay_refused(o, first_missing ? first_missing : "nothing", err);
-	merged = attach_overlay(staging, overlay, err);
+	merged = sbx_attach_in_staging(staging, overlay, "merged", err);
 	if (merged < 0)
-		return -1;
+		return sbx_error_wrap(err, "mounting the overlay");
 	close(*root);
 	*root = merged;
 	*flags = (n_missing ? SBX_ROOT_POINTS_MADE : 0) | (writable ? SBX_ROOT_WRITABLE : 0);
