@@ -159,7 +159,7 @@ struct trial {
 static void trial_fail(int *errp, char *msg, const struct sbx_error *err)
 {
 	*errp = err->err ? err->err : EPERM;
-	snprintf(msg, TRIAL_MSG, "%s", err->msg);
+	snprintf(msg, TRIAL_MSG, "%.300s", err->msg);
 }
 
 /* A tmpfs over /tmp of the trial's mount namespace, as the sandbox's own
@@ -453,7 +453,7 @@ static void userns_refused(struct check *c, int e, const char *step)
 		remedy(c, "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or load this AppArmor "
 			  "profile (/etc/apparmor.d/sbx; apparmor_parser -r /etc/apparmor.d/sbx):");
 		snprintf(c->extra, sizeof(c->extra),
-			 "abi <abi/4.0>,\ninclude <tunables/global>\nprofile sbx %s flags=(unconfined) {\n"
+			 "abi <abi/4.0>,\ninclude <tunables/global>\nprofile sbx %.900s flags=(unconfined) {\n"
 			 "  userns,\n  include if exists <local/sbx>\n}\n", exe);
 	} else {
 		remedy(c, "the host or the container sbx runs in forbids user namespaces (a container "
@@ -589,7 +589,7 @@ static void check_net(struct check *c, const struct trial *t)
 	set(c, CHECK_OK, "own namespace, lo up (interfaces: %s)", t->net_ifaces);
 }
 
-static void controller_names(unsigned int mask, char *buf, size_t len)
+static void controller_names(unsigned int mask, const char *sep, char *buf, size_t len)
 {
 	static const char *const names[] = { "memory", "cpu", "pids" };
 	size_t n = 0;
@@ -597,7 +597,7 @@ static void controller_names(unsigned int mask, char *buf, size_t len)
 	buf[0] = '\0';
 	for (unsigned int i = 0; i < 3; i++)
 		if (mask & (1u << i))
-			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", names[i]);
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? sep : "", names[i]);
 }
 
 static void check_cgroup(struct check *c)
@@ -608,9 +608,9 @@ static void check_cgroup(struct check *c)
 
 	memset(&info, 0, sizeof(info));
 	sbx_cgroup_describe(&info);
-	controller_names(info.usable, usable, sizeof(usable));
-	controller_names(info.v1_controllers, v1, sizeof(v1));
-	controller_names(info.v2_controllers, v2, sizeof(v2));
+	controller_names(info.usable, ",", usable, sizeof(usable));
+	controller_names(info.v1_controllers, ",", v1, sizeof(v1));
+	controller_names(info.v2_controllers, ",", v2, sizeof(v2));
 	fact_str(c, "mode", sbx_cgroup_mode_name(info.mode));
 	fact_str(c, "cgroup2_mount", info.mount[0] ? info.mount : NULL);
 	fact_list(c, "v1_controllers", v1);
@@ -621,12 +621,9 @@ static void check_cgroup(struct check *c)
 		set(c, CHECK_OK, "%s, memory, cpu, pids delegated", sbx_cgroup_mode_name(info.mode));
 		return;
 	}
-	snprintf(pretty, sizeof(pretty), "%s", v1);
-	for (char *p = pretty; *p; p++)
-		if (*p == ',')
-			*p = ' ';
+	controller_names(info.v1_controllers, ", ", pretty, sizeof(pretty));
 	if (info.mode == SBX_CGROUP_MODE_HYBRID && info.v1_controllers)
-		set(c, CHECK_WARN, "hybrid (%s on v1): limits by %s", v1,
+		set(c, CHECK_WARN, "hybrid (%s on v1): limits by %s", pretty,
 		    info.usable ? "cgroup for some, rlimit for the rest" : "rlimit only");
 	else
 		set(c, CHECK_WARN, "%s (delegated: %s): limits by %s", sbx_cgroup_mode_name(info.mode),
@@ -694,7 +691,7 @@ static void check_seccomp(struct check *c)
 		remedy(c, "a newer kernel (the default profile uses kill_process, trap and log)");
 		return;
 	}
-	set(c, CHECK_OK, "filters act (libseccomp API %d; actions %s)", seccomp_api_get(), avail);
+	set(c, CHECK_OK, "filters act (libseccomp API %d; every action sbx uses)", seccomp_api_get());
 }
 
 static void check_landlock(struct check *c)
@@ -763,7 +760,7 @@ static void check_idmapped(struct check *c, bool root)
 	ns = sbx_userns_with_maps(&map, &map, &err);
 	tree = ns < 0 ? -1 : sbx_clone_tree(".", &err);
 	if (tree < 0 || sbx_set_mount_idmap(tree, ns, &err) < 0) {
-		set(c, CHECK_WARN, "refused on %s here: %s", fs, err.msg);
+		set(c, CHECK_WARN, "refused on %s here: %.400s", fs, err.msg);
 		remedy(c, "a root-owned workspace needs idmapped mounts (Linux 5.12+, and a file system "
 			  "that has them): give a workspace owned by a user instead");
 		return;
