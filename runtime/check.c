@@ -846,7 +846,7 @@ static bool on_path(const char *name, char *path, size_t len)
 }
 
 #define RUNSC_VERSION_MS 5000
-#define RUNSC_TRIAL_MS 20000
+#define RUNSC_TRIAL_MS 10000
 
 static void check_runsc(struct check *c, bool root)
 {
