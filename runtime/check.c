@@ -461,7 +461,8 @@ static void userns_refused(struct check *c, int e, const char *step)
 	}
 }
 
-static void check_userns(struct check *c, const struct trial *t, bool root)
+static void check_userns(struct check *c, const struct trial *t, bool root, int map_r,
+			 const struct sbx_error *map_err)
 {
 	long aa = read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
 
@@ -476,6 +477,10 @@ static void check_userns(struct check *c, const struct trial *t, bool root)
 	if (t->setup_err == EPERM || t->setup_err == EACCES) {
 		fact_bool(c, "nested", false);
 		return userns_refused(c, t->setup_err, "without capabilities inside");
+	}
+	if (aa == 1 && map_r < 0 && (map_err->err == EPERM || map_err->err == EACCES)) {
+		fact_bool(c, "nested", false);
+		return userns_refused(c, map_err->err, "writing its id maps");
 	}
 	fact_bool(c, "nested", t->nested_err == 0);
 	set(c, CHECK_OK, "%s, nested %s", root ? "as root" : "unprivileged",
@@ -1025,7 +1030,7 @@ int sbx_check_main(int argc, char *argv[], struct sbx_error *err)
 	memset(t, 0, sizeof(*t));
 	fflush(stdout);
 	run_trial(t, &plan_r, &plan_err, &map_r, &map_err);
-	check_userns(&checks[C_USERNS], t, root);
+	check_userns(&checks[C_USERNS], t, root, map_r, &map_err);
 	check_idmap(&checks[C_IDMAP], root, plan_r, &plan_err, map_r, &map_err);
 	check_proc(&checks[C_PROC], t);
 	check_net(&checks[C_NET], t);

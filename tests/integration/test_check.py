@@ -227,3 +227,41 @@ def test_usage():
     assert r.returncode == 0 and "--json" in r.stdout
     r = sbx("check", "--bogus")
     assert r.returncode == 125 and "unknown argument" in r.stderr
+
+
+def as_root_in_private_mounts(script, *args):
+    if MODE != "root":
+        pytest.skip("needs root: a private mount namespace changes what check reads")
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_root_range_over_a_real_user_cannot_run(tmp_path):
+    """Root's /etc/subuid range holding host root: sbx run refuses it, so
+    check must say sbx cannot run, with the line to fix."""
+    bad = tmp_path / "subuid"
+    bad.write_text("root:0:65536\n")
+    r = as_root_in_private_mounts('mount --bind "$1" /etc/subuid && exec "$2" check --json', str(bad), SBX)
+    doc = json.loads(r.stdout)
+    c = doc["checks"]["id_maps"]
+    assert r.returncode == 2 and c["status"] == "fail" and c["essential"]
+    assert "/etc/subuid line 1" in c["detail"] and "root's range 0:65536" in c["detail"]
+
+
+def test_apparmor_restriction_gets_the_sysctl_and_a_profile(tmp_path):
+    """Ubuntu's kernel.apparmor_restrict_unprivileged_userns, set, while
+    the kernel refuses the namespace (here: a chroot, which it refuses with
+    EPERM as AppArmor does): the remedy is the sysctl or a profile naming
+    this very binary."""
+    script = ('mount -t tmpfs tmpfs /proc/sys/kernel && '
+              'echo 1 > /proc/sys/kernel/apparmor_restrict_unprivileged_userns && '
+              'mount --rbind / "$1" && exec chroot "$1" "$2" check')
+    root = tmp_path / "root"
+    root.mkdir()
+    r = as_root_in_private_mounts(script, str(root), os.path.realpath(SBX))
+    lines = r.stdout.splitlines()
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert lines[0].startswith("fail user namespaces: refused")
+    assert "remedy: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in lines[0]
+    assert f"profile sbx {os.path.realpath(SBX)} flags=(unconfined) {{" in [l.strip() for l in lines]
+    assert "userns," in [l.strip() for l in lines]
