@@ -487,6 +487,29 @@ static void check_userns(struct check *c, const struct trial *t, bool root, int 
 	    t->nested_err == 0 ? "allowed" : "refused");
 }
 
+/* An error's message as the detail and its hint (the last parenthesis,
+ * sbx_error_hint's) as the remedy. */
+static void split_hint(struct check *c, const char *msg)
+{
+	size_t len = strlen(msg);
+	const char *open = NULL;
+	int depth = 0;
+
+	for (size_t i = len; len && msg[len - 1] == ')' && i-- > 0;) {
+		depth += msg[i] == ')' ? 1 : msg[i] == '(' ? -1 : 0;
+		if (depth == 0) {
+			open = msg + i;
+			break;
+		}
+	}
+	if (open == NULL || open == msg || open[-1] != ' ') {
+		set(c, CHECK_FAIL, "%s", msg);
+		return;
+	}
+	set(c, CHECK_FAIL, "%.*s", (int)(open - 1 - msg), msg);
+	remedy(c, "%.*s", (int)(msg + len - 1 - open - 1), open + 1);
+}
+
 static void check_idmap(struct check *c, bool root, int plan_r, const struct sbx_error *plan_err, int map_r,
 			const struct sbx_error *map_err)
 {
@@ -522,7 +545,7 @@ static void check_idmap(struct check *c, bool root, int plan_r, const struct sbx
 	fact_bool(c, "newuidmap", newuid);
 	fact_bool(c, "newgidmap", newgid);
 	if (plan_r < 0) {
-		set(c, CHECK_FAIL, "%s", plan_err->msg);
+		split_hint(c, plan_err->msg);
 		return;
 	}
 	if (map_r < 0 && map_err->msg[0]) {
@@ -633,10 +656,11 @@ static void check_cgroup(struct check *c)
 	else
 		set(c, CHECK_WARN, "%s (delegated: %s): limits by %s", sbx_cgroup_mode_name(info.mode),
 		    usable[0] ? usable : "none", info.usable ? "cgroup for some, rlimit for the rest" : "rlimit only");
-	if (info.why[0])
-		remedy(c, "%s", info.why);
-	else if (info.mode == SBX_CGROUP_MODE_HYBRID || info.mode == SBX_CGROUP_MODE_V1)
+	fact_str(c, "why", info.why[0] ? info.why : NULL);
+	if (info.mode == SBX_CGROUP_MODE_HYBRID || info.mode == SBX_CGROUP_MODE_V1)
 		remedy(c, "boot with systemd.unified_cgroup_hierarchy=1");
+	else if (info.why[0])
+		remedy(c, "%s", info.why);
 	else
 		remedy(c, "delegate a cgroup v2 subtree to this user (systemd: Delegate=yes in user@.service)");
 }

@@ -246,6 +246,7 @@ def test_root_range_over_a_real_user_cannot_run(tmp_path):
     c = doc["checks"]["id_maps"]
     assert r.returncode == 2 and c["status"] == "fail" and c["essential"]
     assert "/etc/subuid line 1" in c["detail"] and "root's range 0:65536" in c["detail"]
+    assert "give root a range of unused ids" in c["remedy"]
 
 
 def test_apparmor_restriction_gets_the_sysctl_and_a_profile(tmp_path):
