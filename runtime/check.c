@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -312,6 +313,7 @@ static int trial_init(struct trial *t)
 	struct sbx_error err = { 0 };
 	cleanup_close int root = -1;
 
+	alarm(20);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		t->setup_err = errno;
 		snprintf(t->setup_msg, TRIAL_MSG, "making the trial's mounts private");
@@ -513,35 +515,19 @@ static void split_hint(struct check *c, const char *msg)
 static void check_idmap(struct check *c, bool root, int plan_r, const struct sbx_error *plan_err, int map_r,
 			const struct sbx_error *map_err)
 {
-	struct passwd_ranges {
-		struct sbx_id_range u, g;
-		bool has_u, has_g;
-	} r = { 0 };
-	char path[64], name[64] = "";
+	struct sbx_id_range u = { 0 }, g = { 0 };
+	char path[64];
 	bool newuid = sbx_find_map_helper("newuidmap", path, sizeof(path));
 	bool newgid = sbx_find_map_helper("newgidmap", path, sizeof(path));
-	const char *user = getenv("USER");
-	FILE *pw;
-	char line[512];
+	struct passwd *pw = getpwuid(getuid());
+	const char *user = pw ? pw->pw_name : NULL;
+	/* Looked up as sbx run looks them up: by name, else by uid. */
+	bool has_u = sbx_read_subid_range("/etc/subuid", user, getuid(), &u);
+	bool has_g = sbx_read_subid_range("/etc/subgid", user, getuid(), &g);
 
 	c->essential = true;
-	/* The name the subid files may use: the caller's passwd entry. */
-	pw = fopen("/etc/passwd", "re");
-	while (pw && fgets(line, sizeof(line), pw)) {
-		char *p1 = strchr(line, ':'), *p2 = p1 ? strchr(p1 + 1, ':') : NULL;
-
-		if (p2 && strtoul(p2 + 1, NULL, 10) == getuid() && p1 - line < (long)sizeof(name)) {
-			snprintf(name, sizeof(name), "%.*s", (int)(p1 - line), line);
-			break;
-		}
-	}
-	if (pw)
-		fclose(pw);
-	user = name[0] ? name : user;
-	r.has_u = sbx_read_subid_range("/etc/subuid", user, getuid(), &r.u);
-	r.has_g = sbx_read_subid_range("/etc/subgid", user, getgid() == getuid() ? getuid() : getuid(), &r.g);
-	fact_bool(c, "subuid", r.has_u);
-	fact_bool(c, "subgid", r.has_g);
+	fact_bool(c, "subuid", has_u);
+	fact_bool(c, "subgid", has_g);
 	fact_bool(c, "newuidmap", newuid);
 	fact_bool(c, "newgidmap", newgid);
 	if (plan_r < 0) {
@@ -553,21 +539,21 @@ static void check_idmap(struct check *c, bool root, int plan_r, const struct sbx
 		return;
 	}
 	if (root) {
-		set(c, CHECK_OK, "root: sandboxes map to %s %u:%u", r.has_u ? "root's /etc/subuid range" : "the range",
-		    r.has_u ? r.u.start : SBX_ROOT_RANGE_BASE, r.has_u ? r.u.count : SBX_ROOT_RANGE_COUNT);
+		set(c, CHECK_OK, "root: sandboxes map to %s %u:%u", has_u ? "root's /etc/subuid range" : "the range",
+		    has_u ? u.start : SBX_ROOT_RANGE_BASE, has_u ? u.count : SBX_ROOT_RANGE_COUNT);
 		return;
 	}
-	if (r.has_u && r.has_g && newuid && newgid) {
-		set(c, CHECK_OK, "subuid %u:%u, subgid %u:%u, newuidmap/newgidmap", r.u.start, r.u.count, r.g.start,
-		    r.g.count);
+	if (has_u && has_g && newuid && newgid) {
+		set(c, CHECK_OK, "subuid %u:%u, subgid %u:%u, newuidmap/newgidmap", u.start, u.count, g.start,
+		    g.count);
 		return;
 	}
 	set(c, CHECK_WARN, "single id (no %s%s%s): chown and other users inside fail",
-	    !r.has_u || !r.has_g ? "subordinate ranges" : "",
-	    (!r.has_u || !r.has_g) && (!newuid || !newgid) ? ", " : "", !newuid || !newgid ? "newuidmap" : "");
+	    !has_u || !has_g ? "subordinate ranges" : "",
+	    (!has_u || !has_g) && (!newuid || !newgid) ? ", " : "", !newuid || !newgid ? "newuidmap" : "");
 	if (!newuid || !newgid)
 		remedy(c, "install newuidmap/newgidmap (Debian: apt install uidmap)%s",
-		       !r.has_u || !r.has_g ? " and add ranges: usermod --add-subuids 100000-165535 "
+		       !has_u || !has_g ? " and add ranges: usermod --add-subuids 100000-165535 "
 					      "--add-subgids 100000-165535 USER" : "");
 	else
 		remedy(c, "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", user ? user : "USER");
@@ -879,7 +865,7 @@ static bool on_path(const char *name, char *path, size_t len)
 
 static void check_runsc(struct check *c, bool root)
 {
-	char path[PATH_MAX], out[2048], version[128];
+	char path[PATH_MAX], raw[1024], out[4096], version[128];
 	char *ver_argv[] = { path, "--version", NULL };
 	char *do_root[] = { path, "--network=none", "do", "true", NULL };
 	char *do_rootless[] = { path, "--rootless", "--network=none", "do", "true", NULL };
@@ -893,7 +879,8 @@ static void check_runsc(struct check *c, bool root)
 		return;
 	}
 	fact_str(c, "path", path);
-	r = run_bounded(ver_argv, RUNSC_VERSION_MS, out, sizeof(out));
+	r = run_bounded(ver_argv, RUNSC_VERSION_MS, raw, sizeof(raw));
+	sbx_escape_controls(raw, out, sizeof(out));
 	snprintf(version, sizeof(version), "%.*s", (int)strcspn(out, "\n"), out);
 	fact_str(c, "version", r == 0 ? version : NULL);
 	if (r != 0) {
@@ -901,7 +888,10 @@ static void check_runsc(struct check *c, bool root)
 		remedy(c, "reinstall runsc");
 		return;
 	}
-	r = run_bounded(root ? do_root : do_rootless, RUNSC_TRIAL_MS, out, sizeof(out));
+	r = run_bounded(root ? do_root : do_rootless, RUNSC_TRIAL_MS, raw, sizeof(raw));
+	/* runsc's words, whatever runsc on PATH is: no control characters
+	 * to a terminal, nothing but UTF-8 into the JSON. */
+	sbx_escape_controls(raw, out, sizeof(out));
 	fact_str(c, "mode", mode);
 	fact_bool(c, "works", r == 0);
 	if (r != 0) {
