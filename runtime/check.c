@@ -860,6 +860,18 @@ static bool on_path(const char *name, char *path, size_t len)
 	return false;
 }
 
+/* The last line with text: where a failing program says why. */
+static const char *last_line(char *text)
+{
+	size_t n = strlen(text);
+	char *nl;
+
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
+		text[--n] = '\0';
+	nl = strrchr(text, '\n');
+	return nl ? nl + 1 : text;
+}
+
 #define RUNSC_VERSION_MS 5000
 #define RUNSC_TRIAL_MS 10000
 
@@ -880,8 +892,9 @@ static void check_runsc(struct check *c, bool root)
 	}
 	fact_str(c, "path", path);
 	r = run_bounded(ver_argv, RUNSC_VERSION_MS, raw, sizeof(raw));
+	raw[strcspn(raw, "\n")] = '\0';
 	sbx_escape_controls(raw, out, sizeof(out));
-	snprintf(version, sizeof(version), "%.*s", (int)strcspn(out, "\n"), out);
+	snprintf(version, sizeof(version), "%.120s", out);
 	fact_str(c, "version", r == 0 ? version : NULL);
 	if (r != 0) {
 		set(c, CHECK_WARN, "%s --version %s", path, r == -2 ? "timed out" : "failed");
@@ -891,11 +904,10 @@ static void check_runsc(struct check *c, bool root)
 	r = run_bounded(root ? do_root : do_rootless, RUNSC_TRIAL_MS, raw, sizeof(raw));
 	/* runsc's words, whatever runsc on PATH is: no control characters
 	 * to a terminal, nothing but UTF-8 into the JSON. */
-	sbx_escape_controls(raw, out, sizeof(out));
+	sbx_escape_controls(last_line(raw), out, sizeof(out));
 	fact_str(c, "mode", mode);
 	fact_bool(c, "works", r == 0);
 	if (r != 0) {
-		out[strcspn(out, "\n")] = '\0';
 		set(c, CHECK_WARN, "%s; runsc %s --network=none true %s%s%.120s", version, mode,
 		    r == -2 ? "timed out" : "failed", out[0] && r != -2 ? ": " : "", r == -2 ? "" : out);
 		remedy(c, "see runsc's own diagnostics (runsc --debug --debug-log=/tmp/runsc/ %s true)", mode);

@@ -208,6 +208,16 @@ def test_runsc_is_run_not_guessed(tmp_path):
     assert ("--rootless" in args) == (MODE != "root")
 
 
+def test_runsc_output_reaches_no_terminal_raw(tmp_path):
+    env, _ = fake_runsc(tmp_path, r"printf 'starting\n\033]0;pwned\007 \377 failed\n'; exit 1")
+    r = sbx("check", env=env)
+    line = next(l for l in r.stdout.splitlines() if l.startswith("warn runsc:"))
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "\\x1b]0;pwned\\x07 \\xff failed" in line
+    c = check_json(env=env)["checks"]["runsc"]
+    assert c["detail"].endswith("\\x1b]0;pwned\\x07 \\xff failed")
+
+
 def test_runsc_that_works(tmp_path):
     env, _ = fake_runsc(tmp_path, 'exit 0')
     c = check_json(env=env)["checks"]["runsc"]
