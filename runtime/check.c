@@ -887,7 +887,7 @@ static void check_runsc(struct check *c, bool root)
 	if (!on_path("runsc", path, sizeof(path))) {
 		fact_str(c, "path", NULL);
 		set(c, CHECK_INFO, "not installed (the gVisor backend is optional)");
-		remedy(c, "install gVisor's runsc to use it: https://gvisor.dev/docs/user_guide/install/");
+		remedy(c, "install runsc: https://gvisor.dev/docs/user_guide/install/");
 		return;
 	}
 	fact_str(c, "path", path);
