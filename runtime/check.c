@@ -427,12 +427,14 @@ static void run_trial(struct trial *t, int *plan_r, struct sbx_error *plan_err, 
 
 /* ---- the checks ---- */
 
+/* The installed sbx, which an AppArmor profile must name. */
 static void exe_path(char *buf, size_t len)
 {
 	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
 
-	snprintf(buf + (n > 0 ? n : 0), len - (size_t)(n > 0 ? n : 0), "%s", n > 0 ? "" : "/usr/local/bin/sbx");
-	if (n > 0)
+	if (n <= 0)
+		snprintf(buf, len, "/usr/local/bin/sbx");
+	else
 		buf[n] = '\0';
 }
 
