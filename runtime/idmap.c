@@ -209,7 +209,7 @@ static const char *const helper_dirs[] = { "/usr/bin", "/usr/sbin", "/bin", "/sb
 
 /* newuidmap/newgidmap from the system directories only: they are setuid
  * helpers, and a caller's PATH is no place to look for one. */
-static bool find_helper(const char *name, char *path, size_t len)
+bool sbx_find_map_helper(const char *name, char *path, size_t len)
 {
 	for (size_t i = 0; i < SBX_ARRAY_SIZE(helper_dirs); i++) {
 		snprintf(path, len, "%s/%s", helper_dirs[i], name);
@@ -219,8 +219,7 @@ static bool find_helper(const char *name, char *path, size_t len)
 	return false;
 }
 
-static int read_subid_range(const char *file, const char *user, uint32_t id,
-			    struct sbx_id_range *out)
+int sbx_read_subid_range(const char *file, const char *user, uint32_t id, struct sbx_id_range *out)
 {
 	struct sbx_error ignored;
 	cleanup_free char *content = NULL;
@@ -363,10 +362,10 @@ static int plan_rootless(uint32_t uid, uint32_t gid, struct sbx_idplan *plan,
 	const char *name = pw ? pw->pw_name : NULL;
 	struct sbx_id_range uids, gids;
 	char path[64];
-	bool ranges = read_subid_range("/etc/subuid", name, caller, &uids) &&
-		      read_subid_range("/etc/subgid", name, caller, &gids) &&
-		      find_helper("newuidmap", path, sizeof(path)) &&
-		      find_helper("newgidmap", path, sizeof(path));
+	bool ranges = sbx_read_subid_range("/etc/subuid", name, caller, &uids) &&
+		      sbx_read_subid_range("/etc/subgid", name, caller, &gids) &&
+		      sbx_find_map_helper("newuidmap", path, sizeof(path)) &&
+		      sbx_find_map_helper("newgidmap", path, sizeof(path));
 
 	plan->writer = ranges ? SBX_IDMAP_HELPERS : SBX_IDMAP_SINGLE;
 	plan->setgroups_allowed = ranges;
@@ -420,7 +419,7 @@ static int run_map_helper(const char *name, pid_t pid, const struct sbx_idmap *m
 	size_t used = 0, argc = 0;
 	pid_t child;
 
-	if (!find_helper(name, path, sizeof(path)))
+	if (!sbx_find_map_helper(name, path, sizeof(path)))
 		return sbx_fail(err, ENOENT, "%s", name);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 	argv[argc++] = path;

@@ -72,6 +72,14 @@ int sbx_subid_find(const char *content, const char *user, uint32_t id, struct sb
 int sbx_subid_find_line(const char *content, const char *user, uint32_t id, struct sbx_id_range *out,
 			unsigned int *line);
 
+/* The first range of USER (or ID) in FILE (/etc/subuid, /etc/subgid): 1
+ * and OUT filled when there is one, 0 when not or when FILE is unreadable. */
+int sbx_read_subid_range(const char *file, const char *user, uint32_t id, struct sbx_id_range *out);
+
+/* newuidmap or newgidmap (NAME) in a system directory, its path in PATH:
+ * setuid helpers are never looked for in a caller's PATH. */
+bool sbx_find_map_helper(const char *name, char *path, size_t len);
+
 /* Whether RANGE may serve as root's range of host ids: it must not hold
  * host id 0 nor an id that DB, the text of /etc/passwd or /etc/group
  * ("name:x:ID:..."), gives a real user or group.  0 when it may; -1 when

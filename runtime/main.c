@@ -11,6 +11,7 @@
 #include "options.h"
 #include "result.h"
 #include "sandbox.h"
+#include "check.h"
 #include "cli.h"
 #include "util.h"
 
@@ -27,6 +28,7 @@ static const char usage_main[] =
 	"Commands:\n"
 	"  run       run a command in a new sandbox (sbx run --help)\n"
 	"  image     import, list, inspect and remove images (sbx image --help)\n"
+	"  check     what this host lets sbx enforce, with remedies (sbx check --help)\n"
 	"  version   print the version\n"
 	"  help      show this help\n"
 	"\n"
@@ -172,6 +174,11 @@ int main(int argc, char *argv[])
 		return cmd_run(argc - 2, argv + 2);
 	if (strcmp(cmd, "image") == 0)
 		return sbx_cli_image(argc - 2, argv + 2);
+	if (strcmp(cmd, "check") == 0) {
+		int r = sbx_check_main(argc - 2, argv + 2, &err);
+
+		return r < 0 ? sbx_cli_fail(&err) : r;
+	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("sbx %s\n", SBX_VERSION);
 		return 0;
