@@ -124,6 +124,8 @@ def test_defaults_reported_in_json_and_quiet_on_stderr(rootfs):
     assert lim["Max cpu time"] == ("unlimited", "unlimited")
     if pids_enforcer(None) == "rlimit":
         assert lim["Max processes"] == ("256", "256")
+    else:  # the caller's (or a workspace owner's) uid: RLIMIT_NPROC left alone
+        assert lim["Max processes"] != ("256", "256")
 
     v = run(rootfs, "/bin/true", opts=["-v"])
     assert v.returncode == 0
