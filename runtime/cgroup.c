@@ -61,14 +61,20 @@ static unsigned int controller_bits(const char *list)
 	return bits;
 }
 
+/* "memory", "memory and pids", "memory, cpu and pids". */
 static void controller_names(unsigned int bits, char *out, size_t len)
 {
 	size_t n = 0;
+	int total = __builtin_popcount(bits), seen = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < SBX_ARRAY_SIZE(controllers); i++)
-		if ((bits & controllers[i].bit) && n < len)
-			n += (size_t)snprintf(out + n, len - n, "%s%s", n ? ", " : "", controllers[i].name);
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(controllers); i++) {
+		if (!(bits & controllers[i].bit) || n >= len)
+			continue;
+		seen++;
+		n += (size_t)snprintf(out + n, len - n, "%s%s", seen == 1 ? "" : seen == total ? " and " : ", ",
+				      controllers[i].name);
+	}
 }
 
 /* The controllers listed in the file NAME of the cgroup DIRFD (0 when it
@@ -157,7 +163,7 @@ static void describe_root(struct sbx_cgroup_host_info *out)
 
 	if (mnt < 0 || !writable_by_me(mnt, "cgroup.subtree_control")) {
 		snprintf(out->why, sizeof(out->why), "the cgroup2 mount %.200s is not writable (read-only in a "
-			 "container?): give the container a writable cgroup namespace", out->mount);
+			 "container?): give the container a writable cgroup file system", out->mount);
 		return;
 	}
 	snprintf(out->parent, sizeof(out->parent), "%.4000s/" SBX_CGROUP_SUBTREE, out->mount);
@@ -199,7 +205,7 @@ static void describe_rootless(struct sbx_cgroup_host_info *out, const char *v2_r
 	out->usable = read_controllers(pfd, "cgroup.controllers");
 	if (out->usable != (SBX_CG_MEMORY | SBX_CG_CPU | SBX_CG_PIDS))
 		snprintf(out->why, sizeof(out->why), "%.200s lacks controllers: delegate memory, cpu and pids "
-			 "to your user (systemd: Delegate=memory cpu pids in user@.service)", parent);
+			 "to your user (systemd: Delegate=memory cpu pids for user@.service)", parent);
 }
 
 int sbx_cgroup_describe(struct sbx_cgroup_host_info *out)
@@ -230,9 +236,9 @@ int sbx_cgroup_describe(struct sbx_cgroup_host_info *out)
 	v1_only = (SBX_CG_MEMORY | SBX_CG_CPU | SBX_CG_PIDS) & ~out->v2_controllers & out->v1_controllers;
 	if (v1_only) {
 		controller_names(v1_only, names, sizeof(names));
-		snprintf(out->why, sizeof(out->why), "%s %s bound to cgroup v1 (%s mode), which sbx never "
-			 "writes: boot with systemd.unified_cgroup_hierarchy=1 (or cgroup_no_v1=all) for cgroup v2",
-			 names, strchr(names, ',') ? "are" : "is", sbx_cgroup_mode_name(out->mode));
+		snprintf(out->why, sizeof(out->why), "%s %s bound to cgroup v1 on this %s host, and sbx never "
+			 "writes v1: boot with systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all for cgroup v2",
+			 names, strchr(names, ' ') ? "are" : "is", sbx_cgroup_mode_name(out->mode));
 	}
 	return 0;
 }

@@ -8,7 +8,7 @@
 
 #include "cgroup.h"
 #include "error.h"
-#include "limits.h"
+#include "limit_policy.h"
 #include "options.h"
 
 #define SBX_MAX_LAYERS 32

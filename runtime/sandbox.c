@@ -42,7 +42,7 @@
 #include "sync.h"
 #include "tty.h"
 #include "landlock.h"
-#include "limits.h"
+#include "limit_policy.h"
 #include "privileges.h"
 #include "seccomp_filter.h"
 #include "statedirs.h"
@@ -376,7 +376,7 @@ static int prepare_security(struct sandbox *sb, struct sbx_error *err)
 }
 
 /* The sandbox's cgroup where a limit is in force and the host lets sbx
- * make one; the plan says what holds each limit (limits.h).  Fails only
+ * make one; the plan says what holds each limit (limit_policy.h).  Fails only
  * for --require-limits. */
 static int prepare_limits(struct sandbox *sb, int64_t ws_uid, struct sbx_error *err)
 {
@@ -390,9 +390,10 @@ static int prepare_limits(struct sandbox *sb, int64_t ws_uid, struct sbx_error *
 
 	if (want.memory_bytes || want.cpu_millis || want.pids) {
 		sbx_cgroup_describe(&info);
-		sbx_verbose(o->verbose, "cgroups: %s, cgroup2 at %s, sandbox cgroups under %s",
-			    sbx_cgroup_mode_name(info.mode), info.mount[0] ? info.mount : "(none)",
-			    info.parent[0] ? info.parent : "(nowhere)");
+		sbx_verbose(o->verbose, "cgroups: %s, cgroup2 at %s; %s%s", sbx_cgroup_mode_name(info.mode),
+			    info.mount[0] ? info.mount : "(none)",
+			    info.usable ? "sandbox cgroups under " : "no controller sbx may use: ",
+			    info.usable ? info.parent : info.why);
 		if (info.usable && sbx_cgroup_create(&sb->cg, &info, &want, o->verbose, &cg_err) < 0) {
 			sbx_verbose(o->verbose, "cgroup: %s", cg_err.msg);
 			snprintf(info.why, sizeof(info.why), "%.500s", cg_err.msg);
@@ -406,12 +407,12 @@ static int prepare_limits(struct sandbox *sb, int64_t ws_uid, struct sbx_error *
 		return -1;
 	sbx_limits_describe_weaker(l, &sb->limits, false, weaker, sizeof(weaker));
 	if (weaker[0] != '\0')
-		sbx_verbose(o->verbose, "default limits: %s: %s", weaker, info.why);
+		sbx_verbose(o->verbose, "default limits: %s%s%s", weaker, info.why[0] ? "; " : "", info.why);
 	sbx_limits_describe_weaker(l, &sb->limits, true, weaker, sizeof(weaker));
 	/* Asked for on the command line and held less: said once, not an
 	 * error (--require-limits makes it one). */
 	if (weaker[0] != '\0')
-		fprintf(stderr, "sbx: notice: %s%s%s\n", weaker, info.why[0] ? ": " : "", info.why);
+		fprintf(stderr, "sbx: notice: %s%s%s\n", weaker, info.why[0] ? "; " : "", info.why);
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-#include "limits.h"
+#include "limit_policy.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -42,12 +42,24 @@ void sbx_limits_plan_make(const struct sbx_limits *l, unsigned int cg, bool npro
 		     : nproc_private ? SBX_ENFORCER_RLIMIT : SBX_ENFORCER_NONE;
 }
 
-static void append(char *out, size_t len, const char *fmt, const char *a, const char *b)
+/* Add ITEM to the list in OUT: "a", "a and b", "a, b and c". */
+static void list_add(char *out, size_t len, int *count, const char *item)
 {
 	size_t n = strlen(out);
 
+	if (*count >= 2) {
+		/* "a and b" becomes "a, b and ..." */
+		char *and = strstr(out, " and ");
+
+		if (and != NULL) {
+			memmove(and + 2, and + 5, strlen(and + 5) + 1);
+			memcpy(and, ", ", 2);
+			n = strlen(out);
+		}
+	}
 	if (n < len)
-		snprintf(out + n, len - n, fmt, n ? "; " : "", a, b);
+		snprintf(out + n, len - n, "%s%s", *count ? " and " : "", item);
+	(*count)++;
 }
 
 static void format_memory(uint64_t bytes, char *buf, size_t len)
@@ -60,54 +72,63 @@ static void format_memory(uint64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64, bytes);
 }
 
+static void format_cpus(uint64_t millis, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%" PRIu64 ".%03" PRIu64, millis / 1000, millis % 1000);
+
+	while (n > 1 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 1 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+}
+
 void sbx_limits_describe_weaker(const struct sbx_limits *l, const struct sbx_limits_plan *plan,
 				bool given, char *out, size_t len)
 {
-	char value[32];
+	char value[32], item[160];
+	int count = 0;
 
 	out[0] = '\0';
 	if (l->memory_bytes && l->memory_given == given && plan->memory != SBX_ENFORCER_CGROUP) {
 		format_memory(l->memory_bytes, value, sizeof(value));
-		append(out, len, plan->memory == SBX_ENFORCER_RLIMIT
-			   ? "%s--memory %s per process only (RLIMIT_DATA%s), not for the sandbox as a whole"
-			   : "%s--memory %s not enforced%s", value, "");
+		snprintf(item, sizeof(item), plan->memory == SBX_ENFORCER_RLIMIT
+			 ? "--memory %s holds per process only (RLIMIT_DATA)" : "--memory %s is not enforced", value);
+		list_add(out, len, &count, item);
 	}
 	if (l->cpu_millis && l->cpus_given == given && plan->cpus != SBX_ENFORCER_CGROUP) {
-		snprintf(value, sizeof(value), "%" PRIu64 ".%03" PRIu64, l->cpu_millis / 1000, l->cpu_millis % 1000);
-		append(out, len, "%s--cpus %s not enforced%s (no rlimit sets a rate; --timeout bounds the wall clock)",
-		       value, "");
+		format_cpus(l->cpu_millis, value, sizeof(value));
+		snprintf(item, sizeof(item), "--cpus %s is not enforced (no rlimit sets a rate)", value);
+		list_add(out, len, &count, item);
 	}
 	if (l->pids && l->pids_given == given && plan->pids != SBX_ENFORCER_CGROUP) {
-		snprintf(value, sizeof(value), "%" PRIu64, l->pids);
-		append(out, len, plan->pids == SBX_ENFORCER_RLIMIT
-			   ? "%s--pids %s held by RLIMIT_NPROC%s (threads count too)"
-			   : "%s--pids %s not enforced%s (RLIMIT_NPROC would count processes of a host uid "
-			     "the sandbox shares)", value, "");
+		snprintf(item, sizeof(item), plan->pids == SBX_ENFORCER_RLIMIT
+			 ? "--pids %" PRIu64 " holds by RLIMIT_NPROC of the sandbox's own uid"
+			 : "--pids %" PRIu64 " is not enforced (RLIMIT_NPROC would count the processes of a uid "
+			   "the sandbox shares)", l->pids);
+		list_add(out, len, &count, item);
 	}
 }
 
 int sbx_limits_check_required(const struct sbx_limits *l, const struct sbx_limits_plan *plan, const char *why,
 			      struct sbx_error *err)
 {
-	char missing[128] = "";
+	char missing[64] = "";
+	int count = 0;
 
 	if (!l->required)
 		return 0;
 	if (l->memory_bytes && plan->memory != SBX_ENFORCER_CGROUP)
-		append(missing, sizeof(missing), "%s%s%s", "memory", "");
+		list_add(missing, sizeof(missing), &count, "memory");
 	if (l->cpu_millis && plan->cpus != SBX_ENFORCER_CGROUP)
-		append(missing, sizeof(missing), "%s%s%s", "cpus", "");
+		list_add(missing, sizeof(missing), &count, "cpus");
 	if (l->pids && plan->pids != SBX_ENFORCER_CGROUP)
-		append(missing, sizeof(missing), "%s%s%s", "pids", "");
-	if (missing[0] == '\0')
+		list_add(missing, sizeof(missing), &count, "pids");
+	if (count == 0)
 		return 0;
-	for (char *p = missing; (p = strchr(p, ';')) != NULL;)
-		*p = ',';
-	sbx_fail(err, 0, "--require-limits: no cgroup v2 can hold the %s limit%s here", missing,
-		 strchr(missing, ',') ? "s" : "");
-	return sbx_error_hint(err, "%s (or give --memory 0 / --pids 0 / no --cpus for a limit you do "
-				   "not need; sbx check says what this host offers)",
-			      why && why[0] ? why : "this host offers no cgroup v2 sbx may use");
+	sbx_fail(err, 0, "--require-limits: no cgroup v2 can hold the %s limit%s here: %s", missing,
+		 count > 1 ? "s" : "", why && why[0] ? why : "this host offers no cgroup v2 sbx may use");
+	return sbx_error_hint(err, "`sbx check` says what this host offers; --memory 0 and --pids 0 drop "
+				   "a default you do not need");
 }
 
 static int set_limit(int resource, const char *name, uint64_t value, struct sbx_error *err)

@@ -13,8 +13,8 @@
  *    seconds; the wall-clock bound is --timeout.
  * The plan is pure data, decided before the clone; the child applies the
  * rlimits in it. */
-#ifndef SBX_LIMITS_H
-#define SBX_LIMITS_H
+#ifndef SBX_LIMIT_POLICY_H
+#define SBX_LIMIT_POLICY_H
 
 #include <stdbool.h>
 #include <stddef.h>
