@@ -1,0 +1,224 @@
+#!/bin/sh
+# The limit tests, run inside the VM by /init (busybox sh).
+#   sh /tests.sh            run every mode: root, then the test users
+#   sh /tests.sh MODE       run one mode as the current user
+# Each result is one console line "VMTEST: ok|FAIL|SKIP MODE NAME[: why]";
+# the host-side runner (tests/vm/run) parses them.
+SBX=/opt/sbx/sbx
+ROOTFS=/srv/rootfs
+CG=/sys/fs/cgroup
+MIB=1048576
+
+if [ $# -eq 0 ]; then
+	failed=0
+	sh /tests.sh root || failed=1
+	for pair in subuid:sbxtest-sub nosub:sbxtest-nosub; do
+		mode=${pair%%:*} user=${pair#*:}
+		# Root puts the shell into a leaf of the user's delegated subtree
+		# before it becomes the user (see /init).
+		sh -c "echo \$\$ > $CG/users/$user/shell/cgroup.procs && exec su -s /bin/sh $user -c 'cd && exec sh /tests.sh $mode'" ||
+			failed=1
+	done
+	exit $failed
+fi
+
+MODE=$1
+WORK=$(mktemp -d /tmp/vmtest.XXXXXX)
+J=$WORK/result.json OUT=$WORK/stdout ERR=$WORK/stderr
+FAILS=0
+
+say() { echo "VMTEST: $*"; }
+ok() { say "ok $MODE $1"; }
+skip() { say "SKIP $MODE $1: $2"; }
+fail() { # name why
+	say "FAIL $MODE $1: $2"
+	FAILS=$((FAILS + 1))
+	for f in "$ERR" "$OUT" "$J"; do
+		[ -s "$f" ] && head -c 2000 "$f" | sed "s|^|VMTEST:   $(basename "$f"): |"
+	done
+	return 1
+}
+
+# sbx run --rootfs ROOTFS --json J OPTS... -- CMD...; status in RC.
+sbx_run() {
+	rm -f "$J" "$OUT" "$ERR"
+	timeout 120 "$SBX" run --rootfs "$ROOTFS" --json "$J" "$@" >"$OUT" 2>"$ERR" </dev/null
+	RC=$?
+}
+
+# A top-level scalar of the JSON result (numbers, true/false/null, strings
+# with their quotes).
+jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" "$J"; }
+# What limits_enforced_by says of LIMIT (memory, cpus, pids: the key may
+# carry a suffix).
+enforced_by() { sed -n "s/.*\"limits_enforced_by\":{[^}]*\"$1[a-z_]*\":\"\([^\"]*\)\".*/\1/p" "$J"; }
+# awk comparisons of numbers from the JSON result.
+holds() { awk "BEGIN { exit !($1) }"; }
+
+cg_dirs() { find "$CG" -type d | sort; }
+hogs_left() { pgrep -f 'sbx-hog' 2>/dev/null | tr '\n' ' '; }
+
+# After every limited run: no process of the sandbox left, and no cgroup
+# that was not there before the first one.
+check_clean() { # name
+	left=""
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		left=$(hogs_left)
+		[ -z "$left" ] && break
+		sleep 0.5
+	done
+	[ -z "$left" ] || { fail "$1" "processes left: $left ($(ps | grep sbx-hog | grep -v grep))"; return 1; }
+	cg_dirs > "$WORK/cg.now"
+	if ! cmp -s "$WORK/cg.base" "$WORK/cg.now"; then
+		fail "$1" "cgroups left: $(diff "$WORK/cg.base" "$WORK/cg.now" | grep '^+/' | tr '\n' ' ')"
+		return 1
+	fi
+	return 0
+}
+
+expect_rc() { # name want
+	[ "$RC" = "$2" ] || { fail "$1" "exit status $RC, want $2"; return 1; }
+}
+
+expect_cgroup() { # name limit
+	by=$(enforced_by "$2")
+	[ "$by" = "cgroup-v2" ] || { fail "$1" "limits_enforced_by.$2 is '${by:-missing}', want cgroup-v2"; return 1; }
+}
+
+# --- what sbx does here without limits --------------------------------------
+
+t_sbx_runs() {
+	sbx_run -- true
+	expect_rc "$1" 0 || return
+	[ "$(jget exit_code)" = 0 ] || { fail "$1" "exit_code in the JSON is '$(jget exit_code)'"; return; }
+	ok "$1"
+}
+
+t_sbx_output() {
+	sbx_run -- echo hello from the vm
+	expect_rc "$1" 0 || return
+	[ "$(cat "$OUT")" = "hello from the vm" ] || { fail "$1" "stdout is '$(cat "$OUT")'"; return; }
+	ok "$1"
+}
+
+t_exit_status() {
+	sbx_run -- sh -c 'exit 7'
+	expect_rc "$1" 7 && ok "$1"
+}
+
+# --- limits ------------------------------------------------------------------
+
+# The sandbox's cgroup namespace hides the host's tree.
+t_cgroup_namespace() {
+	sbx_run --memory 64m -- cat /proc/self/cgroup
+	expect_rc "$1" 0 || return
+	[ "$(cat "$OUT")" = "0::/" ] || { fail "$1" "/proc/self/cgroup in the sandbox: $(cat "$OUT")"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_pids_fork_bomb() {
+	sbx_run --pids 32 -- sbx-hog fork 500
+	expect_rc "$1" 0 || return
+	expect_cgroup "$1" pids || return
+	[ "$(jget pids_limit_hit)" = true ] || { fail "$1" "pids_limit_hit is '$(jget pids_limit_hit)'"; return; }
+	peak=$(jget pids_peak)
+	holds "$peak > 16 && $peak <= 32" || { fail "$1" "pids_peak $peak, want 17..32"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_pids_not_hit() {
+	sbx_run --pids 32 -- sbx-hog fork 5
+	# 3: all five forks succeeded
+	expect_rc "$1" 3 || return
+	[ "$(jget pids_limit_hit)" = false ] || { fail "$1" "pids_limit_hit is '$(jget pids_limit_hit)'"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_memory_oom() {
+	sbx_run --memory 32m -- sbx-hog mem 256
+	expect_rc "$1" 137 || return
+	expect_cgroup "$1" memory || return
+	[ "$(jget oom_killed)" = true ] || { fail "$1" "oom_killed is '$(jget oom_killed)'"; return; }
+	[ "$(jget signal)" = 9 ] || { fail "$1" "signal is '$(jget signal)', want 9"; return; }
+	peak=$(jget memory_peak_bytes)
+	holds "$peak > 16 * $MIB && $peak <= 32 * $MIB" || { fail "$1" "memory_peak_bytes $peak, want 16..32 MiB"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_memory_within() {
+	sbx_run --memory 64m -- sbx-hog mem 8
+	expect_rc "$1" 0 || return
+	[ "$(jget oom_killed)" = false ] || { fail "$1" "oom_killed is '$(jget oom_killed)'"; return; }
+	peak=$(jget memory_peak_bytes)
+	holds "$peak >= 8 * $MIB && $peak <= 64 * $MIB" || { fail "$1" "memory_peak_bytes $peak, want 8..64 MiB"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_cpus_throttle() {
+	sbx_run --cpus 0.5 -- sbx-hog spin 3
+	expect_rc "$1" 0 || return
+	expect_cgroup "$1" cpu || return
+	thr=$(jget cpu_throttled_s)
+	holds "$thr > 0" || { fail "$1" "cpu_throttled_s is '$thr'"; return; }
+	ratio=$(sed -n 's/^cpu_ratio=//p' "$OUT")
+	holds "$ratio < 0.75" || { fail "$1" "the busy loop got $ratio of a CPU under --cpus 0.5"; return; }
+	say "info $MODE $1: cpu_ratio=$ratio cpu_throttled_s=$thr"
+	check_clean "$1" && ok "$1"
+}
+
+# The same loop unlimited gets a whole CPU: the throttling above is --cpus'.
+t_cpus_unlimited() {
+	sbx_run -- sbx-hog spin 1
+	expect_rc "$1" 0 || return
+	ratio=$(sed -n 's/^cpu_ratio=//p' "$OUT")
+	holds "$ratio > 0.8" || { fail "$1" "the busy loop got $ratio of a CPU without --cpus"; return; }
+	ok "$1"
+}
+
+t_timeout_cleans_up() {
+	sbx_run --timeout 1 --kill-grace 1 --memory 64m -- sbx-hog sleepers 4
+	expect_rc "$1" 124 || return
+	[ "$(jget timed_out)" = true ] || { fail "$1" "timed_out is '$(jget timed_out)'"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+# SIGKILL of sbx: no process of the sandbox survives it, and its cgroup is
+# gone at the latest after the next run.
+t_sigkill_cleans_up() {
+	rm -f "$OUT" "$ERR" "$J"
+	"$SBX" run --rootfs "$ROOTFS" --memory 64m --pids 64 -- sbx-hog sleepers 4 >"$OUT" 2>"$ERR" </dev/null &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q ready "$OUT" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q ready "$OUT" || { kill -KILL $pid; fail "$1" "the sandbox did not start"; return; }
+	kill -KILL $pid
+	wait $pid 2>/dev/null
+	left=""
+	for _ in $(seq 20); do
+		left=$(hogs_left)
+		[ -z "$left" ] && break
+		sleep 0.5
+	done
+	[ -z "$left" ] || { fail "$1" "processes left after SIGKILL of sbx: $left"; pkill -KILL -f sbx-hog; return; }
+	sbx_run --memory 64m -- true
+	expect_rc "$1" 0 || return
+	check_clean "$1" && ok "$1"
+}
+
+say "mode $MODE: uid $(id -u), cgroup $(cat /proc/self/cgroup)"
+for t in t_sbx_runs t_sbx_output t_exit_status; do
+	$t "${t#t_}"
+done
+
+# The baseline of cgroup directories, after a first limited run has made
+# whatever parent sbx keeps.
+sbx_run --memory 64m --pids 64 -- true
+cg_dirs > "$WORK/cg.base"
+for t in t_cgroup_namespace t_pids_fork_bomb t_pids_not_hit t_memory_oom t_memory_within \
+	t_cpus_throttle t_cpus_unlimited t_timeout_cleans_up t_sigkill_cleans_up; do
+	$t "${t#t_}"
+done
+rm -rf "$WORK"
+[ "$FAILS" = 0 ]
