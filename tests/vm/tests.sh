@@ -19,6 +19,9 @@ if [ $# -eq 0 ]; then
 		sh -c "echo \$\$ > $CG/users/$user/shell/cgroup.procs && exec su -s /bin/sh $user -c 'cd && exec sh /tests.sh $mode'" ||
 			failed=1
 	done
+	# The same user in a cgroup of root's: no delegation, rlimits only.
+	sh -c "echo \$\$ > $CG/nodeleg/cgroup.procs && exec su -s /bin/sh sbxtest-sub -c 'cd && exec sh /tests.sh nodeleg'" ||
+		failed=1
 	exit $failed
 fi
 
@@ -56,7 +59,8 @@ enforced_by() { sed -n "s/.*\"limits_enforced_by\":{[^}]*\"$1[a-z_]*\":\"\([^\"]
 holds() { awk "BEGIN { exit !($1) }"; }
 
 cg_dirs() { find "$CG" -type d | sort; }
-hogs_left() { pgrep -f 'sbx-hog' 2>/dev/null | tr '\n' ' '; }
+hogs_left() { pidof sbx-hog; }
+own_cgroup() { sed -n 's/^0:://p' /proc/self/cgroup; }
 
 # After every limited run: no process of the sandbox left, and no cgroup
 # that was not there before the first one.
@@ -67,7 +71,7 @@ check_clean() { # name
 		[ -z "$left" ] && break
 		sleep 0.5
 	done
-	[ -z "$left" ] || { fail "$1" "processes left: $left ($(ps | grep sbx-hog | grep -v grep))"; return 1; }
+	[ -z "$left" ] || { fail "$1" "processes left: $left"; killall -KILL sbx-hog 2>/dev/null; return 1; }
 	cg_dirs > "$WORK/cg.now"
 	if ! cmp -s "$WORK/cg.base" "$WORK/cg.now"; then
 		fail "$1" "cgroups left: $(diff "$WORK/cg.base" "$WORK/cg.now" | grep '^+/' | tr '\n' ' ')"
@@ -182,6 +186,74 @@ t_timeout_cleans_up() {
 	check_clean "$1" && ok "$1"
 }
 
+# Start OPTS... -- sbx-hog sleepers 1 in the background (--timeout 4 ends
+# it); HOG_CG is the cgroup directory its processes are in, as the host sees
+# it.  Wait for it with wait_bg.
+start_sleeper() {
+	rm -f "$OUT" "$ERR" "$J"
+	"$SBX" run --rootfs "$ROOTFS" --json "$J" --timeout 4 --kill-grace 1 "$@" -- sbx-hog sleepers 1 \
+		>"$OUT" 2>"$ERR" </dev/null &
+	BG=$!
+	for _ in $(seq 100); do
+		grep -q ready "$OUT" 2>/dev/null && break
+		kill -0 "$BG" 2>/dev/null || break
+		sleep 0.1
+	done
+	HOG_CG=""
+	grep -q ready "$OUT" 2>/dev/null || return 1
+	HOG_PID=$(pidof sbx-hog | cut -d' ' -f1)
+	HOG_CG=$CG$(sed -n 's/^0:://p' "/proc/$HOG_PID/cgroup")
+}
+wait_bg() { wait "$BG"; RC=$?; }
+cgfile() { cat "$HOG_CG/$1" 2>&1; }
+
+# The sandbox lives in a cgroup of its own with the limits asked for.
+t_cgroup_files() {
+	start_sleeper --memory 64m --cpus 0.5 --pids 48 || { wait_bg; fail "$1" "the sandbox did not start (exit $RC)"; return; }
+	mine=$CG$(own_cgroup)
+	why=""
+	[ "$HOG_CG" != "$mine" ] || why="the sandbox is in the caller's own cgroup $mine; "
+	[ "$(cgfile memory.max)" = 67108864 ] || why="${why}memory.max is '$(cgfile memory.max)'; "
+	[ "$(cgfile memory.swap.max)" = 0 ] || why="${why}memory.swap.max is '$(cgfile memory.swap.max)'; "
+	[ "$(cgfile pids.max)" = 48 ] || why="${why}pids.max is '$(cgfile pids.max)'; "
+	cpumax=$(cgfile cpu.max)
+	holds "${cpumax% *} / ${cpumax#* } == 0.5" 2>/dev/null || why="${why}cpu.max is '$cpumax'; "
+	say "info $MODE $1: sandbox cgroup ${HOG_CG#$CG}"
+	wait_bg
+	[ -z "$why" ] || { fail "$1" "$why"; return; }
+	expect_rc "$1" 124 || return
+	check_clean "$1" && ok "$1"
+}
+
+# The defaults (memory 2g, pids 256, cpus unlimited) are in force without
+# any option.
+t_default_limits() {
+	start_sleeper || { wait_bg; fail "$1" "the sandbox did not start (exit $RC)"; return; }
+	why=""
+	[ "$(cgfile memory.max)" = 2147483648 ] || why="${why}memory.max is '$(cgfile memory.max)'; "
+	[ "$(cgfile pids.max)" = 256 ] || why="${why}pids.max is '$(cgfile pids.max)'; "
+	case $(cgfile cpu.max) in "max "*) ;; *) why="${why}cpu.max is '$(cgfile cpu.max)'; " ;; esac
+	wait_bg
+	[ -z "$why" ] || { fail "$1" "$why"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+# No limit in force: no cgroup is made (its cost is paid only for limits).
+t_no_limits_no_cgroup() {
+	start_sleeper --memory 0 --pids 0 || { wait_bg; fail "$1" "the sandbox did not start (exit $RC)"; return; }
+	mine=$CG$(own_cgroup)
+	wait_bg
+	[ "$HOG_CG" = "$mine" ] || { fail "$1" "the sandbox got cgroup $HOG_CG without any limit"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_require_limits_met() {
+	sbx_run --require-limits --memory 64m --cpus 1 --pids 64 -- true
+	expect_rc "$1" 0 || return
+	for l in memory cpus pids; do expect_cgroup "$1" $l || return; done
+	check_clean "$1" && ok "$1"
+}
+
 # SIGKILL of sbx: no process of the sandbox survives it, and its cgroup is
 # gone at the latest after the next run.
 t_sigkill_cleans_up() {
@@ -190,6 +262,7 @@ t_sigkill_cleans_up() {
 	pid=$!
 	for _ in $(seq 100); do
 		grep -q ready "$OUT" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	grep -q ready "$OUT" || { kill -KILL $pid; fail "$1" "the sandbox did not start"; return; }
@@ -201,13 +274,45 @@ t_sigkill_cleans_up() {
 		[ -z "$left" ] && break
 		sleep 0.5
 	done
-	[ -z "$left" ] || { fail "$1" "processes left after SIGKILL of sbx: $left"; pkill -KILL -f sbx-hog; return; }
+	[ -z "$left" ] || { fail "$1" "processes left after SIGKILL of sbx: $left"; killall -KILL sbx-hog 2>/dev/null; return; }
 	sbx_run --memory 64m -- true
 	expect_rc "$1" 0 || return
 	check_clean "$1" && ok "$1"
 }
 
+# --- rootless in a cgroup the user was not given -----------------------------
+
+t_nodeleg_require_fails() {
+	sbx_run --require-limits --memory 32m -- true
+	expect_rc "$1" 125 || return
+	grep -q memory "$ERR" || { fail "$1" "the message does not name the memory limit"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_nodeleg_rlimit_fallback() {
+	sbx_run --memory 32m -- sbx-hog mem 256
+	[ "$RC" != 0 ] && [ "$RC" != 125 ] || { fail "$1" "exit status $RC: the hog was not held"; return; }
+	by=$(enforced_by memory)
+	[ "$by" = rlimit ] || { fail "$1" "limits_enforced_by.memory is '${by:-missing}', want rlimit"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_nodeleg_no_limits_runs() {
+	sbx_run --memory 0 --pids 0 -- true
+	expect_rc "$1" 0 || return
+	check_clean "$1" && ok "$1"
+}
+
 say "mode $MODE: uid $(id -u), cgroup $(cat /proc/self/cgroup)"
+if [ "$MODE" = nodeleg ]; then
+	cg_dirs > "$WORK/cg.base"
+	for t in t_sbx_runs t_nodeleg_no_limits_runs t_nodeleg_require_fails t_nodeleg_rlimit_fallback; do
+		$t "${t#t_}"
+	done
+	rm -rf "$WORK"
+	[ "$FAILS" = 0 ]
+	exit
+fi
 for t in t_sbx_runs t_sbx_output t_exit_status; do
 	$t "${t#t_}"
 done
@@ -216,7 +321,7 @@ done
 # whatever parent sbx keeps.
 sbx_run --memory 64m --pids 64 -- true
 cg_dirs > "$WORK/cg.base"
-for t in t_cgroup_namespace t_pids_fork_bomb t_pids_not_hit t_memory_oom t_memory_within \
+for t in t_cgroup_files t_default_limits t_no_limits_no_cgroup t_require_limits_met t_cgroup_namespace t_pids_fork_bomb t_pids_not_hit t_memory_oom t_memory_within \
 	t_cpus_throttle t_cpus_unlimited t_timeout_cleans_up t_sigkill_cleans_up; do
 	$t "${t#t_}"
 done
