@@ -13,7 +13,7 @@ BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-st
 	-DSBX_VERSION='"$(VERSION)"' -DSBX_PROFILE_DIR='"$(DATADIR)/sbx/profiles"' $(WARN)
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now
 # Libraries join through pkg-config as the code comes to need each one.
-PKGS := yajl libcap libseccomp
+PKGS := yajl libcap libseccomp mount
 PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS) libarchive nettle))
 PKG_LIBS := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
 # libarchive and nettle are loaded with dlopen by the image commands only

@@ -30,6 +30,10 @@ enum option_id {
 	OPT_SECCOMP_LOG,
 	OPT_REQUIRE,
 	OPT_WRITABLE_ROOT,
+	OPT_MEMORY,
+	OPT_CPUS,
+	OPT_PIDS,
+	OPT_REQUIRE_LIMITS,
 	OPT_HELP,
 };
 
@@ -64,6 +68,11 @@ static const struct option_def option_defs[] = {
 	{ "seccomp-log", 0, ARG_NONE, OPT_SECCOMP_LOG },
 	{ "require", 0, ARG_REQUIRED, OPT_REQUIRE },
 	{ "writable-root", 0, ARG_OPTIONAL, OPT_WRITABLE_ROOT },
+	{ "memory", 'm', ARG_REQUIRED, OPT_MEMORY },
+	{ "cpus", 0, ARG_REQUIRED, OPT_CPUS },
+	{ "pids", 0, ARG_REQUIRED, OPT_PIDS },
+	{ "pids-limit", 0, ARG_REQUIRED, OPT_PIDS }, /* Docker's and Podman's name */
+	{ "require-limits", 0, ARG_NONE, OPT_REQUIRE_LIMITS },
 	{ "help", 'h', ARG_NONE, OPT_HELP },
 };
 
@@ -93,6 +102,60 @@ int sbx_parse_seconds(const char *s, uint64_t *ns)
 	if (*p != '\0' || (whole == 0 && frac == 0))
 		return -1;
 	*ns = whole * 1000000000ULL + frac;
+	return 0;
+}
+
+int sbx_parse_memory(const char *s, uint64_t *bytes)
+{
+	if (strcmp(s, "0") == 0) {
+		*bytes = 0;
+		return 0;
+	}
+	/* Below a megabyte not even the dynamic loader starts. */
+	if (sbx_parse_size(s, bytes) < 0 || *bytes < (1ULL << 20))
+		return -1;
+	return 0;
+}
+
+int sbx_parse_cpus(const char *s, uint64_t *millis)
+{
+	uint64_t whole = 0, frac = 0, scale = 1000;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		whole = whole * 10 + (uint64_t)(*p - '0');
+		if (whole > SBX_MAX_CPUS)
+			return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			scale /= 10;
+			if (scale == 0)
+				return -1; /* finer than a thousandth */
+			frac += (uint64_t)(*p - '0') * scale;
+		}
+	}
+	if (*p != '\0')
+		return -1;
+	*millis = whole * 1000 + frac;
+	/* cpu.max takes no quota below 1 ms in its 100 ms period. */
+	if (*millis != 0 && (*millis < 10 || *millis > SBX_MAX_CPUS * 1000ULL))
+		return -1;
+	return 0;
+}
+
+int sbx_parse_pids(const char *s, uint64_t *pids)
+{
+	uint32_t n;
+
+	if (sbx_parse_id(s, &n) < 0 || n > SBX_MAX_PIDS)
+		return -1;
+	*pids = n;
 	return 0;
 }
 
@@ -378,6 +441,27 @@ static int apply_option(struct sbx_run_options *opts, const struct option_def *d
 				    opts->writable_root_size == 0))
 			return sbx_fail(err, 0, "--writable-root=%s: expected a size, e.g. 512m or 2g", arg);
 		return 0;
+	case OPT_MEMORY:
+		if (sbx_parse_memory(arg, &opts->limits.memory_bytes) < 0)
+			return sbx_fail(err, 0, "--memory '%s': expected a size of 1m or more, e.g. 512m or 2g "
+					   "(0: no limit)", arg);
+		opts->limits.memory_given = true;
+		return 0;
+	case OPT_CPUS:
+		if (sbx_parse_cpus(arg, &opts->limits.cpu_millis) < 0)
+			return sbx_fail(err, 0, "--cpus '%s': expected a number of CPUs from 0.01 to %d, e.g. 0.5 "
+					   "or 2 (0: no limit)", arg, SBX_MAX_CPUS);
+		opts->limits.cpus_given = true;
+		return 0;
+	case OPT_PIDS:
+		if (sbx_parse_pids(arg, &opts->limits.pids) < 0)
+			return sbx_fail(err, 0, "--%s '%s': expected a number of processes up to %d (0: no limit)",
+					def->long_name, arg, SBX_MAX_PIDS);
+		opts->limits.pids_given = true;
+		return 0;
+	case OPT_REQUIRE_LIMITS:
+		opts->limits.required = true;
+		return 0;
 	case OPT_HELP:
 		return 1;
 	}
@@ -458,6 +542,8 @@ int sbx_parse_run_options(int argc, char *const argv[], struct sbx_run_options *
 	opts->rootfs_fd = -1;
 	opts->tty = SBX_TTY_AUTO;
 	opts->seccomp = "default";
+	opts->limits.memory_bytes = SBX_DEFAULT_MEMORY;
+	opts->limits.pids = SBX_DEFAULT_PIDS;
 
 	for (i = 0; i < argc; i++) {
 		const char *word = argv[i];

@@ -41,6 +41,22 @@ enum sbx_tty_mode {
 };
 
 #define SBX_DEFAULT_KILL_GRACE_NS (2ULL * 1000000000ULL)
+#define SBX_DEFAULT_MEMORY (2ULL << 30)
+#define SBX_DEFAULT_PIDS 256
+#define SBX_MAX_CPUS 4096
+#define SBX_MAX_PIDS 4194304
+
+/* The resource limits in force (the defaults unless given); 0 means no
+ * limit.  *_given: set on the command line, so that sbx speaks of it. */
+struct sbx_limits {
+	uint64_t memory_bytes; /* -m/--memory */
+	uint64_t cpu_millis;   /* --cpus, in thousandths of a CPU */
+	uint64_t pids;         /* --pids/--pids-limit */
+	bool memory_given;
+	bool cpus_given;
+	bool pids_given;
+	bool required; /* --require-limits: every limit in force by cgroup v2, or 125 */
+};
 
 struct sbx_run_options {
 	const char *rootfs; /* --rootfs, or the stored image's tree */
@@ -76,6 +92,7 @@ struct sbx_run_options {
 	const char *seccomp;    /* profile name, path, or "unconfined" */
 	bool seccomp_log;
 	bool require_landlock;
+	struct sbx_limits limits;
 	char *const *argv; /* the command, NULL-terminated: from argv, or the image's */
 };
 
@@ -91,6 +108,12 @@ void sbx_run_options_free(struct sbx_run_options *opts);
 /* Parse a duration in seconds with an optional fraction ("2", "0.5",
  * "1.25") into nanoseconds; rejects zero, negatives, garbage, > 1 year. */
 int sbx_parse_seconds(const char *s, uint64_t *ns);
+
+/* --memory SIZE ("0": none; at least 1m), --cpus N with up to three
+ * decimals ("0": none; at least 0.01), --pids N ("0": none). */
+int sbx_parse_memory(const char *s, uint64_t *bytes);
+int sbx_parse_cpus(const char *s, uint64_t *millis);
+int sbx_parse_pids(const char *s, uint64_t *pids);
 
 /* Parse "UID[:GID]"; GID defaults to UID. */
 int sbx_parse_user(const char *spec, uint32_t *uid, uint32_t *gid);

@@ -126,6 +126,20 @@ static void gen_number(yajl_gen g, double value)
 	yajl_gen_number(g, buf, (size_t)n);
 }
 
+/* Thousandths as a decimal number ("0.5" for 500). */
+static void gen_number3(yajl_gen g, uint64_t thousandths)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%llu.%03llu", (unsigned long long)(thousandths / 1000),
+			 (unsigned long long)(thousandths % 1000));
+
+	while (n > 1 && buf[n - 1] == '0')
+		n--;
+	if (buf[n - 1] == '.')
+		n--;
+	yajl_gen_number(g, buf, (size_t)n);
+}
+
 static void gen_double(yajl_gen g, const char *key, double value)
 {
 	gen_key(g, key);
@@ -142,8 +156,17 @@ static void gen_count(yajl_gen g, const char *key, bool known, uint64_t value)
 		yajl_gen_null(g);
 }
 
-static void gen_limits(yajl_gen g, const char *key, const struct sbx_run_options *o)
+/* A limit's value, or null for none (or none enforced). */
+static void gen_limit(yajl_gen g, const char *key, uint64_t value, bool in_force)
 {
+	gen_count(g, key, value != 0 && in_force, value);
+}
+
+static void gen_limits(yajl_gen g, const char *key, const struct sbx_run_options *o,
+		       const struct sbx_limits_plan *held)
+{
+	const struct sbx_limits *l = &o->limits;
+
 	gen_key(g, key);
 	yajl_gen_map_open(g);
 	gen_key(g, "timeout_s");
@@ -155,7 +178,38 @@ static void gen_limits(yajl_gen g, const char *key, const struct sbx_run_options
 	gen_count(g, "output_limit_bytes", o->output_limit != 0, o->output_limit);
 	gen_int(g, "tmp_bytes", (long long)o->tmp_size);
 	gen_int(g, "shm_bytes", (long long)o->shm_size);
+	gen_limit(g, "memory_bytes", l->memory_bytes, !held || held->memory != SBX_ENFORCER_NONE);
+	gen_key(g, "cpus");
+	if (l->cpu_millis && (!held || held->cpus != SBX_ENFORCER_NONE))
+		gen_number3(g, l->cpu_millis);
+	else
+		yajl_gen_null(g);
+	gen_limit(g, "pids", l->pids, !held || held->pids != SBX_ENFORCER_NONE);
 	yajl_gen_map_close(g);
+}
+
+static void gen_enforcers(yajl_gen g, const struct sbx_limits_plan *p)
+{
+	gen_key(g, "limits_enforced_by");
+	yajl_gen_map_open(g);
+	gen_str(g, "memory", sbx_enforcer_name(p->memory));
+	gen_str(g, "cpus", sbx_enforcer_name(p->cpus));
+	gen_str(g, "pids", sbx_enforcer_name(p->pids));
+	yajl_gen_map_close(g);
+}
+
+/* What the sandbox's cgroup measured; null where there was none. */
+static void gen_cgroup_stats(yajl_gen g, const struct sbx_cgroup_stats *s)
+{
+	gen_count(g, "memory_peak_bytes", s->have_memory_peak, s->memory_peak_bytes);
+	gen_bool(g, "oom_killed", s->oom_killed);
+	gen_count(g, "pids_peak", s->have_pids_peak, s->pids_peak);
+	gen_bool(g, "pids_limit_hit", s->pids_limit_hit);
+	gen_key(g, "cpu_throttled_s");
+	if (s->have_cpu_throttled)
+		gen_number(g, s->cpu_throttled_s);
+	else
+		yajl_gen_null(g);
 }
 
 int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_run_options *o,
@@ -204,10 +258,11 @@ int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_r
 	for (size_t i = 0; i < r->n_layers; i++)
 		yajl_gen_string(g, (const unsigned char *)r->layers[i], strlen(r->layers[i]));
 	yajl_gen_array_close(g);
-	gen_limits(g, "limits_requested", o);
-	/* Everything asked for is enforced so far; cgroup limits, which a
-	 * host may not offer, will make the two differ. */
-	gen_limits(g, "limits_in_force", o);
+	gen_limits(g, "limits_requested", o, NULL);
+	/* What a host cannot enforce (limits_enforced_by: none) is null. */
+	gen_limits(g, "limits_in_force", o, &r->limits);
+	gen_enforcers(g, &r->limits);
+	gen_cgroup_stats(g, &r->cgroup);
 	yajl_gen_map_close(g);
 	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
 		ret = sbx_fail(err, 0, "generating the JSON result");

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup.h"
 #include "error.h"
+#include "limit_policy.h"
 #include "options.h"
 
 #define SBX_MAX_LAYERS 32
@@ -33,6 +35,8 @@ struct sbx_result {
 	const char *seccomp_profile; /* NULL: unconfined */
 	int landlock_abi;            /* 0: the kernel has none */
 	unsigned int root_flags;     /* SBX_ROOT_* the sandbox reported */
+	struct sbx_limits_plan limits;   /* what held each limit */
+	struct sbx_cgroup_stats cgroup;  /* read from the sandbox's cgroup */
 	const char *layers[SBX_MAX_LAYERS];
 	size_t n_layers;
 };

@@ -1,8 +1,9 @@
 /* The sandbox's setup sequence, in one place.
  *
- * sbx (the parent) decides the id maps, clones what only it may read, and
- * creates the child with clone(2) in new user, mount, pid, ipc, uts, cgroup
- * and (unless --network host) network namespaces.  The child is pid 1 of
+ * sbx (the parent) decides the id maps, clones what only it may read, makes
+ * the sandbox's cgroup where a limit is in force (cgroup.h), and creates the
+ * child with clone3(2), in that cgroup, in new user, mount, pid, ipc, uts,
+ * cgroup and (unless --network host) network namespaces.  The child is pid 1 of
  * the new pid namespace: it builds the file system, switches to the sandbox
  * user, then forks the command and stays as a minimal init that reaps and
  * passes the command's status on.  Errors anywhere in the child travel back
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "command.h"
 #include "devfs.h"
 #include "idmap.h"
@@ -40,6 +42,7 @@
 #include "sync.h"
 #include "tty.h"
 #include "landlock.h"
+#include "limit_policy.h"
 #include "privileges.h"
 #include "seccomp_filter.h"
 #include "statedirs.h"
@@ -62,6 +65,8 @@ struct sandbox {
 	int landlock_abi;
 	const char *writable[SBX_MAX_MOUNTS + 4]; /* where Landlock lets it write */
 	size_t n_writable;
+	struct sbx_cgroup cg;          /* sbx's, never the child's */
+	struct sbx_limits_plan limits; /* the child applies its rlimits */
 };
 
 static int switch_to_sandbox_user(const struct sandbox *sb, struct sbx_error *err)
@@ -237,8 +242,11 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 		if (sbx_loopback_up(err) < 0)
 			return -1;
 	}
-	/* 11. Resource limits (cgroups) go here, while we still hold
-	 *     capabilities inside. */
+	/* 11. The rlimits that stand in for what no cgroup holds (the
+	 *     cgroup itself is sbx's: it made it and we were born in it).
+	 *     Inherited by init and the command. */
+	if (sbx_limits_apply_rlimits(&o->limits, &sb->limits, err) < 0)
+		return -1;
 	/* 12. Privileges, for good: empty bounding set and locked securebits
 	 *     (needs CAP_SETPCAP, so before the user switch), no core dumps,
 	 *     no_new_privs.  Landlock and seccomp follow in the command,
@@ -272,6 +280,10 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 static int child_main(struct sandbox *sb)
 {
 	struct sbx_error err = { 0 };
+
+	/* The cgroup's lock must end with sbx, not live on in init. */
+	sbx_closep(&sb->cg.dirfd);
+	sbx_closep(&sb->cg.parentfd);
 
 	if (setup_sandbox(sb, &err) < 0) {
 		sbx_sync_send(sb->sync_fd, SBX_MSG_ERROR, &err);
@@ -363,6 +375,46 @@ static int prepare_security(struct sandbox *sb, struct sbx_error *err)
 	return 0;
 }
 
+/* The sandbox's cgroup where a limit is in force and the host lets sbx
+ * make one; the plan says what holds each limit (limit_policy.h).  Fails only
+ * for --require-limits. */
+static int prepare_limits(struct sandbox *sb, int64_t ws_uid, struct sbx_error *err)
+{
+	const struct sbx_run_options *o = sb->opts;
+	const struct sbx_limits *l = &o->limits;
+	struct sbx_cgroup_limits want = { l->memory_bytes, l->cpu_millis, l->pids };
+	struct sbx_cgroup_host_info info = { .mode = SBX_CGROUP_MODE_NONE };
+	struct sbx_error cg_err = { 0 };
+	uint32_t host_uid = sbx_idmap_to_host(&sb->ids.uid, o->uid);
+	char weaker[512];
+
+	if (want.memory_bytes || want.cpu_millis || want.pids) {
+		sbx_cgroup_describe(&info);
+		sbx_verbose(o->verbose, "cgroups: %s, cgroup2 at %s, sandbox cgroups under %s",
+			    sbx_cgroup_mode_name(info.mode), info.mount[0] ? info.mount : "(none)",
+			    info.parent[0] ? info.parent : "(nowhere)");
+		if (info.usable && sbx_cgroup_create(&sb->cg, &info, &want, o->verbose, &cg_err) < 0) {
+			sbx_verbose(o->verbose, "cgroup: %s", cg_err.msg);
+			snprintf(info.why, sizeof(info.why), "%.500s", cg_err.msg);
+		}
+	}
+	sbx_limits_plan_make(l, sb->cg.dirfd >= 0 ? sb->cg.controllers : 0,
+			     sbx_limits_nproc_private(sb->ids.writer, host_uid, ws_uid), &sb->limits);
+	sbx_verbose(o->verbose, "limits: memory by %s, cpus by %s, pids by %s", sbx_enforcer_name(sb->limits.memory),
+		    sbx_enforcer_name(sb->limits.cpus), sbx_enforcer_name(sb->limits.pids));
+	if (sbx_limits_check_required(l, &sb->limits, info.why, err) < 0)
+		return -1;
+	sbx_limits_describe_weaker(l, &sb->limits, false, weaker, sizeof(weaker));
+	if (weaker[0] != '\0')
+		sbx_verbose(o->verbose, "default limits: %s%s%s", weaker, info.why[0] ? "; " : "", info.why);
+	sbx_limits_describe_weaker(l, &sb->limits, true, weaker, sizeof(weaker));
+	/* Asked for on the command line and held less: said once, not an
+	 * error (--require-limits makes it one). */
+	if (weaker[0] != '\0')
+		fprintf(stderr, "sbx: notice: %s%s%s\n", weaker, info.why[0] ? "; " : "", info.why);
+	return 0;
+}
+
 static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struct sbx_error *err)
 {
 	int64_t ws_uid, ws_gid;
@@ -378,7 +430,7 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	    sbx_etc_files_make(opts, &sb->etc, err) < 0 ||
 	    sbx_env_build(opts, getenv("TERM"), &sb->env, err) < 0)
 		return -1;
-	if (prepare_security(sb, err) < 0)
+	if (prepare_security(sb, err) < 0 || prepare_limits(sb, ws_uid, err) < 0)
 		return -1;
 	sbx_idplan_describe(&sb->ids, desc, sizeof(desc));
 	sbx_verbose(opts->verbose, "user namespace: %s", desc);
@@ -413,6 +465,10 @@ static void record_layers(const struct sandbox *sb, struct sbx_result *res)
 	sbx_result_add_layer(res, "ipc-namespace");
 	sbx_result_add_layer(res, "uts-namespace");
 	sbx_result_add_layer(res, "cgroup-namespace");
+	if (sb->cg.dirfd >= 0)
+		sbx_result_add_layer(res, "cgroup-v2-limits");
+	if (sb->limits.memory == SBX_ENFORCER_RLIMIT || sb->limits.pids == SBX_ENFORCER_RLIMIT)
+		sbx_result_add_layer(res, "rlimits");
 	if (sb->opts->network == SBX_NETWORK_NONE)
 		sbx_result_add_layer(res, "network-namespace");
 	sbx_result_add_layer(res, "pivot-root");
@@ -454,6 +510,43 @@ static void close_pair(int fds[2])
 	sbx_closep(&fds[1]);
 }
 
+/* clone3's arguments, as the kernel has them since 5.7. */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size, cgroup;
+};
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* Create the child with fork semantics (it runs on a copy of our stack
+ * and is pid 1 of its new pid namespace), born in the cgroup CG when
+ * there is one; *IN_CGROUP says whether it was.  Kernels or filters
+ * without clone3 get clone(2), and sbx moves the child itself. */
+static pid_t clone_sandbox(const struct sandbox *sb, bool *in_cgroup)
+{
+	struct clone3_args args = {
+		.flags = (uint64_t)namespace_flags(sb->opts),
+		.exit_signal = SIGCHLD,
+	};
+	pid_t pid;
+
+	if (sb->cg.dirfd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)sb->cg.dirfd;
+	}
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid >= 0) {
+		*in_cgroup = sb->cg.dirfd >= 0;
+		return pid;
+	}
+	if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+		return -1;
+	*in_cgroup = false;
+	return (pid_t)syscall(SYS_clone, namespace_flags(sb->opts) | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
 /* Create the sandbox and supervise it to the end.  Every outcome lands in
  * RES; -1 means sbx failed before the sandbox could run (ERR says why). */
 static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err)
@@ -463,6 +556,7 @@ static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err
 	cleanup_close int sigfd = -1;
 	struct timespec started;
 	int fds[2];
+	bool in_cgroup = false;
 	pid_t pid;
 
 	if (prepare(sb, opts, err) < 0 || make_pipes(sb, err) < 0)
@@ -481,9 +575,7 @@ static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err
 	sbx_verbose(opts->verbose, "creating user, mount, pid, ipc, uts, cgroup%s namespaces",
 		    opts->network == SBX_NETWORK_NONE ? ", net" : "");
 	clock_gettime(CLOCK_MONOTONIC, &started);
-	/* A raw clone with fork semantics: the child runs on a copy of our
-	 * stack and is pid 1 of its new pid namespace. */
-	pid = (pid_t)syscall(SYS_clone, namespace_flags(opts) | SIGCHLD, NULL, NULL, NULL, 0);
+	pid = clone_sandbox(sb, &in_cgroup);
 	if (pid < 0) {
 		sbx_fail(err, errno, "creating the sandbox's namespaces");
 		if (errno == EPERM || errno == ENOSPC)
@@ -500,7 +592,10 @@ static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err
 	sbx_closep(&sb->out_pipe[1]);
 	sbx_closep(&sb->err_pipe[1]);
 	sbx_sources_close(&sb->src);
-	if (sbx_idplan_apply(&sb->ids, pid, err) < 0 ||
+	/* Before MAPS_READY: the child waits for it, so nothing it runs
+	 * escapes the cgroup. */
+	if ((sb->cg.dirfd >= 0 && !in_cgroup && sbx_cgroup_join(&sb->cg, pid, err) < 0) ||
+	    sbx_idplan_apply(&sb->ids, pid, err) < 0 ||
 	    sbx_sync_send(parent_fd, SBX_MSG_MAPS_READY, NULL) < 0) {
 		if (err->msg[0] == '\0')
 			sbx_fail(err, errno, "signalling the sandbox");
@@ -522,6 +617,7 @@ static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err
 	sb->out_pipe[0] = sb->err_pipe[0] = -1;
 	if (sbx_supervise(&sup, res, err) < 0)
 		return -1;
+	sbx_cgroup_read_stats(&sb->cg, &res->cgroup);
 	if (!res->failed || res->error.status != SBX_EXIT_FAILURE)
 		record_layers(sb, res);
 	return 0;
@@ -529,7 +625,8 @@ static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err
 
 int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 {
-	struct sandbox sb = { .sync_fd = -1, .out_pipe = { -1, -1 }, .err_pipe = { -1, -1 } };
+	struct sandbox sb = { .sync_fd = -1, .out_pipe = { -1, -1 }, .err_pipe = { -1, -1 },
+			      .cg = SBX_CGROUP_INIT };
 	struct sbx_error err = { 0 };
 
 	sbx_result_init(res);
@@ -540,6 +637,10 @@ int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 		res->error = err;
 		res->exit_code = err.status ? err.status : SBX_EXIT_FAILURE;
 	}
+	/* The sandbox is gone (reaped) by now; what it left, the cgroup
+	 * kills. */
+	sbx_cgroup_destroy(&sb.cg);
+	res->limits = sb.limits;
 	sbx_caller_ttys_restore(&sb.caller_ttys);
 	res->landlock_abi = sb.landlock_abi;
 	if (sb.seccomp.enabled)

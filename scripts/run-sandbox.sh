@@ -6,15 +6,16 @@
 # the image, with WORKSPACE (a directory) read-write at /workspace, where the
 # command starts, everything else read-only and no network.  It runs
 #
-#     sbx run --image IMAGE -w WORKSPACE --network NET [--timeout S] [LIMITS] -- COMMAND...
+#     sbx run --image IMAGE -w WORKSPACE --network NET [--timeout S] [--memory M]
+#             [--cpus C] [--pids-limit P] -- COMMAND...
 #
 # and builds the default image (rootfs/build) the first time, as the Docker
 # version built its image.  Settings, from the environment:
 #
 #   SANDBOX_IMAGE    the image (default sbx-default)
-#   SANDBOX_MEMORY   memory limit (default 2g)
-#   SANDBOX_CPUS     CPU limit (default 2)
-#   SANDBOX_PIDS     process limit (default 256)
+#   SANDBOX_MEMORY   memory limit, e.g. 1g; 0 for none (default: sbx's, 2g)
+#   SANDBOX_CPUS     CPU limit, e.g. 0.5 (default: sbx's, none)
+#   SANDBOX_PIDS     process limit; 0 for none (default: sbx's, 256)
 #   SANDBOX_RUNTIME  auto (default: runsc when installed and sbx can hand off
 #                    to it, else sbx's own), runsc or sbx
 #   SANDBOX_TIMEOUT  seconds before the sandbox is stopped (exit 124; default none)
@@ -22,11 +23,13 @@
 #   SBX              the sbx binary (default: this checkout's ./sbx, else sbx on PATH)
 #   SBX_STORE        sbx's image store (see sbx image --help)
 #
-# Not every setting can be enforced by every sbx: the limits are passed on
-# when `sbx run --help` lists --memory, --cpus, --pids-limit or --runtime.
-# Until then a limit is not enforced, and when you set it yourself the
-# wrapper says so on stderr (one line per setting); SANDBOX_RUNTIME=runsc
-# without a hand-off is an error.
+# A limit you set is passed on to sbx, which holds it with a cgroup v2 where
+# the host allows, else says once on stderr how much less it holds (see
+# LIMITS in sbx(1)); a limit you do not set is left to sbx's defaults, of
+# which sbx speaks only with -v.  An older sbx whose `sbx run --help` lists
+# no such option cannot enforce it: the wrapper says so on stderr (one line
+# per setting you made).  SANDBOX_RUNTIME=runsc without a hand-off (no
+# --runtime in the help) is an error.
 #
 # Exit status: the command's; 124 when SANDBOX_TIMEOUT ended it; 125 when
 # the wrapper or sbx failed; 126/127 when the command cannot be run or is
@@ -83,14 +86,16 @@ has_option() { grep -Eq -- "(^|[^[:alnum:]-])$1([^[:alnum:]-]|\$)" <<<"$help"; }
 args=(--image "$image" -w "$workspace" --network "$network")
 [ -z "${SANDBOX_TIMEOUT:-}" ] || args+=(--timeout "$SANDBOX_TIMEOUT")
 
-# variable, default, sbx option, what it limits
-for spec in "SANDBOX_MEMORY 2g --memory memory" "SANDBOX_CPUS 2 --cpus CPU" \
-	"SANDBOX_PIDS 256 --pids-limit process"; do
-	read -r var default option what <<<"$spec"
-	value=${!var:-$default}
+# variable, sbx option, what it limits: only what was set, so that sbx
+# speaks of the limits the user asked for and keeps its defaults for the rest.
+for spec in "SANDBOX_MEMORY --memory memory" "SANDBOX_CPUS --cpus CPU" \
+	"SANDBOX_PIDS --pids-limit process"; do
+	read -r var option what <<<"$spec"
+	value=${!var:-}
+	[ -n "$value" ] || continue
 	if has_option "$option"; then
 		args+=("$option" "$value")
-	elif [ -n "${!var:-}" ]; then
+	else
 		warn "$var=$value is not enforced: this sbx has no $what limits yet"
 	fi
 done

@@ -16,6 +16,7 @@ int main(void)
 		{ "relay", test_relay },
 		{ "oci", test_oci },
 		{ "init", test_init },
+		{ "limits", test_limits },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

@@ -36,5 +36,6 @@ void test_command(void);
 void test_relay(void);
 void test_oci(void);
 void test_init(void);
+void test_limits(void);
 
 #endif
