@@ -390,9 +390,10 @@ static int prepare_limits(struct sandbox *sb, int64_t ws_uid, struct sbx_error *
 
 	if (want.memory_bytes || want.cpu_millis || want.pids) {
 		sbx_cgroup_describe(&info);
-		sbx_verbose(o->verbose, "cgroups: %s, cgroup2 at %s, sandbox cgroups under %s",
-			    sbx_cgroup_mode_name(info.mode), info.mount[0] ? info.mount : "(none)",
-			    info.parent[0] ? info.parent : "(nowhere)");
+		sbx_verbose(o->verbose, "cgroups: %s, cgroup2 at %s; %s%s", sbx_cgroup_mode_name(info.mode),
+			    info.mount[0] ? info.mount : "(none)",
+			    info.usable ? "sandbox cgroups under " : "no controller sbx may use: ",
+			    info.usable ? info.parent : info.why);
 		if (info.usable && sbx_cgroup_create(&sb->cg, &info, &want, o->verbose, &cg_err) < 0) {
 			sbx_verbose(o->verbose, "cgroup: %s", cg_err.msg);
 			snprintf(info.why, sizeof(info.why), "%.500s", cg_err.msg);

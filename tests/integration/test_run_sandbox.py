@@ -158,7 +158,8 @@ def test_unenforced_limits_warn_only_when_set(env, workspace, sbx_help):
     unsupported = {var: opt for var, opt in [("SANDBOX_MEMORY", "--memory"), ("SANDBOX_CPUS", "--cpus"),
                                              ("SANDBOX_PIDS", "--pids-limit")] if not lists(sbx_help, opt)}
     if not unsupported:
-        pytest.skip("this sbx enforces memory, CPU and pids limits: nothing to warn about")
+        pytest.skip("this sbx has --memory, --cpus and --pids-limit: the wrapper passes them on "
+                    "(test_limits_reach_sbx_which_speaks_only_of_those_set)")
     # defaults only: no warning at all
     r = wrapper(env, str(workspace), "/bin/true")
     assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
@@ -175,6 +176,27 @@ def test_unenforced_limits_warn_only_when_set(env, workspace, sbx_help):
     if "SANDBOX_MEMORY" in unsupported:
         assert warnings(r.stderr) == [
             "run-sandbox.sh: warning: SANDBOX_MEMORY=3g is not enforced: this sbx has no memory limits yet"]
+
+
+def test_limits_reach_sbx_which_speaks_only_of_those_set(env, workspace, sbx_help):
+    """SANDBOX_MEMORY/CPUS/PIDS are passed on (not reported unenforced by
+    the wrapper); sbx holds them as the host allows and says once on stderr
+    what it holds less than asked, and nothing about its own defaults."""
+    if not all(lists(sbx_help, o) for o in ("--memory", "--cpus", "--pids-limit")):
+        pytest.skip("this sbx has no limit options (test_unenforced_limits_warn_only_when_set)")
+    r = wrapper(env, str(workspace), "/bin/cat", "/proc/self/limits")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    r = wrapper(env, str(workspace), "/bin/cat", "/proc/self/limits", SANDBOX_MEMORY="64m", SANDBOX_CPUS="0.5",
+                SANDBOX_PIDS="0")
+    assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
+    data = [l.split()[3:5] for l in r.stdout.splitlines() if l.startswith("Max data size")][0]
+    notes = [l for l in r.stderr.splitlines() if l.startswith("sbx: notice:")]
+    assert len(r.stderr.splitlines()) <= 1, r.stderr
+    if notes:  # no cgroup v2 here: memory per process by RLIMIT_DATA, cpus not at all
+        assert "--memory 64m holds per process only" in notes[0] and "--cpus 0.5 is not enforced" in notes[0]
+        assert data == [str(64 << 20)] * 2
+    else:      # held by the sandbox's cgroup
+        assert data == ["unlimited"] * 2
 
 
 def test_runsc_requested_but_unsupported_is_125(env, workspace, sbx_help):

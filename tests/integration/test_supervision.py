@@ -21,7 +21,8 @@ RESULT_KEYS = {"exit_code", "signal", "timed_out", "duration_s", "cpu_user_s", "
                "stdout_bytes", "stderr_bytes", "stdout_truncated", "stderr_truncated", "output_dropped_bytes",
                "setup_error",
                "runtime", "image", "image_id", "seccomp_profile", "landlock_abi", "layers", "limits_requested",
-               "limits_in_force"}
+               "limits_in_force", "limits_enforced_by", "memory_peak_bytes", "oom_killed", "pids_peak",
+               "pids_limit_hit", "cpu_throttled_s"}
 
 
 def run_json(rootfs, *cmd, opts=(), **kw):
