@@ -25,7 +25,7 @@ LIB_SRCS := $(filter-out runtime/main.c runtime/cli_image.c,$(SRCS))
 HDRS := $(wildcard runtime/*.h)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all clean check check-unit check-integration check-mutants check-fuzz fuzz deps asan install helper
+.PHONY: all clean check check-unit check-integration check-vm check-mutants check-fuzz fuzz deps asan install helper
 
 all: sbx
 
@@ -45,7 +45,11 @@ tests/unit/run-unit: tests/unit/*.c tests/unit/*.h $(LIB_SRCS) $(HDRS)
 tests/escape/escape-probe: tests/escape/escape-probe.c
 	$(CC) -std=gnu11 -O2 $(WARN) -static -pthread -o $@ $<
 
-helper: tests/helper/sbx-probe tests/escape/escape-probe
+# The workloads of the VM's limit tests (tests/vm/), static for the same reason.
+tests/vm/sbx-hog: tests/vm/hog.c
+	$(CC) -std=gnu11 -O2 $(WARN) -static -o $@ $<
+
+helper: tests/helper/sbx-probe tests/escape/escape-probe tests/vm/sbx-hog
 
 deps:
 	scripts/deps
@@ -55,6 +59,10 @@ check-unit: tests/unit/run-unit
 
 check-integration: sbx helper
 	tests/run-integration
+
+# The cgroup v2 limits in a qemu (TCG) VM with Debian's cloud kernel.
+check-vm: sbx helper
+	tests/vm/run
 
 # libFuzzer targets for the parsers of untrusted input.  `make fuzz` runs
 # each for FUZZ_SECONDS (default 300); `make check` for 20.
@@ -93,6 +101,7 @@ check-mutants: sbx helper
 check: deps
 	$(MAKE) check-unit
 	$(MAKE) check-integration
+	$(MAKE) check-vm
 	$(MAKE) check-mutants
 	$(MAKE) check-fuzz
 
@@ -109,6 +118,6 @@ install: sbx
 		install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/sbx/profiles/; done
 
 clean:
-	rm -f sbx sbx-asan tests/helper/sbx-probe tests/escape/escape-probe tests/unit/run-unit tests/fuzz/fuzz-profile
+	rm -f sbx sbx-asan tests/helper/sbx-probe tests/escape/escape-probe tests/vm/sbx-hog tests/unit/run-unit tests/fuzz/fuzz-profile
 	rm -f tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci
 	rm -rf tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci

@@ -1,0 +1,392 @@
+#!/bin/sh
+# The limit tests, run inside the VM by /init (busybox sh).
+#   sh /tests.sh            run every mode: root, then the test users
+#   sh /tests.sh MODE       run one mode as the current user
+# Each result is one console line "VMTEST: ok|FAIL|SKIP MODE NAME[: why]";
+# the host-side runner (tests/vm/run) parses them.
+SBX=/opt/sbx/sbx
+ROOTFS=/srv/rootfs
+CG=/sys/fs/cgroup
+MIB=1048576
+
+# /etc/vm-tests (from SBX_VM_TESTS, tests/vm/run) may select tests: shell
+# patterns matched against MODE:NAME, one a line; empty runs everything.
+selected() { # mode name
+	[ -s /etc/vm-tests ] || return 0
+	while read -r pat; do
+		case "$1:$2" in $pat) return 0 ;; esac
+	done < /etc/vm-tests
+	return 1
+}
+mode_selected() { # mode
+	[ -s /etc/vm-tests ] || return 0
+	while read -r pat; do
+		case "$1" in ${pat%%:*}) return 0 ;; esac
+	done < /etc/vm-tests
+	return 1
+}
+
+if [ $# -eq 0 ]; then
+	failed=0
+	! mode_selected root || sh /tests.sh root || failed=1
+	for pair in subuid:sbxtest-sub nosub:sbxtest-nosub; do
+		mode=${pair%%:*} user=${pair#*:}
+		mode_selected "$mode" || continue
+		# Root puts the shell into a leaf of the user's delegated subtree
+		# before it becomes the user (see /init).
+		sh -c "echo \$\$ > $CG/users/$user/shell/cgroup.procs && exec su -s /bin/sh $user -c 'cd && exec sh /tests.sh $mode'" ||
+			failed=1
+	done
+	# The same user in a cgroup of root's: no delegation, rlimits only.
+	! mode_selected nodeleg || sh -c "echo \$\$ > $CG/nodeleg/cgroup.procs && exec su -s /bin/sh sbxtest-sub -c 'cd && exec sh /tests.sh nodeleg'" ||
+		failed=1
+	exit $failed
+fi
+
+MODE=$1
+WORK=$(mktemp -d /tmp/vmtest.XXXXXX)
+J=$WORK/result.json OUT=$WORK/stdout ERR=$WORK/stderr
+FAILS=0
+
+say() { echo "VMTEST: $*"; }
+ok() { say "ok $MODE $1"; }
+skip() { say "SKIP $MODE $1: $2"; }
+fail() { # name why
+	say "FAIL $MODE $1: $2"
+	FAILS=$((FAILS + 1))
+	for f in "$ERR" "$OUT" "$J"; do
+		[ -s "$f" ] && head -c 2000 "$f" | sed "s|^|VMTEST:   $(basename "$f"): |"
+	done
+	return 1
+}
+
+# sbx run --rootfs ROOTFS --json J OPTS... -- CMD...; status in RC.
+sbx_run() {
+	rm -f "$J" "$OUT" "$ERR"
+	timeout 120 "$SBX" run --rootfs "$ROOTFS" --json "$J" "$@" >"$OUT" 2>"$ERR" </dev/null
+	RC=$?
+}
+
+# A top-level scalar of the JSON result (numbers, true/false/null, strings
+# with their quotes).
+jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" "$J"; }
+# What limits_enforced_by says of LIMIT (memory, cpus, pids: the key may
+# carry a suffix).
+enforced_by() { sed -n "s/.*\"limits_enforced_by\":{[^}]*\"$1[a-z_]*\":\"\([^\"]*\)\".*/\1/p" "$J"; }
+# awk comparisons of numbers from the JSON result.
+holds() { awk "BEGIN { exit !($1) }"; }
+
+cg_dirs() { find "$CG" -type d | sort; }
+hogs_left() { pidof sbx-hog; }
+own_cgroup() { sed -n 's/^0:://p' /proc/self/cgroup; }
+
+# After every limited run: no process of the sandbox left, and no cgroup
+# that was not there before the first one.
+check_clean() { # name
+	left=""
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		left=$(hogs_left)
+		[ -z "$left" ] && break
+		sleep 0.5
+	done
+	[ -z "$left" ] || { fail "$1" "processes left: $left"; killall -KILL sbx-hog 2>/dev/null; return 1; }
+	cg_dirs > "$WORK/cg.now"
+	if ! cmp -s "$WORK/cg.base" "$WORK/cg.now"; then
+		fail "$1" "cgroups left: $(diff "$WORK/cg.base" "$WORK/cg.now" | grep '^+/' | tr '\n' ' ')"
+		return 1
+	fi
+	return 0
+}
+
+expect_rc() { # name want
+	[ "$RC" = "$2" ] || { fail "$1" "exit status $RC, want $2"; return 1; }
+}
+
+expect_cgroup() { # name limit
+	by=$(enforced_by "$2")
+	[ "$by" = "cgroup-v2" ] || { fail "$1" "limits_enforced_by.$2 is '${by:-missing}', want cgroup-v2"; return 1; }
+}
+
+# --- what sbx does here without limits --------------------------------------
+
+t_sbx_runs() {
+	sbx_run -- true
+	expect_rc "$1" 0 || return
+	[ "$(jget exit_code)" = 0 ] || { fail "$1" "exit_code in the JSON is '$(jget exit_code)'"; return; }
+	ok "$1"
+}
+
+t_sbx_output() {
+	sbx_run -- echo hello from the vm
+	expect_rc "$1" 0 || return
+	[ "$(cat "$OUT")" = "hello from the vm" ] || { fail "$1" "stdout is '$(cat "$OUT")'"; return; }
+	ok "$1"
+}
+
+t_exit_status() {
+	sbx_run -- sh -c 'exit 7'
+	expect_rc "$1" 7 && ok "$1"
+}
+
+# --- limits ------------------------------------------------------------------
+
+# The sandbox's cgroup namespace hides the host's tree.
+t_cgroup_namespace() {
+	sbx_run --memory 64m -- cat /proc/self/cgroup
+	expect_rc "$1" 0 || return
+	[ "$(cat "$OUT")" = "0::/" ] || { fail "$1" "/proc/self/cgroup in the sandbox: $(cat "$OUT")"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_pids_fork_bomb() {
+	sbx_run --pids 32 -- sbx-hog fork 500
+	expect_rc "$1" 0 || return
+	expect_cgroup "$1" pids || return
+	[ "$(jget pids_limit_hit)" = true ] || { fail "$1" "pids_limit_hit is '$(jget pids_limit_hit)'"; return; }
+	peak=$(jget pids_peak)
+	holds "$peak > 16 && $peak <= 32" || { fail "$1" "pids_peak $peak, want 17..32"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_pids_not_hit() {
+	sbx_run --pids 32 -- sbx-hog fork 5
+	# 3: all five forks succeeded
+	expect_rc "$1" 3 || return
+	[ "$(jget pids_limit_hit)" = false ] || { fail "$1" "pids_limit_hit is '$(jget pids_limit_hit)'"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_memory_oom() {
+	sbx_run --memory 32m -- sbx-hog mem 256
+	expect_rc "$1" 137 || return
+	expect_cgroup "$1" memory || return
+	[ "$(jget oom_killed)" = true ] || { fail "$1" "oom_killed is '$(jget oom_killed)'"; return; }
+	[ "$(jget signal)" = 9 ] || { fail "$1" "signal is '$(jget signal)', want 9"; return; }
+	peak=$(jget memory_peak_bytes)
+	holds "$peak > 16 * $MIB && $peak <= 32 * $MIB" || { fail "$1" "memory_peak_bytes $peak, want 16..32 MiB"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_memory_within() {
+	sbx_run --memory 64m -- sbx-hog mem 8
+	expect_rc "$1" 0 || return
+	[ "$(jget oom_killed)" = false ] || { fail "$1" "oom_killed is '$(jget oom_killed)'"; return; }
+	peak=$(jget memory_peak_bytes)
+	holds "$peak >= 8 * $MIB && $peak <= 64 * $MIB" || { fail "$1" "memory_peak_bytes $peak, want 8..64 MiB"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_cpus_throttle() {
+	sbx_run --cpus 0.5 -- sbx-hog spin 3
+	expect_rc "$1" 0 || return
+	expect_cgroup "$1" cpu || return
+	thr=$(jget cpu_throttled_s)
+	holds "$thr > 0" || { fail "$1" "cpu_throttled_s is '$thr'"; return; }
+	ratio=$(sed -n 's/^cpu_ratio=//p' "$OUT")
+	holds "$ratio < 0.75" || { fail "$1" "the busy loop got $ratio of a CPU under --cpus 0.5"; return; }
+	say "info $MODE $1: cpu_ratio=$ratio cpu_throttled_s=$thr"
+	check_clean "$1" && ok "$1"
+}
+
+# The same loop unlimited gets a whole CPU: the throttling above is --cpus'.
+t_cpus_unlimited() {
+	sbx_run -- sbx-hog spin 1
+	expect_rc "$1" 0 || return
+	ratio=$(sed -n 's/^cpu_ratio=//p' "$OUT")
+	holds "$ratio > 0.8" || { fail "$1" "the busy loop got $ratio of a CPU without --cpus"; return; }
+	ok "$1"
+}
+
+t_timeout_cleans_up() {
+	sbx_run --timeout 1 --kill-grace 1 --memory 64m -- sbx-hog sleepers 4
+	expect_rc "$1" 124 || return
+	[ "$(jget timed_out)" = true ] || { fail "$1" "timed_out is '$(jget timed_out)'"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+# Start OPTS... -- sbx-hog sleepers 1 in the background (--timeout 4 ends
+# it); HOG_CG is the cgroup directory its processes are in, as the host sees
+# it.  Wait for it with wait_bg.
+start_sleeper() {
+	rm -f "$OUT" "$ERR" "$J"
+	"$SBX" run --rootfs "$ROOTFS" --json "$J" --timeout 4 --kill-grace 1 "$@" -- sbx-hog sleepers 1 \
+		>"$OUT" 2>"$ERR" </dev/null &
+	BG=$!
+	for _ in $(seq 100); do
+		grep -q ready "$OUT" 2>/dev/null && break
+		kill -0 "$BG" 2>/dev/null || break
+		sleep 0.1
+	done
+	HOG_CG=""
+	grep -q ready "$OUT" 2>/dev/null || return 1
+	HOG_PID=$(pidof sbx-hog | cut -d' ' -f1)
+	HOG_CG=$CG$(sed -n 's/^0:://p' "/proc/$HOG_PID/cgroup")
+}
+wait_bg() { wait "$BG"; RC=$?; }
+cgfile() { cat "$HOG_CG/$1" 2>&1; }
+
+# The sandbox lives in a cgroup of its own with the limits asked for.
+t_cgroup_files() {
+	start_sleeper --memory 64m --cpus 0.5 --pids 48 || { wait_bg; fail "$1" "the sandbox did not start (exit $RC)"; return; }
+	mine=$CG$(own_cgroup)
+	why=""
+	[ "$HOG_CG" != "$mine" ] || why="the sandbox is in the caller's own cgroup $mine; "
+	[ "$(cgfile memory.max)" = 67108864 ] || why="${why}memory.max is '$(cgfile memory.max)'; "
+	[ "$(cgfile memory.swap.max)" = 0 ] || why="${why}memory.swap.max is '$(cgfile memory.swap.max)'; "
+	[ "$(cgfile pids.max)" = 48 ] || why="${why}pids.max is '$(cgfile pids.max)'; "
+	cpumax=$(cgfile cpu.max)
+	holds "${cpumax% *} / ${cpumax#* } == 0.5" 2>/dev/null || why="${why}cpu.max is '$cpumax'; "
+	say "info $MODE $1: sandbox cgroup ${HOG_CG#$CG}"
+	wait_bg
+	[ -z "$why" ] || { fail "$1" "$why"; return; }
+	expect_rc "$1" 124 || return
+	check_clean "$1" && ok "$1"
+}
+
+# The defaults (memory 2g, pids 256, cpus unlimited) are in force without
+# any option.
+t_default_limits() {
+	start_sleeper || { wait_bg; fail "$1" "the sandbox did not start (exit $RC)"; return; }
+	why=""
+	[ "$(cgfile memory.max)" = 2147483648 ] || why="${why}memory.max is '$(cgfile memory.max)'; "
+	[ "$(cgfile pids.max)" = 256 ] || why="${why}pids.max is '$(cgfile pids.max)'; "
+	case $(cgfile cpu.max) in "max "*) ;; *) why="${why}cpu.max is '$(cgfile cpu.max)'; " ;; esac
+	wait_bg
+	[ -z "$why" ] || { fail "$1" "$why"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+# No limit in force: no cgroup is made (its cost is paid only for limits).
+t_no_limits_no_cgroup() {
+	start_sleeper --memory 0 --pids 0 || { wait_bg; fail "$1" "the sandbox did not start (exit $RC)"; return; }
+	mine=$CG$(own_cgroup)
+	wait_bg
+	[ "$HOG_CG" = "$mine" ] || { fail "$1" "the sandbox got cgroup $HOG_CG without any limit"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_require_limits_met() {
+	sbx_run --require-limits --memory 64m --cpus 1 --pids 64 -- true
+	expect_rc "$1" 0 || return
+	for l in memory cpus pids; do expect_cgroup "$1" $l || return; done
+	check_clean "$1" && ok "$1"
+}
+
+# A second sandbox beside a running one: its start (which removes what
+# killed sbx processes left) leaves the live one's cgroup and processes.
+t_concurrent_sandbox_untouched() {
+	start_sleeper --memory 64m || { wait_bg; fail "$1" "the sandbox did not start (exit $RC)"; return; }
+	first_cg=$HOG_CG
+	first_json=$J
+	J=$WORK/second.json
+	"$SBX" run --rootfs "$ROOTFS" --json "$J" --memory 64m -- true >/dev/null 2>"$WORK/second.err" </dev/null
+	rc2=$?
+	J=$first_json
+	alive=yes
+	[ -d "$first_cg" ] && [ -n "$(pidof sbx-hog)" ] || alive=no
+	wait_bg
+	[ "$rc2" = 0 ] || { fail "$1" "the second sandbox exited with $rc2: $(cat "$WORK/second.err")"; return; }
+	[ "$alive" = yes ] || { fail "$1" "the first sandbox's cgroup or processes were gone after the second ran"; return; }
+	# It ran to its timeout, not killed.
+	expect_rc "$1" 124 || return
+	check_clean "$1" && ok "$1"
+}
+
+# After a SIGKILL of sbx, `sbx gc` removes its cgroup without another run
+# (the issue: "the next run, or sbx gc").
+t_gc_removes_leftover() {
+	rm -f "$OUT" "$ERR" "$J"
+	"$SBX" run --rootfs "$ROOTFS" --memory 64m -- sbx-hog sleepers 1 >"$OUT" 2>"$ERR" </dev/null &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q ready "$OUT" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL $pid
+	wait $pid 2>/dev/null
+	"$SBX" gc >"$OUT" 2>"$ERR" </dev/null
+	RC=$?
+	if [ "$RC" != 0 ] && grep -qi "unknown\|usage" "$ERR"; then
+		skip "$1" "sbx has no gc command yet ($(head -n 1 "$ERR")); the next run removes the leftover"
+		sbx_run --memory 64m -- true
+		return
+	fi
+	expect_rc "$1" 0 || return
+	check_clean "$1" && ok "$1"
+}
+
+# SIGKILL of sbx: no process of the sandbox survives it, and its cgroup is
+# gone at the latest after the next run.
+t_sigkill_cleans_up() {
+	rm -f "$OUT" "$ERR" "$J"
+	"$SBX" run --rootfs "$ROOTFS" --memory 64m --pids 64 -- sbx-hog sleepers 4 >"$OUT" 2>"$ERR" </dev/null &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q ready "$OUT" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q ready "$OUT" || { kill -KILL $pid; fail "$1" "the sandbox did not start"; return; }
+	kill -KILL $pid
+	wait $pid 2>/dev/null
+	left=""
+	for _ in $(seq 20); do
+		left=$(hogs_left)
+		[ -z "$left" ] && break
+		sleep 0.5
+	done
+	[ -z "$left" ] || { fail "$1" "processes left after SIGKILL of sbx: $left"; killall -KILL sbx-hog 2>/dev/null; return; }
+	sbx_run --memory 64m -- true
+	expect_rc "$1" 0 || return
+	check_clean "$1" && ok "$1"
+}
+
+# --- rootless in a cgroup the user was not given -----------------------------
+
+t_nodeleg_require_fails() {
+	sbx_run --require-limits --memory 32m -- true
+	expect_rc "$1" 125 || return
+	grep -q memory "$ERR" || { fail "$1" "the message does not name the memory limit"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_nodeleg_rlimit_fallback() {
+	sbx_run --memory 32m -- sbx-hog mem 256
+	[ "$RC" != 0 ] && [ "$RC" != 125 ] || { fail "$1" "exit status $RC: the hog was not held"; return; }
+	by=$(enforced_by memory)
+	[ "$by" = rlimit ] || { fail "$1" "limits_enforced_by.memory is '${by:-missing}', want rlimit"; return; }
+	check_clean "$1" && ok "$1"
+}
+
+t_nodeleg_no_limits_runs() {
+	sbx_run --memory 0 --pids 0 -- true
+	expect_rc "$1" 0 || return
+	check_clean "$1" && ok "$1"
+}
+
+say "mode $MODE: uid $(id -u), cgroup $(cat /proc/self/cgroup)"
+if [ "$MODE" = nodeleg ]; then
+	cg_dirs > "$WORK/cg.base"
+	for t in t_sbx_runs t_nodeleg_no_limits_runs t_nodeleg_require_fails t_nodeleg_rlimit_fallback; do
+		! selected "$MODE" "${t#t_}" || $t "${t#t_}"
+	done
+	rm -rf "$WORK"
+	[ "$FAILS" = 0 ]
+	exit
+fi
+for t in t_sbx_runs t_sbx_output t_exit_status; do
+	! selected "$MODE" "${t#t_}" || $t "${t#t_}"
+done
+
+# The baseline of cgroup directories, after a first limited run has made
+# whatever parent sbx keeps.
+sbx_run --memory 64m --pids 64 -- true
+cg_dirs > "$WORK/cg.base"
+for t in t_cgroup_files t_default_limits t_no_limits_no_cgroup t_require_limits_met t_cgroup_namespace t_pids_fork_bomb t_pids_not_hit t_memory_oom t_memory_within \
+	t_cpus_throttle t_cpus_unlimited t_timeout_cleans_up t_sigkill_cleans_up \
+	t_concurrent_sandbox_untouched t_gc_removes_leftover; do
+	! selected "$MODE" "${t#t_}" || $t "${t#t_}"
+done
+rm -rf "$WORK"
+[ "$FAILS" = 0 ]
