@@ -361,16 +361,18 @@ static bool is_leftover(int dirfd, const char *name)
 	return flock(dirfd, LOCK_EX | LOCK_NB) == 0;
 }
 
-static void remove_leftovers(int parent, bool verbose)
+/* Remove the leftovers under PARENT; returns how many went. */
+static size_t remove_leftovers(int parent, bool verbose)
 {
 	int dup = fcntl(parent, F_DUPFD_CLOEXEC, 3);
 	DIR *dir = dup < 0 ? NULL : fdopendir(dup);
 	struct dirent *de;
+	size_t removed = 0;
 
 	if (dir == NULL) {
 		if (dup >= 0)
 			close(dup);
-		return;
+		return 0;
 	}
 	while ((de = readdir(dir)) != NULL) {
 		cleanup_close int fd = -1;
@@ -381,9 +383,28 @@ static void remove_leftovers(int parent, bool verbose)
 		if (fd < 0 || !is_leftover(fd, de->d_name))
 			continue;
 		sbx_verbose(verbose, "cgroup: removing %s, left by an sbx that was killed", de->d_name);
-		(void)remove_cgroup(parent, de->d_name, fd);
+		if (remove_cgroup(parent, de->d_name, fd) == 0)
+			removed++;
 	}
 	closedir(dir);
+	return removed;
+}
+
+int sbx_cgroup_gc(bool verbose, size_t *removed, struct sbx_error *err)
+{
+	struct sbx_cgroup_host_info info;
+	cleanup_close int parent = -1;
+
+	*removed = 0;
+	if (sbx_cgroup_describe(&info) < 0)
+		return sbx_fail(err, 0, "cgroups: %s", info.why);
+	if (info.parent[0] == '\0')
+		return 0; /* no cgroup sbx may use here: none can be left either */
+	parent = open(info.parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (parent < 0)
+		return errno == ENOENT ? 0 : sbx_fail(err, errno, "opening %s", info.parent);
+	*removed = remove_leftovers(parent, verbose);
+	return 0;
 }
 
 static int write_limit(const struct sbx_cgroup *cg, const char *file, const char *value, bool optional,

@@ -110,4 +110,9 @@ void sbx_cgroup_read_stats(const struct sbx_cgroup *cg, struct sbx_cgroup_stats 
  * wait for it to empty, and remove it.  Safe on a CG never created. */
 void sbx_cgroup_destroy(struct sbx_cgroup *cg);
 
+/* `sbx gc`: kill and remove the cgroups that sbx processes killed with
+ * SIGKILL left under the parent this caller's sandboxes use (a run does
+ * the same before it makes its own); *REMOVED says how many. */
+int sbx_cgroup_gc(bool verbose, size_t *removed, struct sbx_error *err);
+
 #endif

@@ -11,6 +11,7 @@
 #include "options.h"
 #include "result.h"
 #include "sandbox.h"
+#include "cgroup.h"
 #include "check.h"
 #include "cli.h"
 #include "util.h"
@@ -29,6 +30,8 @@ static const char usage_main[] =
 	"  run       run a command in a new sandbox (sbx run --help)\n"
 	"  image     import, list, inspect and remove images (sbx image --help)\n"
 	"  check     what this host lets sbx enforce, with remedies (sbx check --help)\n"
+	"  gc [-v]   remove the cgroups of sbx runs killed with SIGKILL (the next run\n"
+	"            does it too)\n"
 	"  version   print the version\n"
 	"  help      show this help\n"
 	"\n"
@@ -171,6 +174,22 @@ static int cmd_run(int argc, char *argv[])
 	return status;
 }
 
+static int cmd_gc(int argc, char *argv[])
+{
+	struct sbx_error err = { 0 };
+	bool verbose = argc == 1 && (strcmp(argv[0], "-v") == 0 || strcmp(argv[0], "--verbose") == 0);
+	size_t removed;
+
+	if (argc > 0 && !verbose) {
+		sbx_fail(&err, 0, "gc: unexpected argument '%.64s' (usage: sbx gc [-v])", argv[0]);
+		return sbx_cli_fail(&err);
+	}
+	if (sbx_cgroup_gc(verbose, &removed, &err) < 0)
+		return sbx_cli_fail(&err);
+	printf("removed %zu cgroup%s left by killed sbx runs\n", removed, removed == 1 ? "" : "s");
+	return fflush(stdout) == 0 ? 0 : SBX_EXIT_FAILURE;
+}
+
 int main(int argc, char *argv[])
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -189,6 +208,8 @@ int main(int argc, char *argv[])
 
 		return r < 0 ? sbx_cli_fail(&err) : r;
 	}
+	if (strcmp(cmd, "gc") == 0)
+		return cmd_gc(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("sbx %s\n", SBX_VERSION);
 		return 0;
