@@ -240,22 +240,6 @@ static void trial_net(struct trial *t)
 		if_freenameindex(ifs);
 }
 
-/* The kernel's words from the log of a file system context. */
-static void fs_log(int fs, char *buf, size_t len)
-{
-	ssize_t n;
-
-	buf[0] = '\0';
-	while ((n = read(fs, buf, len - 1)) > 0) {
-		buf[n] = '\0';
-		if (buf[n - 1] == '\n')
-			buf[n - 1] = '\0';
-		if (buf[0] == 'e')
-			return;
-	}
-	buf[0] = '\0';
-}
-
 /* A writable overlay with its upper on tmpfs, as --writable-root makes. */
 static void trial_overlay(struct trial *t, int root)
 {
@@ -288,7 +272,7 @@ static void trial_overlay(struct trial *t, int root)
 	    fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
 		t->overlay_err = errno;
-		fs_log(fs, why, sizeof(why));
+		sbx_fs_context_error(fs, why, sizeof(why));
 		snprintf(t->overlay_msg, TRIAL_MSG, "overlayfs refused%s%s", why[0] ? " (kernel: " : "",
 			 why[0] ? why + 2 : "");
 		if (why[0])

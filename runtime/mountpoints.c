@@ -300,23 +300,6 @@ static int make_layer(int staging, int root, const struct sbx_run_options *o, bo
 	return 0;
 }
 
-/* The kernel's own words on why an overlay was refused, from the log of
- * the file system context FS. */
-static void kernel_says(int fs, char *buf, size_t len)
-{
-	ssize_t n;
-
-	buf[0] = '\0';
-	while ((n = read(fs, buf, len - 1)) > 0) {
-		buf[n] = '\0';
-		if (buf[n - 1] == '\n')
-			buf[n - 1] = '\0';
-		if (buf[0] == 'e')
-			return;
-	}
-	buf[0] = '\0';
-}
-
 static int set_string(int fs, const char *key, const char *value, struct sbx_error *err)
 {
 	if (fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0) < 0)
@@ -362,7 +345,7 @@ static int new_overlay(int root, int upper, int work, struct sbx_error *err)
 	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
 		int saved = errno;
 
-		kernel_says(fs, why, sizeof(why));
+		sbx_fs_context_error(fs, why, sizeof(why));
 		return why[0] ? sbx_fail(err, saved, "overlayfs refused (kernel: %s)", why + 2)
 			      : sbx_fail(err, saved, "overlayfs refused");
 	}

@@ -126,6 +126,21 @@ int sbx_new_fs(const char *fstype, const char *const *options, unsigned int attr
 	return mnt;
 }
 
+void sbx_fs_context_error(int fs, char *buf, size_t len)
+{
+	ssize_t n;
+
+	buf[0] = '\0';
+	while ((n = read(fs, buf, len - 1)) > 0) {
+		buf[n] = '\0';
+		if (buf[n - 1] == '\n')
+			buf[n - 1] = '\0';
+		if (buf[0] == 'e') /* "e ..." is an error; "w", "i" the rest */
+			return;
+	}
+	buf[0] = '\0';
+}
+
 int sbx_new_tmpfs(struct sbx_tmpfs t, unsigned int attrs, struct sbx_error *err)
 {
 	char size[24], mode[8], uid[24], gid[24], inodes[24];

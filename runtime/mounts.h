@@ -43,6 +43,10 @@ int sbx_set_mount_attrs(int tree, unsigned int attrs, struct sbx_error *err);
  * USERNS_FD. */
 int sbx_set_mount_idmap(int tree, int userns_fd, struct sbx_error *err);
 
+/* The kernel's own words on why a file system context FS (fsopen) was
+ * refused: its log's error line into BUF, "" when there is none. */
+void sbx_fs_context_error(int fs, char *buf, size_t len);
+
 /* Make a detached new file system: tmpfs, proc, devpts... OPTIONS is a
  * NULL-terminated list of key, value pairs (value NULL for a flag). */
 int sbx_new_fs(const char *fstype, const char *const *options, unsigned int attrs,
