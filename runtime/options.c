@@ -76,16 +76,19 @@ static const struct option_def option_defs[] = {
 	{ "help", 'h', ARG_NONE, OPT_HELP },
 };
 
-int sbx_parse_seconds(const char *s, uint64_t *ns)
+/* S as a decimal number in units of 1/UNIT (a power of ten), its whole
+ * part at most MAX_WHOLE; digits finer than 1/UNIT are refused when EXACT,
+ * dropped otherwise. */
+static int parse_fixed_point(const char *s, uint64_t unit, uint64_t max_whole, bool exact, uint64_t *out)
 {
-	uint64_t whole = 0, frac = 0, scale = 1000000000ULL;
+	uint64_t whole = 0, frac = 0, scale = unit;
 	const char *p = s;
 
 	if (*p < '0' || *p > '9')
 		return -1;
 	for (; *p >= '0' && *p <= '9'; p++) {
 		whole = whole * 10 + (uint64_t)(*p - '0');
-		if (whole > 366ULL * 24 * 3600)
+		if (whole > max_whole)
 			return -1;
 	}
 	if (*p == '.') {
@@ -93,15 +96,25 @@ int sbx_parse_seconds(const char *s, uint64_t *ns)
 		if (*p < '0' || *p > '9')
 			return -1;
 		for (; *p >= '0' && *p <= '9'; p++) {
-			if (scale > 1) {
-				scale /= 10;
-				frac += (uint64_t)(*p - '0') * scale;
+			if (scale == 1) {
+				if (exact)
+					return -1;
+				continue;
 			}
+			scale /= 10;
+			frac += (uint64_t)(*p - '0') * scale;
 		}
 	}
-	if (*p != '\0' || (whole == 0 && frac == 0))
+	if (*p != '\0')
 		return -1;
-	*ns = whole * 1000000000ULL + frac;
+	*out = whole * unit + frac;
+	return 0;
+}
+
+int sbx_parse_seconds(const char *s, uint64_t *ns)
+{
+	if (parse_fixed_point(s, 1000000000ULL, 366ULL * 24 * 3600, false, ns) < 0 || *ns == 0)
+		return -1;
 	return 0;
 }
 
@@ -119,30 +132,9 @@ int sbx_parse_memory(const char *s, uint64_t *bytes)
 
 int sbx_parse_cpus(const char *s, uint64_t *millis)
 {
-	uint64_t whole = 0, frac = 0, scale = 1000;
-	const char *p = s;
-
-	if (*p < '0' || *p > '9')
+	/* Thousandths at most: finer is refused, not rounded. */
+	if (parse_fixed_point(s, 1000, SBX_MAX_CPUS, true, millis) < 0)
 		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		whole = whole * 10 + (uint64_t)(*p - '0');
-		if (whole > SBX_MAX_CPUS)
-			return -1;
-	}
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -1;
-		for (; *p >= '0' && *p <= '9'; p++) {
-			scale /= 10;
-			if (scale == 0)
-				return -1; /* finer than a thousandth */
-			frac += (uint64_t)(*p - '0') * scale;
-		}
-	}
-	if (*p != '\0')
-		return -1;
-	*millis = whole * 1000 + frac;
 	/* cpu.max takes no quota below 1 ms in its 100 ms period. */
 	if (*millis != 0 && (*millis < 10 || *millis > SBX_MAX_CPUS * 1000ULL))
 		return -1;

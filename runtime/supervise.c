@@ -124,6 +124,9 @@ static void give_up_output(struct supervisor *s)
 static void on_deadline(struct supervisor *s, uint64_t now)
 {
 	if (!s->started) {
+		/* The deadline came during the setup: still a timeout (124),
+		 * not a failure of sbx. */
+		s->res->timed_out = true;
 		kill_sandbox(s);
 		give_up_output(s);
 		return;

@@ -88,6 +88,10 @@ int sbx_sync_recv(int fd, struct sbx_msg *msg, int *passed, struct sbx_error *er
 	do
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
+	/* A peer killed with messages unread resets the socket: for the
+	 * reader that is the peer's end, like end of file. */
+	if (n < 0 && errno == ECONNRESET)
+		return 0;
 	if (n < 0)
 		return sbx_fail(err, errno, "reading the sync socket");
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {

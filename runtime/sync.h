@@ -29,7 +29,8 @@ int sbx_sync_send_value(int fd, int type, int value);
 int sbx_sync_send_fd(int fd, int type, int passed);
 
 /* Receive one message; a passed descriptor lands in *PASSED (else -1).
- * Returns 1 with a message, 0 on end of file, -1 on error. */
+ * Returns 1 with a message, 0 on end of file (or a peer that died with
+ * messages unread), -1 on error. */
 int sbx_sync_recv(int fd, struct sbx_msg *msg, int *passed, struct sbx_error *err);
 
 #endif

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SBX, python_rootfs
+from conftest import SBX, python_rootfs, sbx
 from test_supervision import Tty
 
 # Generous bounds: the runs below have 1 s deadlines and 0.5 s graces.
@@ -392,3 +392,13 @@ def test_json_fd_1_on_a_stalled_reader_still_ends(rootfs):
         os.close(reader)
         if writer >= 0:
             os.close(writer)
+
+
+def test_a_deadline_during_the_setup_is_a_timeout(rootfs, tmp_path):
+    """--timeout counts from the start: when it passes before the command
+    has started, the run timed out (124), sbx did not fail (125)."""
+    out = tmp_path / "r.json"
+    r = sbx("run", "--no-tty", "--rootfs", str(rootfs), "--timeout", "0.001", "--json", str(out), "--",
+            "/bin/sleep", "5", timeout=30)
+    assert r.returncode == 124, (r.returncode, r.stderr)
+    assert json.loads(out.read_text())["timed_out"] is True
