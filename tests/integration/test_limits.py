@@ -7,7 +7,6 @@ sbx's range), and --cpus not at all; it says so in the JSON
 (limits_enforced_by), on stderr for limits given on the command line only,
 fails with 125 under --require-limits, and never writes the v1 hierarchies.
 The cgroup v2 path itself is tested in a VM (tests/vm)."""
-import json
 import os
 import pathlib
 import shutil
@@ -16,6 +15,7 @@ import subprocess
 import pytest
 
 from conftest import MODE, ROOT_MODE_WS_UID, SBX, python_rootfs, run
+from test_supervision import run_json  # the JSON result, its keys and exit code checked
 
 CONTROLLERS = {"memory", "cpu", "pids"}
 FORK_COUNT = r"""
@@ -67,17 +67,6 @@ def fallback_host():
     if offered:
         pytest.skip(f"this host's cgroup v2 offers {sorted(offered)}: the fallback path is for hosts "
                     "without (the cgroup v2 path is tested in tests/vm)")
-
-
-def run_json(rootfs, *cmd, opts=(), **kw):
-    rfd, wfd = os.pipe()
-    try:
-        r = run(rootfs, *cmd, opts=["--json-fd", str(wfd), *opts], pass_fds=(wfd,), **kw)
-    finally:
-        os.close(wfd)
-    with os.fdopen(rfd) as f:
-        text = f.read()
-    return r, json.loads(text)
 
 
 def notices(stderr):
