@@ -32,6 +32,8 @@ struct sandbox {
 	enum sbx_runtime runtime; /* the backend chosen: native or runsc */
 	char runtime_reason[256];
 	char runsc_path[4096];    /* runsc: the binary found on PATH */
+	char runsc_id[48];        /* runsc: the container's id, unique on the host (runsc names its
+				   * control socket, an abstract one, after it) */
 	struct sbx_idplan ids;
 	struct sbx_sources src;
 	bool sources_in_child; /* rootless: only the child may clone mounts */

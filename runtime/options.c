@@ -524,6 +524,18 @@ static int parse_one(int argc, char *const argv[], int *i, struct sbx_run_option
 	return apply_option(opts, def, inline_arg, err);
 }
 
+/* $SBX_RUNTIME sets the default of --runtime (the option wins), so that a
+ * host or a test run can pin one backend for every sbx run. */
+static int default_runtime(enum sbx_runtime *out, struct sbx_error *err)
+{
+	const char *env = getenv("SBX_RUNTIME");
+
+	*out = SBX_RUNTIME_AUTO;
+	if (env != NULL && env[0] != '\0' && sbx_parse_runtime(env, out) < 0)
+		return sbx_fail(err, 0, "SBX_RUNTIME='%.40s': expected auto, native or runsc", env);
+	return 0;
+}
+
 int sbx_parse_run_options(int argc, char *const argv[], struct sbx_run_options *opts,
 			  struct sbx_error *err)
 {
@@ -543,6 +555,8 @@ int sbx_parse_run_options(int argc, char *const argv[], struct sbx_run_options *
 	opts->seccomp = "default";
 	opts->limits.memory_bytes = SBX_DEFAULT_MEMORY;
 	opts->limits.pids = SBX_DEFAULT_PIDS;
+	if (default_runtime(&opts->runtime, err) < 0)
+		return -1;
 
 	for (i = 0; i < argc; i++) {
 		const char *word = argv[i];

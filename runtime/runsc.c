@@ -22,10 +22,12 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -42,7 +44,6 @@
 #define BUNDLE "/tmp/bundle"
 #define STATE BUNDLE "/state"
 #define LOG BUNDLE "/runsc.log"
-#define CONTAINER_ID "sbx"
 #define MAX_ARGS 16
 
 /* An executable regular file NAME in one of PATH's absolute directories. */
@@ -100,6 +101,16 @@ static bool caller_has_ranges(char *why, size_t len)
 		return false;
 	}
 	return true;
+}
+
+int sbx_runsc_name_container(char *id, size_t len, struct sbx_error *err)
+{
+	uint32_t nonce;
+
+	if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+		return sbx_fail(err, errno, "naming runsc's container");
+	snprintf(id, len, "sbx-%d-%08x", (int)getpid(), nonce);
+	return 0;
 }
 
 void sbx_runsc_probe(struct sbx_runsc_probe *p)
@@ -251,7 +262,7 @@ static void runsc_argv(const struct sandbox *sb, const char **argv)
 		argv[n++] = "--overlay2=root:memory";
 	argv[n++] = "run";
 	argv[n++] = "--bundle=" BUNDLE;
-	argv[n++] = CONTAINER_ID;
+	argv[n++] = sb->runsc_id;
 	argv[n] = NULL;
 }
 
@@ -271,8 +282,8 @@ static void forward_signal(const struct sbx_init_config *c, pid_t command, int s
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		execl(sb->runsc_path, "runsc", "--root=" STATE, "kill",
-		      sig == SBX_SIG_TERMINATE_ALL ? "--all" : CONTAINER_ID,
-		      sig == SBX_SIG_TERMINATE_ALL ? CONTAINER_ID : signame,
+		      sig == SBX_SIG_TERMINATE_ALL ? "--all" : sb->runsc_id,
+		      sig == SBX_SIG_TERMINATE_ALL ? sb->runsc_id : signame,
 		      sig == SBX_SIG_TERMINATE_ALL ? signame : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}

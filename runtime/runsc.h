@@ -33,6 +33,10 @@ void sbx_runsc_probe(struct sbx_runsc_probe *p);
 /* `runsc --version`'s first line into OUT (runs it). */
 int sbx_runsc_version(const char *path, char *out, size_t len, struct sbx_error *err);
 
+/* A container id for this run into ID: sbx's pid and a nonce, so that
+ * concurrent runs never share runsc's control socket. */
+int sbx_runsc_name_container(char *id, size_t len, struct sbx_error *err);
+
 /* --runtime runsc for a caller without subordinate ids: fails ERR with the
  * /etc/subuid and /etc/subgid lines to add. */
 int sbx_runsc_fail_without_range(struct sbx_error *err);

@@ -462,6 +462,8 @@ static int choose_runtime(struct sandbox *sb, struct sbx_error *err)
 	}
 	sbx_runsc_probe(&probe);
 	if (probe.usable) {
+		if (sbx_runsc_name_container(sb->runsc_id, sizeof(sb->runsc_id), err) < 0)
+			return -1;
 		sb->runtime = SBX_RUNTIME_RUNSC;
 		snprintf(sb->runsc_path, sizeof(sb->runsc_path), "%s", probe.path);
 		snprintf(sb->runtime_reason, sizeof(sb->runtime_reason), "%s: %.200s",

@@ -63,8 +63,9 @@ static void add_standard_mounts(struct sbx_spec *spec, const struct sbx_run_opti
 		m = add_mount(spec, "/workspace", "bind");
 		m->source = o->workspace;
 		m->origin = SBX_SPEC_MOUNT_WORKSPACE;
-	} else if (host->root_has_workspace) {
-		/* A writable place to start in, the sandbox user's. */
+	} else if (host->root_has_workspace || o->writable_root) {
+		/* A writable place to start in, the sandbox user's (a writable
+		 * root gets the directory made). */
 		add_tmpfs(spec, "/workspace", o->tmp_size, 0755, true);
 	}
 	add_tmpfs(spec, "/tmp", o->tmp_size, 01777, false);

@@ -19,6 +19,11 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SBX = os.environ.get("SBX", str(REPO / "sbx"))
 PROBE = REPO / "tests" / "helper" / "sbx-probe"
 MODE = os.environ.get("SBX_TEST_MODE", "root" if os.geteuid() == 0 else "nosub")
+# The backend every `sbx run` of the suite uses (sbx reads $SBX_RUNTIME as
+# the default of --runtime); tests/run-integration runs the suite under
+# each.  Without it the suite pins native, so that a host with runsc does
+# not change what it tests.
+RUNTIME = os.environ.setdefault("SBX_RUNTIME", "native")
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 APPLETS = ["sh", "ls", "cat", "id", "echo", "sleep", "touch", "env", "true", "false", "stat", "setsid",
            "wc", "stty", "kill"]

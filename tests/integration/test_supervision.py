@@ -14,13 +14,13 @@ import uuid
 
 import pytest
 
-from conftest import new_tmp_entries, SBX, host_mounts, probe, run
+from conftest import new_tmp_entries, RUNTIME, SBX, host_mounts, probe, run
 
 MARKER_RE = re.compile(r"\n\[sbx: output truncated, (\d+) bytes omitted\]\n")
 RESULT_KEYS = {"exit_code", "signal", "timed_out", "duration_s", "cpu_user_s", "cpu_sys_s", "max_rss_kib",
                "stdout_bytes", "stderr_bytes", "stdout_truncated", "stderr_truncated", "output_dropped_bytes",
                "setup_error",
-               "runtime", "image", "image_id", "seccomp_profile", "landlock_abi", "layers", "limits_requested",
+               "runtime", "runtime_reason", "image", "image_id", "seccomp_profile", "landlock_abi", "layers", "limits_requested",
                "limits_in_force", "limits_enforced_by", "memory_peak_bytes", "oom_killed", "pids_peak",
                "pids_limit_hit", "cpu_throttled_s"}
 
@@ -63,7 +63,7 @@ def test_exit_codes_and_json(rootfs, code):
     r, res = run_json(rootfs, "/bin/sbx-probe", "exit", str(code))
     assert r.returncode == code
     assert res["signal"] is None and res["timed_out"] is False and res["setup_error"] is None
-    assert res["runtime"] == "sbx" and "pid-namespace" in res["layers"]
+    assert res["runtime"] == RUNTIME and "pid-namespace" in res["layers"]
     assert res["duration_s"] > 0 and res["max_rss_kib"] > 0
     assert res["stdout_bytes"] is None, "not relayed: unknown, not made up"
 
