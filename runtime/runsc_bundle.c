@@ -347,14 +347,43 @@ static enum rule_rank rule_rank(const struct sbx_seccomp_profile *p, const struc
 	return RANK_CONDITIONAL;
 }
 
-/* The action's name and errno for OCI; NULL when runsc (20221219: ALLOW,
- * ERRNO, KILL, TRAP, TRACE) has no such action. */
-static const char *action_name(uint32_t action, unsigned int *errnum)
+/* What the translation knows of the whole profile. */
+struct translation {
+	const struct sbx_seccomp_profile *p;
+	bool no_tracer; /* ptrace is refused whatever its arguments */
+};
+
+/* No rule lets ptrace(2) through: nothing in the sandbox can trace. */
+static bool ptrace_refused(const struct sbx_seccomp_profile *p)
+{
+	const struct sbx_seccomp_rule *uncond;
+	bool default_allows = sbx_seccomp_strictness(p->default_action) < sbx_seccomp_strictness(SCMP_ACT_ERRNO(0));
+	int nr = seccomp_syscall_resolve_name("ptrace");
+
+	for (size_t i = 0; i < p->n_rules; i++)
+		if (p->rules[i].nr == nr &&
+		    sbx_seccomp_strictness(p->rules[i].action) < sbx_seccomp_strictness(SCMP_ACT_ERRNO(0)))
+			return false;
+	uncond = sbx_seccomp_first_unconditional(p, nr);
+	return !default_allows || uncond != NULL;
+}
+
+/* ACTION as runsc 20221219 applies it, or NULL.  Measured: it knows
+ * SCMP_ACT_ALLOW, _ERRNO, _KILL (the thread), _TRAP and _TRACE, and
+ * answers every SCMP_ACT_ERRNO with EPERM whatever its errnoRet.  ENOSYS,
+ * which programs take for "fall back" (glibc's clone3, then clone), is
+ * what SCMP_ACT_TRACE gives when no tracer listens (seccomp(2), and
+ * gVisor alike), so it is written so where nothing can trace. */
+static const char *oci_action(const struct translation *t, uint32_t action, unsigned int *errnum)
 {
 	*errnum = 0;
 	if ((action & SECCOMP_RET_ACTION_FULL) == SCMP_ACT_ERRNO(0)) {
 		*errnum = action & SECCOMP_RET_DATA;
-		return "SCMP_ACT_ERRNO";
+		if (*errnum == EPERM)
+			return "SCMP_ACT_ERRNO";
+		if (*errnum == ENOSYS && t->no_tracer)
+			return "SCMP_ACT_TRACE";
+		return NULL;
 	}
 	switch (action) {
 	case SCMP_ACT_ALLOW: return "SCMP_ACT_ALLOW";
@@ -362,6 +391,27 @@ static const char *action_name(uint32_t action, unsigned int *errnum)
 	case SCMP_ACT_TRAP: return "SCMP_ACT_TRAP";
 	default: return NULL;
 	}
+}
+
+static int fail_action(const struct translation *t, uint32_t action, const char *where, size_t entry,
+		       const char *name, struct sbx_error *err)
+{
+	char what[160];
+
+	if (entry == SIZE_MAX)
+		snprintf(what, sizeof(what), "%s", where);
+	else
+		snprintf(what, sizeof(what), "syscalls[%zu] (%s)", entry, name);
+	if ((action & SECCOMP_RET_ACTION_FULL) == SCMP_ACT_ERRNO(0))
+		return sbx_fail(err, EINVAL,
+				"seccomp profile %s: %s: runsc answers every SCMP_ACT_ERRNO with EPERM, not errno %u%s",
+				t->p->what, what, action & SECCOMP_RET_DATA,
+				(action & SECCOMP_RET_DATA) == ENOSYS ? " (ENOSYS, given another way when ptrace is refused)"
+								      : "");
+	return sbx_fail(err, EINVAL,
+			"seccomp profile %s: %s: runsc has no such action "
+			"(it knows SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_TRAP)",
+			t->p->what, what);
 }
 
 static const char *op_name(enum scmp_compare op)
@@ -391,38 +441,35 @@ static const char *arch_name(uint32_t arch)
 }
 
 /* What runsc would apply differently from sbx's filter. */
-static int check_rule(const struct sbx_seccomp_profile *p, const struct sbx_seccomp_rule *r,
-		      struct sbx_error *err)
+static int check_rule(const struct translation *t, const struct sbx_seccomp_rule *r, struct sbx_error *err)
 {
 	unsigned int errnum;
 	bool seen[6] = { false };
 
-	if (action_name(r->action, &errnum) == NULL)
-		return sbx_fail(err, EINVAL,
-				"seccomp profile %s: syscalls[%zu] (%s): runsc has no such action "
-				"(it knows SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_TRAP)",
-				p->what, r->entry, r->name);
+	if (oci_action(t, r->action, &errnum) == NULL)
+		return fail_action(t, r->action, NULL, r->entry, r->name, err);
 	for (unsigned int i = 0; i < r->n_args; i++) {
 		if (op_name(r->args[i].op) == NULL)
 			return sbx_fail(err, EINVAL, "seccomp profile %s: syscalls[%zu] (%s): runsc has no such comparison",
-					p->what, r->entry, r->name);
+					t->p->what, r->entry, r->name);
 		/* runsc (like runc) joins two comparisons of one argument with
 		 * OR; sbx's filter with AND. */
 		if (seen[r->args[i].arg])
 			return sbx_fail(err, EINVAL,
 					"seccomp profile %s: syscalls[%zu] (%s): two comparisons of argument %u, "
 					"which runsc would join with OR where sbx joins them with AND",
-					p->what, r->entry, r->name, r->args[i].arg);
+					t->p->what, r->entry, r->name, r->args[i].arg);
 		seen[r->args[i].arg] = true;
 	}
 	return 0;
 }
 
-static void gen_action(yajl_gen g, const char *key, const char *errno_key, uint32_t action)
+static void gen_action(yajl_gen g, const struct translation *t, const char *key, const char *errno_key,
+		       uint32_t action)
 {
 	unsigned int errnum;
 
-	sbx_json_gen_str(g, key, action_name(action, &errnum));
+	sbx_json_gen_str(g, key, oci_action(t, action, &errnum));
 	if (errnum > 0)
 		sbx_json_gen_uint(g, errno_key, errnum);
 }
@@ -446,29 +493,29 @@ static void gen_args(yajl_gen g, const struct sbx_seccomp_rule *r)
 
 /* One OCI entry for the rules from one profile entry that rank together
  * and follow each other; returns how many it took from ORDER. */
-static size_t gen_entry(yajl_gen g, const struct sbx_seccomp_profile *p, const size_t *order,
-			const enum rule_rank *rank, size_t n)
+static size_t gen_entry(yajl_gen g, const struct translation *t, const size_t *order, const enum rule_rank *rank,
+			size_t n)
 {
-	const struct sbx_seccomp_rule *first = &p->rules[order[0]];
+	const struct sbx_seccomp_rule *rules = t->p->rules, *first = &rules[order[0]];
 	size_t taken = 0;
 
 	yajl_gen_map_open(g);
 	sbx_json_gen_key(g, "names");
 	yajl_gen_array_open(g);
-	while (taken < n && p->rules[order[taken]].entry == first->entry &&
-	       rank[order[taken]] == rank[order[0]])
-		sbx_json_gen_str(g, NULL, p->rules[order[taken++]].name);
+	while (taken < n && rules[order[taken]].entry == first->entry && rank[order[taken]] == rank[order[0]])
+		sbx_json_gen_str(g, NULL, rules[order[taken++]].name);
 	yajl_gen_array_close(g);
-	gen_action(g, "action", "errnoRet", first->action);
+	gen_action(g, t, "action", "errnoRet", first->action);
 	gen_args(g, first);
 	yajl_gen_map_close(g);
 	return taken;
 }
 
 /* The rules' indices in runsc's order (see enum rule_rank). */
-static int rule_order(const struct sbx_seccomp_profile *p, size_t **order_out, enum rule_rank **rank_out,
+static int rule_order(const struct translation *t, size_t **order_out, enum rule_rank **rank_out,
 		      struct sbx_error *err)
 {
+	const struct sbx_seccomp_profile *p = t->p;
 	cleanup_free size_t *order = calloc(p->n_rules + 1, sizeof(*order));
 	cleanup_free enum rule_rank *rank = calloc(p->n_rules + 1, sizeof(*rank));
 	size_t n = 0;
@@ -476,7 +523,7 @@ static int rule_order(const struct sbx_seccomp_profile *p, size_t **order_out, e
 	if (order == NULL || rank == NULL)
 		return sbx_fail(err, ENOMEM, "seccomp profile %s", p->what);
 	for (size_t i = 0; i < p->n_rules; i++) {
-		if (check_rule(p, &p->rules[i], err) < 0)
+		if (check_rule(t, &p->rules[i], err) < 0)
 			return -1;
 		rank[i] = rule_rank(p, &p->rules[i]);
 	}
@@ -498,19 +545,20 @@ static int rule_order(const struct sbx_seccomp_profile *p, size_t **order_out, e
 
 static int gen_profile(yajl_gen g, const struct sbx_seccomp_profile *p, struct sbx_error *err)
 {
+	struct translation t = { .p = p, .no_tracer = ptrace_refused(p) };
 	cleanup_free size_t *order = NULL;
 	cleanup_free enum rule_rank *rank = NULL;
 	unsigned int errnum;
 
-	if (action_name(p->default_action, &errnum) == NULL)
-		return sbx_fail(err, EINVAL, "seccomp profile %s: defaultAction: runsc has no such action", p->what);
+	if (oci_action(&t, p->default_action, &errnum) == NULL)
+		return fail_action(&t, p->default_action, "defaultAction", SIZE_MAX, NULL, err);
 	for (size_t i = 0; i < p->n_arches; i++)
 		if (arch_name(p->arches[i]) == NULL)
 			return sbx_fail(err, EINVAL, "seccomp profile %s: an architecture runsc does not know", p->what);
-	if (rule_order(p, &order, &rank, err) < 0)
+	if (rule_order(&t, &order, &rank, err) < 0)
 		return -1;
 	yajl_gen_map_open(g);
-	gen_action(g, "defaultAction", "defaultErrnoRet", p->default_action);
+	gen_action(g, &t, "defaultAction", "defaultErrnoRet", p->default_action);
 	sbx_json_gen_key(g, "architectures");
 	yajl_gen_array_open(g);
 	for (size_t i = 0; i < p->n_arches; i++)
@@ -519,7 +567,7 @@ static int gen_profile(yajl_gen g, const struct sbx_seccomp_profile *p, struct s
 	sbx_json_gen_key(g, "syscalls");
 	yajl_gen_array_open(g);
 	for (size_t i = 0; i < p->n_rules;)
-		i += gen_entry(g, p, order + i, rank, p->n_rules - i);
+		i += gen_entry(g, &t, order + i, rank, p->n_rules - i);
 	yajl_gen_array_close(g);
 	yajl_gen_map_close(g);
 	return 0;

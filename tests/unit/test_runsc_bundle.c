@@ -362,9 +362,14 @@ static void test_default_profile(void)
 	CHECK_STR(sbx_json_string(sbx_json_get(e, "op")), "SCMP_CMP_MASKED_EQ");
 	CHECK(num(sbx_json_get(e, "valueTwo")) == 0x5412 || num(sbx_json_get(e, "valueTwo")) == 0x541c ||
 	      num(sbx_json_get(e, "valueTwo")) == 0x5423 || num(sbx_json_get(e, "valueTwo")) == 0x541d);
-	/* ENOSYS rules keep their errno. */
-	e = sbx_json_array_at(list, find_rule(sc, "clone3", "SCMP_ACT_ERRNO"));
-	CHECK(num(sbx_json_get(e, "errnoRet")) == 38);
+	/* ENOSYS, which runsc's SCMP_ACT_ERRNO cannot give, from
+	 * SCMP_ACT_TRACE: the profile refuses ptrace, so nothing traces. */
+	CHECK(find_rule(sc, "clone3", "SCMP_ACT_ERRNO") == SIZE_MAX);
+	e = sbx_json_array_at(list, find_rule(sc, "clone3", "SCMP_ACT_TRACE"));
+	CHECK(num(sbx_json_get(e, "errnoRet")) == ENOSYS);
+	CHECK(find_rule(sc, "io_uring_setup", "SCMP_ACT_TRACE") != SIZE_MAX);
+	e = sbx_json_array_at(list, find_rule(sc, "ptrace", "SCMP_ACT_ERRNO"));
+	CHECK(num(sbx_json_get(e, "errnoRet")) == EPERM);
 	/* socket(AF_NETLINK, *, NETLINK_ROUTE): both comparisons, one rule. */
 	for (size_t i = 0; i < sbx_json_array_size(list); i++) {
 		const sbx_json *args_ = sbx_json_get(sbx_json_array_at(list, i), "args");
@@ -398,7 +403,7 @@ static void test_seccomp_order(void)
 	sc = seccomp_of("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":["
 			"{\"names\":[\"getpriority\"],\"action\":\"SCMP_ACT_ALLOW\","
 			"\"args\":[{\"index\":0,\"value\":0,\"op\":\"SCMP_CMP_EQ\"}]},"
-			"{\"names\":[\"getpriority\",\"setpriority\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13},"
+			"{\"names\":[\"getpriority\",\"setpriority\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1},"
 			"{\"names\":[\"getpriority\"],\"action\":\"SCMP_ACT_KILL\","
 			"\"args\":[{\"index\":0,\"value\":7,\"op\":\"SCMP_CMP_GT\"}]}]}",
 			&err);
@@ -408,8 +413,18 @@ static void test_seccomp_order(void)
 	CHECK(find_rule(sc, "setpriority", "SCMP_ACT_ERRNO") == find_rule(sc, "getpriority", "SCMP_ACT_ERRNO"));
 	CHECK(num(sbx_json_get(sbx_json_array_at(sbx_json_get(sc, "syscalls"),
 						 find_rule(sc, "setpriority", "SCMP_ACT_ERRNO")),
-			       "errnoRet")) == 13);
+			       "errnoRet")) == EPERM);
 	CHECK(sbx_json_get(sc, "defaultErrnoRet") == NULL);
+	sbx_json_free(sc);
+
+	/* With ptrace refused unconditionally, ENOSYS is expressible under
+	 * an allow-all default too. */
+	sc = seccomp_of("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":["
+			"{\"names\":[\"bpf\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38},"
+			"{\"names\":[\"ptrace\"],\"action\":\"SCMP_ACT_KILL\"}]}",
+			&err);
+	CHECK(sc != NULL);
+	CHECK(find_rule(sc, "bpf", "SCMP_ACT_TRACE") != SIZE_MAX);
 	sbx_json_free(sc);
 
 	/* Docker's conditions, decided as for the native filter: sbx's
@@ -437,6 +452,19 @@ static void test_seccomp_refusals(void)
 		  "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"kill\"],\"action\":\"SCMP_ACT_KILL_PROCESS\"}]}",
 		  "syscalls[1] (kill): runsc has no such action" },
 		{ "{\"defaultAction\":\"SCMP_ACT_KILL_PROCESS\"}", "defaultAction" },
+		/* runsc answers EPERM for any errno but ENOSYS (see below). */
+		{ "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"chmod\"],"
+		  "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13}]}",
+		  "syscalls[0] (chmod): runsc answers every SCMP_ACT_ERRNO with EPERM, not errno 13" },
+		{ "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":22}", "defaultAction: runsc answers" },
+		/* ENOSYS as SCMP_ACT_TRACE only where no tracer can let it through. */
+		{ "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"bpf\"],"
+		  "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38}]}",
+		  "syscalls[0] (bpf): runsc answers every SCMP_ACT_ERRNO with EPERM, not errno 38" },
+		{ "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"bpf\"],"
+		  "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38},{\"names\":[\"ptrace\"],"
+		  "\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,\"value\":0,\"op\":\"SCMP_CMP_EQ\"}]}]}",
+		  "syscalls[0] (bpf): runsc answers" },
 		{ "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"socket\"],"
 		  "\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,\"value\":1,\"op\":\"SCMP_CMP_GE\"},"
 		  "{\"index\":0,\"value\":3,\"op\":\"SCMP_CMP_LE\"}]}]}",
