@@ -2,9 +2,12 @@
  * project's own JSON reader. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -491,12 +494,27 @@ static void test_seccomp_refusals(void)
 	}
 }
 
+static bool write_fails_whole(int dirfd, const struct sbx_spec *s)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		struct rlimit small = { 100, 100 };
+		struct sbx_error err = { 0 };
+
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &small);
+		_exit(sbx_runsc_config_write(dirfd, s, NULL, &err) < 0 && err.err == EFBIG ? 0 : 1);
+	}
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void test_write(void)
 {
 	struct sbx_spec s;
 	struct sbx_error err = { 0 };
 	char dir[] = "/tmp/sbx-unit-bundle-XXXXXX";
-	char file[sizeof(dir) + 32];
 	struct stat st;
 	int fd;
 
@@ -509,17 +527,22 @@ static void test_write(void)
 	/* Never over a file that is there already, link or not. */
 	CHECK(sbx_runsc_config_write(fd, &s, NULL, &err) < 0 && err.err == EEXIST);
 	CHECK(unlinkat(fd, "config.json", 0) == 0);
-	CHECK(symlinkat("/tmp/sbx-unit-elsewhere", fd, "config.json") == 0);
+	CHECK(symlinkat("elsewhere", fd, "config.json") == 0);
 	CHECK(sbx_runsc_config_write(fd, &s, NULL, &err) < 0 && err.err == EEXIST);
-	CHECK(access("/tmp/sbx-unit-elsewhere", F_OK) < 0);
+	CHECK(faccessat(fd, "elsewhere", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+	unlinkat(fd, "elsewhere", 0);
 	/* A config that cannot be made leaves no file. */
 	CHECK(unlinkat(fd, "config.json", 0) == 0);
 	s.seccomp_profile = "no-such-profile-here";
 	CHECK(sbx_runsc_config_write(fd, &s, NULL, &err) < 0);
 	CHECK(faccessat(fd, "config.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+	/* Nor does one that cannot be written whole (a file size limit, in a
+	 * child so that the limit stays there). */
+	s.seccomp_profile = NULL;
+	CHECK(write_fails_whole(fd, &s));
+	CHECK(faccessat(fd, "config.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0);
 	close(fd);
-	snprintf(file, sizeof(file), "%s", dir);
-	CHECK(rmdir(file) == 0);
+	CHECK(rmdir(dir) == 0);
 }
 
 void test_runsc_bundle(void)
