@@ -658,15 +658,10 @@ out:
 	return r;
 }
 
-int sbx_runsc_config_write(int dirfd, const struct sbx_spec *spec, const struct sbx_bundle_paths *paths,
-			   struct sbx_error *err)
+int sbx_runsc_config_write_text(int dirfd, const char *text, struct sbx_error *err)
 {
-	cleanup_free char *text = NULL;
-	cleanup_close int fd = -1;
+	cleanup_close int fd = openat(dirfd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 
-	if (sbx_runsc_config_gen(spec, paths, &text, err) < 0)
-		return -1;
-	fd = openat(dirfd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sbx_fail(err, errno, "runsc: creating the bundle's config.json");
 	/* runsc must never read half a config. */
@@ -677,4 +672,14 @@ int sbx_runsc_config_write(int dirfd, const struct sbx_spec *spec, const struct 
 		return sbx_fail(err, saved, "runsc: writing the bundle's config.json");
 	}
 	return 0;
+}
+
+int sbx_runsc_config_write(int dirfd, const struct sbx_spec *spec, const struct sbx_bundle_paths *paths,
+			   struct sbx_error *err)
+{
+	cleanup_free char *text = NULL;
+
+	if (sbx_runsc_config_gen(spec, paths, &text, err) < 0)
+		return -1;
+	return sbx_runsc_config_write_text(dirfd, text, err);
 }

@@ -36,6 +36,13 @@ int sbx_runsc_config_gen(const struct sbx_spec *spec, const struct sbx_bundle_pa
 int sbx_runsc_config_write(int dirfd, const struct sbx_spec *spec, const struct sbx_bundle_paths *paths,
 			   struct sbx_error *err);
 
+/* TEXT (from sbx_runsc_config_gen) as DIRFD/config.json, as above.
+ * Generating reads the seccomp profile, whose name or path means what the
+ * user meant only in sbx's own mount namespace and working directory (a
+ * child with a staging tmpfs on /tmp, or in another directory, would read
+ * another file or none): generate there, write here. */
+int sbx_runsc_config_write_text(int dirfd, const char *text, struct sbx_error *err);
+
 /* Profile TEXT (WHAT names it in errors) as OCI's linux.seccomp, alone:
  * the part of the config that reads untrusted text, for the fuzzer. */
 int sbx_runsc_seccomp_gen(const char *text, const char *what, char **out, struct sbx_error *err);
