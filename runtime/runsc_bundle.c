@@ -91,9 +91,9 @@ static bool has_mount(const struct sbx_spec *spec, const char *destination)
 static int check_spec(const struct sbx_spec *spec, const struct sbx_bundle_paths *paths, struct sbx_error *err)
 {
 	if (root_path(spec, paths) == NULL)
-		return sbx_fail(err, EINVAL, "runsc: the sandbox has no root");
+		return sbx_fail(err, 0, "runsc: the sandbox has no root");
 	if (spec->args == NULL || spec->args[0] == NULL)
-		return sbx_fail(err, EINVAL, "runsc: the sandbox has no command");
+		return sbx_fail(err, 0, "runsc: the sandbox has no command");
 	if (spec->n_mounts > SBX_SPEC_MAX_MOUNTS)
 		return sbx_fail(err, E2BIG, "runsc: too many mounts");
 	if (need_utf8("root.path", SIZE_MAX, root_path(spec, paths), err) < 0 ||
@@ -110,7 +110,7 @@ static int check_spec(const struct sbx_spec *spec, const struct sbx_bundle_paths
 		const struct sbx_spec_mount *m = &spec->mounts[i];
 
 		if (m->destination == NULL || m->type == NULL)
-			return sbx_fail(err, EINVAL, "runsc: mounts[%zu] lacks a destination or a type", i);
+			return sbx_fail(err, 0, "runsc: mounts[%zu] lacks a destination or a type", i);
 		if (need_utf8("mounts.destination", i, m->destination, err) < 0 ||
 		    need_utf8("mounts.source", i, mount_source(spec, paths, i), err) < 0)
 			return -1;
@@ -402,13 +402,17 @@ static int fail_action(const struct translation *t, uint32_t action, const char 
 		snprintf(what, sizeof(what), "%s", where);
 	else
 		snprintf(what, sizeof(what), "syscalls[%zu] (%s)", entry, name);
+	if ((action & SECCOMP_RET_DATA) == ENOSYS && (action & SECCOMP_RET_ACTION_FULL) == SCMP_ACT_ERRNO(0))
+		return sbx_fail(err, 0,
+				"seccomp profile %s: %s: runsc answers every SCMP_ACT_ERRNO with EPERM, not errno 38 "
+				"(ENOSYS), and SCMP_ACT_TRACE, which gives ENOSYS, would let a tracer in the sandbox "
+				"run the call: the profile allows ptrace",
+				t->p->what, what);
 	if ((action & SECCOMP_RET_ACTION_FULL) == SCMP_ACT_ERRNO(0))
-		return sbx_fail(err, EINVAL,
-				"seccomp profile %s: %s: runsc answers every SCMP_ACT_ERRNO with EPERM, not errno %u%s",
-				t->p->what, what, action & SECCOMP_RET_DATA,
-				(action & SECCOMP_RET_DATA) == ENOSYS ? " (ENOSYS, given another way when ptrace is refused)"
-								      : "");
-	return sbx_fail(err, EINVAL,
+		return sbx_fail(err, 0,
+				"seccomp profile %s: %s: runsc answers every SCMP_ACT_ERRNO with EPERM, not errno %u",
+				t->p->what, what, action & SECCOMP_RET_DATA);
+	return sbx_fail(err, 0,
 			"seccomp profile %s: %s: runsc has no such action "
 			"(it knows SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_TRAP)",
 			t->p->what, what);
@@ -450,12 +454,12 @@ static int check_rule(const struct translation *t, const struct sbx_seccomp_rule
 		return fail_action(t, r->action, NULL, r->entry, r->name, err);
 	for (unsigned int i = 0; i < r->n_args; i++) {
 		if (op_name(r->args[i].op) == NULL)
-			return sbx_fail(err, EINVAL, "seccomp profile %s: syscalls[%zu] (%s): runsc has no such comparison",
+			return sbx_fail(err, 0, "seccomp profile %s: syscalls[%zu] (%s): runsc has no such comparison",
 					t->p->what, r->entry, r->name);
 		/* runsc (like runc) joins two comparisons of one argument with
 		 * OR; sbx's filter with AND. */
 		if (seen[r->args[i].arg])
-			return sbx_fail(err, EINVAL,
+			return sbx_fail(err, 0,
 					"seccomp profile %s: syscalls[%zu] (%s): two comparisons of argument %u, "
 					"which runsc would join with OR where sbx joins them with AND",
 					t->p->what, r->entry, r->name, r->args[i].arg);
@@ -554,7 +558,7 @@ static int gen_profile(yajl_gen g, const struct sbx_seccomp_profile *p, struct s
 		return fail_action(&t, p->default_action, "defaultAction", SIZE_MAX, NULL, err);
 	for (size_t i = 0; i < p->n_arches; i++)
 		if (arch_name(p->arches[i]) == NULL)
-			return sbx_fail(err, EINVAL, "seccomp profile %s: an architecture runsc does not know", p->what);
+			return sbx_fail(err, 0, "seccomp profile %s: an architecture runsc does not know", p->what);
 	if (rule_order(&t, &order, &rank, err) < 0)
 		return -1;
 	yajl_gen_map_open(g);

@@ -463,11 +463,13 @@ static void test_seccomp_refusals(void)
 		/* ENOSYS as SCMP_ACT_TRACE only where no tracer can let it through. */
 		{ "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"bpf\"],"
 		  "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38}]}",
-		  "syscalls[0] (bpf): runsc answers every SCMP_ACT_ERRNO with EPERM, not errno 38" },
+		  "syscalls[0] (bpf): runsc answers every SCMP_ACT_ERRNO with EPERM, not errno 38 (ENOSYS)" },
 		{ "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"bpf\"],"
 		  "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38},{\"names\":[\"ptrace\"],"
 		  "\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,\"value\":0,\"op\":\"SCMP_CMP_EQ\"}]}]}",
-		  "syscalls[0] (bpf): runsc answers" },
+		  "syscalls[0] (bpf): runsc answers every SCMP_ACT_ERRNO with EPERM, not errno 38 (ENOSYS), "
+		  "and SCMP_ACT_TRACE, which gives ENOSYS, would let a tracer in the sandbox run the call: "
+		  "the profile allows ptrace" },
 		{ "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"socket\"],"
 		  "\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,\"value\":1,\"op\":\"SCMP_CMP_GE\"},"
 		  "{\"index\":0,\"value\":3,\"op\":\"SCMP_CMP_LE\"}]}]}",
