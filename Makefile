@@ -80,8 +80,12 @@ tests/fuzz/fuzz-oci: tests/fuzz/fuzz_oci.c $(LIB_SRCS) $(HDRS)
 	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' -DSBX_VERSION='"fuzz"' \
 		$(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_oci.c $(LIB_SRCS) $(PKG_LIBS)
 
-fuzz: tests/fuzz/fuzz-profile tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci
-	mkdir -p tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci
+tests/fuzz/fuzz-seccomp-oci: tests/fuzz/fuzz_seccomp_oci.c $(LIB_SRCS) $(HDRS)
+	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' -DSBX_VERSION='"fuzz"' \
+		$(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_seccomp_oci.c $(LIB_SRCS) $(PKG_LIBS)
+
+fuzz: tests/fuzz/fuzz-profile tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci tests/fuzz/fuzz-seccomp-oci
+	mkdir -p tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci tests/fuzz/work-seccomp-oci
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
 		tests/fuzz/fuzz-profile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		tests/fuzz/work-profile tests/fuzz/corpus-profile
@@ -90,6 +94,9 @@ fuzz: tests/fuzz/fuzz-profile tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci
 		tests/fuzz/work-layer tests/fuzz/corpus-layer
 	tests/fuzz/fuzz-oci -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -dict=tests/fuzz/oci.dict \
 		tests/fuzz/work-oci tests/fuzz/corpus-oci
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+		tests/fuzz/fuzz-seccomp-oci -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		tests/fuzz/work-seccomp-oci tests/fuzz/corpus-profile
 
 check-fuzz:
 	$(MAKE) fuzz FUZZ_SECONDS=20
@@ -119,5 +126,5 @@ install: sbx
 
 clean:
 	rm -f sbx sbx-asan tests/helper/sbx-probe tests/escape/escape-probe tests/vm/sbx-hog tests/unit/run-unit tests/fuzz/fuzz-profile
-	rm -f tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci
-	rm -rf tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci
+	rm -f tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci tests/fuzz/fuzz-seccomp-oci
+	rm -rf tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci tests/fuzz/work-seccomp-oci

@@ -51,6 +51,11 @@ bool sbx_json_is_null(const sbx_json *v)
 	return v == NULL || YAJL_IS_NULL(val(v));
 }
 
+bool sbx_json_is_true(const sbx_json *v)
+{
+	return v != NULL && YAJL_IS_TRUE(val(v));
+}
+
 const sbx_json *sbx_json_get(const sbx_json *obj, const char *key)
 {
 	yajl_val o = val(obj);

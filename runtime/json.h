@@ -23,6 +23,8 @@ bool sbx_json_is_object(const sbx_json *v);
 bool sbx_json_is_array(const sbx_json *v);
 bool sbx_json_is_string(const sbx_json *v);
 bool sbx_json_is_null(const sbx_json *v);
+/* V is the literal true (false for anything else, NULL included). */
+bool sbx_json_is_true(const sbx_json *v);
 
 /* Object member KEY, or NULL. */
 const sbx_json *sbx_json_get(const sbx_json *obj, const char *key);

@@ -33,27 +33,9 @@
 #error "sbx knows the seccomp architecture of x86_64 and aarch64 only"
 #endif
 
-struct rule {
-	int nr;
-	uint32_t action;
-	struct scmp_arg_cmp args[6];
-	unsigned int n_args;
-	size_t entry;
-	const char *name;
-};
-
-struct profile {
-	const char *what;
-	uint32_t default_action;
-	uint32_t arches[8];
-	size_t n_arches;
-	struct rule *rules;
-	size_t n_rules;
-};
-
 /* ---- parsing ---------------------------------------------------------------- */
 
-static int fail_at(struct sbx_error *err, const struct profile *p, size_t entry, const char *field,
+static int fail_at(struct sbx_error *err, const struct sbx_seccomp_profile *p, size_t entry, const char *field,
 		   const char *why)
 {
 	if (entry == SIZE_MAX)
@@ -77,7 +59,7 @@ static bool only_keys(const sbx_json *obj, const char *const *allowed, const cha
 	return true;
 }
 
-static int check_keys(const sbx_json *obj, const char *const *allowed, const struct profile *p,
+static int check_keys(const sbx_json *obj, const char *const *allowed, const struct sbx_seccomp_profile *p,
 		      size_t entry, const char *where, struct sbx_error *err)
 {
 	const char *bad = NULL;
@@ -105,7 +87,7 @@ static int errno_by_name(const char *name)
 
 /* errnoRet (a number) and/or errno (a name, Podman's older field). */
 static int parse_errno(const sbx_json *obj, const char *num_key, const char *name_key, int fallback,
-		       const struct profile *p, size_t entry, int *out, struct sbx_error *err)
+		       const struct sbx_seccomp_profile *p, size_t entry, int *out, struct sbx_error *err)
 {
 	const sbx_json *num = sbx_json_get(obj, num_key);
 	const sbx_json *name = sbx_json_get(obj, name_key);
@@ -192,7 +174,7 @@ static int parse_arch(const char *s, uint32_t *out)
 	return *out == 0 ? -1 : 0;
 }
 
-static int add_arch(struct profile *p, uint32_t arch)
+static int add_arch(struct sbx_seccomp_profile *p, uint32_t arch)
 {
 	for (size_t i = 0; i < p->n_arches; i++)
 		if (p->arches[i] == arch)
@@ -203,7 +185,7 @@ static int add_arch(struct profile *p, uint32_t arch)
 	return 0;
 }
 
-static int parse_arches(const sbx_json *doc, struct profile *p, struct sbx_error *err)
+static int parse_arches(const sbx_json *doc, struct sbx_seccomp_profile *p, struct sbx_error *err)
 {
 	static const char *const map_keys[] = { "architecture", "subArchitectures", NULL };
 	const sbx_json *list = sbx_json_get(doc, "architectures");
@@ -260,7 +242,7 @@ static bool list_has(const sbx_json *list, const char *value)
 
 /* Docker's includes/excludes.  sbx runs the command with no capability at
  * all, so a rule that needs one never applies. */
-static int entry_applies(const sbx_json *entry, const struct profile *p, size_t idx, bool *applies,
+static int entry_applies(const sbx_json *entry, const struct sbx_seccomp_profile *p, size_t idx, bool *applies,
 			 struct sbx_error *err)
 {
 	static const char *const keys[] = { "arches", "caps", "minKernel", NULL };
@@ -289,7 +271,7 @@ static int entry_applies(const sbx_json *entry, const struct profile *p, size_t 
 	return 0;
 }
 
-static int parse_args(const sbx_json *args, struct rule *r, const struct profile *p, size_t idx,
+static int parse_args(const sbx_json *args, struct sbx_seccomp_rule *r, const struct sbx_seccomp_profile *p, size_t idx,
 		      struct sbx_error *err)
 {
 	static const char *const keys[] = { "index", "value", "valueTwo", "op", NULL };
@@ -320,13 +302,13 @@ static int parse_args(const sbx_json *args, struct rule *r, const struct profile
 	return 0;
 }
 
-static int parse_entry(const sbx_json *entry, size_t idx, int default_errno, struct profile *p,
+static int parse_entry(const sbx_json *entry, size_t idx, int default_errno, struct sbx_seccomp_profile *p,
 		       struct sbx_error *err)
 {
 	static const char *const keys[] = { "names", "action", "errnoRet", "errno", "args",
 					    "comment", "includes", "excludes", NULL };
 	const sbx_json *names = sbx_json_get(entry, "names");
-	struct rule proto = { .entry = idx };
+	struct sbx_seccomp_rule proto = { .entry = idx };
 	bool applies;
 	int errnum;
 
@@ -363,7 +345,7 @@ static int parse_entry(const sbx_json *entry, size_t idx, int default_errno, str
 	return 0;
 }
 
-static int parse_profile(const sbx_json *doc, struct profile *p, struct sbx_error *err)
+static int parse_profile(const sbx_json *doc, struct sbx_seccomp_profile *p, struct sbx_error *err)
 {
 	static const char *const keys[] = { "defaultAction", "defaultErrnoRet", "defaultErrno",
 					    "architectures", "archMap", "syscalls", NULL };
@@ -392,7 +374,7 @@ static int parse_profile(const sbx_json *doc, struct profile *p, struct sbx_erro
 /* ---- compiling ---------------------------------------------------------------- */
 
 /* The kernel's precedence of actions (seccomp(2)): higher wins. */
-static int strictness(uint32_t action)
+int sbx_seccomp_strictness(uint32_t action)
 {
 	switch (action & SECCOMP_RET_ACTION_FULL) {
 	case SECCOMP_RET_KILL_PROCESS: return 7;
@@ -406,7 +388,7 @@ static int strictness(uint32_t action)
 	}
 }
 
-static const struct rule *first_unconditional(const struct profile *p, int nr)
+const struct sbx_seccomp_rule *sbx_seccomp_first_unconditional(const struct sbx_seccomp_profile *p, int nr)
 {
 	for (size_t i = 0; i < p->n_rules; i++)
 		if (p->rules[i].nr == nr && p->rules[i].n_args == 0)
@@ -414,7 +396,7 @@ static const struct rule *first_unconditional(const struct profile *p, int nr)
 	return NULL;
 }
 
-static scmp_filter_ctx new_filter(const struct profile *p, uint32_t default_action, uint32_t badarch)
+static scmp_filter_ctx new_filter(const struct sbx_seccomp_profile *p, uint32_t default_action, uint32_t badarch)
 {
 	scmp_filter_ctx ctx = seccomp_init(default_action);
 
@@ -462,7 +444,7 @@ static int export_filter(scmp_filter_ctx ctx, struct sock_fprog *out, struct sbx
 	return 0;
 }
 
-static int add_rule(scmp_filter_ctx ctx, const struct rule *r, const struct profile *p, struct sbx_error *err)
+static int add_rule(scmp_filter_ctx ctx, const struct sbx_seccomp_rule *r, const struct sbx_seccomp_profile *p, struct sbx_error *err)
 {
 	int rc = seccomp_rule_add_array(ctx, r->action, r->nr, r->n_args, r->args);
 
@@ -520,7 +502,7 @@ static int prepend_unknown_check(struct sock_fprog *a, struct sbx_error *err)
 }
 
 /* A: the profile; B: stricter conditional rules over an unconditional one. */
-static int compile_filters(const struct profile *p, struct sbx_seccomp *out, struct sbx_error *err)
+static int compile_filters(const struct sbx_seccomp_profile *p, struct sbx_seccomp *out, struct sbx_error *err)
 {
 	scmp_filter_ctx a = new_filter(p, p->default_action, SCMP_ACT_KILL_PROCESS);
 	scmp_filter_ctx b = new_filter(p, SCMP_ACT_ALLOW, SCMP_ACT_ALLOW);
@@ -532,13 +514,13 @@ static int compile_filters(const struct profile *p, struct sbx_seccomp *out, str
 		goto out;
 	}
 	for (size_t i = 0; i < p->n_rules; i++) {
-		const struct rule *rule = &p->rules[i];
-		const struct rule *uncond = first_unconditional(p, rule->nr);
+		const struct sbx_seccomp_rule *rule = &p->rules[i];
+		const struct sbx_seccomp_rule *uncond = sbx_seccomp_first_unconditional(p, rule->nr);
 
 		/* Stricter than the syscall's unconditional rule: B, even when
 		 * it equals A's default (there it would be shadowed). */
 		if (rule->n_args > 0 && uncond != NULL &&
-		    strictness(rule->action) > strictness(uncond->action)) {
+		    sbx_seccomp_strictness(rule->action) > sbx_seccomp_strictness(uncond->action)) {
 			if (add_rule(b, rule, p, err) < 0)
 				goto out;
 			in_b++;
@@ -688,25 +670,38 @@ out:
 	return r;
 }
 
+int sbx_seccomp_parse(const char *text, const char *what, struct sbx_seccomp_profile *p, sbx_json **doc,
+		      struct sbx_error *err)
+{
+	*p = (struct sbx_seccomp_profile){ .what = what };
+	*doc = NULL;
+	if (sbx_json_parse(text, what, doc, err) < 0)
+		return -1;
+	if (!sbx_json_is_object(*doc))
+		return sbx_fail(err, 0, "seccomp profile %s: must be a JSON object", what);
+	return parse_profile(*doc, p, err);
+}
+
+void sbx_seccomp_profile_free(struct sbx_seccomp_profile *p)
+{
+	free(p->rules);
+	p->rules = NULL;
+	p->n_rules = 0;
+}
+
 int sbx_seccomp_compile(const char *text, const char *what, struct sbx_seccomp *out,
 			struct sbx_error *err)
 {
-	struct profile p = { .what = what };
+	struct sbx_seccomp_profile p;
 	sbx_json *doc = NULL;
 	int r = -1;
 
-	if (sbx_json_parse(text, what, &doc, err) < 0)
-		return -1;
-	if (!sbx_json_is_object(doc)) {
-		sbx_fail(err, 0, "seccomp profile %s: must be a JSON object", what);
-		goto out;
-	}
-	if (parse_profile(doc, &p, err) < 0 || compile_filters(&p, out, err) < 0)
+	if (sbx_seccomp_parse(text, what, &p, &doc, err) < 0 || compile_filters(&p, out, err) < 0)
 		goto out;
 	out->enabled = true;
 	r = 0;
 out:
-	free(p.rules);
+	sbx_seccomp_profile_free(&p);
 	sbx_json_free(doc);
 	return r;
 }
@@ -858,7 +853,7 @@ static bool plausible_name(const char *s)
 
 /* Where profile names are looked up: beside the binary (a checkout), the
  * installed data directory, then the one sbx was built for. */
-static int find_profile(const char *name, char *path, size_t len, struct sbx_error *err)
+int sbx_seccomp_find_profile(const char *name, char *path, size_t len, struct sbx_error *err)
 {
 	char exe[PATH_MAX / 2], dirs[3][PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -881,10 +876,32 @@ static int find_profile(const char *name, char *path, size_t len, struct sbx_err
 			n_dirs > 2 ? dirs[0] : "", n_dirs > 2 ? dirs[1] : "", SBX_PROFILE_DIR);
 }
 
+int sbx_seccomp_resolve(const char *spec, char *path, size_t len, struct sbx_error *err)
+{
+	if (strcmp(spec, "unconfined") == 0)
+		return 1;
+	if (strchr(spec, '/') != NULL) {
+		if (snprintf(path, len, "%s", spec) >= (int)len)
+			return sbx_fail(err, ENAMETOOLONG, "--seccomp");
+		return 0;
+	}
+	if (!plausible_name(spec))
+		return sbx_fail(err, 0, "--seccomp %s: expected a profile name, a path or unconfined", spec);
+	return sbx_seccomp_find_profile(spec, path, len, err);
+}
+
+int sbx_seccomp_read_profile(const char *path, char **text, struct sbx_error *err)
+{
+	if (sbx_read_file(path, PROFILE_MAX_BYTES, text, err) < 0)
+		return sbx_error_wrap(err, "--seccomp");
+	return 0;
+}
+
 int sbx_seccomp_prepare(const char *spec, bool log, struct sbx_seccomp *out, struct sbx_error *err)
 {
 	char path[PATH_MAX + 32] = "";
 	cleanup_free char *text = NULL;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", spec);
@@ -892,18 +909,11 @@ int sbx_seccomp_prepare(const char *spec, bool log, struct sbx_seccomp *out, str
 		out->flags |= SECCOMP_FILTER_FLAG_LOG;
 	if (sbx_seccomp_host_filter(&out->host, err) < 0)
 		return -1;
-	if (strcmp(spec, "unconfined") == 0)
-		return 0;
-	if (strchr(spec, '/') != NULL) {
-		if (snprintf(path, sizeof(path), "%s", spec) >= (int)sizeof(path))
-			return sbx_fail(err, ENAMETOOLONG, "--seccomp");
-	} else if (!plausible_name(spec)) {
-		return sbx_fail(err, 0, "--seccomp %s: expected a profile name, a path or unconfined", spec);
-	} else if (find_profile(spec, path, sizeof(path), err) < 0) {
+	r = sbx_seccomp_resolve(spec, path, sizeof(path), err);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (sbx_seccomp_read_profile(path, &text, err) < 0)
 		return -1;
-	}
-	if (sbx_read_file(path, PROFILE_MAX_BYTES, &text, err) < 0)
-		return sbx_error_wrap(err, "--seccomp");
 	if (cache_load(text, out) < 0) {
 		if (sbx_seccomp_compile(text, path, out, err) < 0)
 			return -1;

@@ -17,6 +17,7 @@ int main(void)
 		{ "oci", test_oci },
 		{ "init", test_init },
 		{ "limits", test_limits },
+		{ "runsc_bundle", test_runsc_bundle },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

@@ -37,5 +37,6 @@ void test_relay(void);
 void test_oci(void);
 void test_init(void);
 void test_limits(void);
+void test_runsc_bundle(void);
 
 #endif
