@@ -32,6 +32,7 @@ struct sandbox {
 	enum sbx_runtime runtime; /* the backend chosen: native or runsc */
 	char runtime_reason[256];
 	char runsc_path[4096];    /* runsc: the binary found on PATH */
+	char *runsc_config;       /* runsc: config.json, made in sbx (the profile is read here) */
 	char runsc_id[48];        /* runsc: the container's id, unique on the host (runsc names its
 				   * control socket, an abstract one, after it) */
 	struct sbx_idplan ids;
@@ -62,6 +63,9 @@ int sbx_child_begin(const struct sandbox *sb, struct sbx_error *err);
 
 /* Tie the calling child's life to sbx's again (after a credential change). */
 int sbx_die_with_parent(int sync_fd, struct sbx_error *err);
+
+/* The runsc backend's part of the preparation, in sbx: config.json. */
+int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err);
 
 /* The runsc backend's child: sets up the bundle and runs runsc as the
  * sandbox's init would run the command.  Never returns. */

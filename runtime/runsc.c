@@ -188,27 +188,44 @@ int sbx_runsc_version(const char *path, char *out, size_t len, struct sbx_error 
 	return 0;
 }
 
-/* Attach TREE at BUNDLE/NAME, its path in PATH. */
-static int attach_in_bundle(int bundle, int tree, const char *name, char *path, size_t len,
-			    struct sbx_error *err)
+static bool has_host_source(const struct sbx_spec_mount *m)
 {
-	cleanup_close int mounted = sbx_attach_in_staging(bundle, tree, name, err);
+	return m->origin == SBX_SPEC_MOUNT_WORKSPACE || m->origin == SBX_SPEC_MOUNT_EXTRA;
+}
 
-	if (mounted < 0)
-		return -1;
-	snprintf(path, len, BUNDLE "/%s", name);
+/* Where the clone of a host source is attached in the bundle. */
+static void bundle_mount_path(size_t i, char *out, size_t len)
+{
+	snprintf(out, len, BUNDLE "/m%zu", i);
+}
+
+int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err)
+{
+	static char names[SBX_SPEC_MAX_MOUNTS][32];
+	struct sbx_bundle_paths paths = { .root = BUNDLE "/rootfs" };
+
+	for (size_t i = 0; i < sb->spec.n_mounts; i++)
+		if (has_host_source(&sb->spec.mounts[i])) {
+			bundle_mount_path(i, names[i], sizeof(names[i]));
+			paths.mount_source[i] = names[i];
+		}
+	if (sbx_runsc_config_gen(&sb->spec, &paths, &sb->runsc_config, err) < 0)
+		return sbx_error_wrap(err, "runsc's config.json");
 	return 0;
 }
 
-struct bundle_names {
-	char root[64];
-	char mounts[SBX_SPEC_MAX_MOUNTS][32];
-};
-
-/* Step 3: the bundle, on the staging tmpfs. */
-static int write_bundle(struct sandbox *sb, struct bundle_names *names, struct sbx_error *err)
+/* Attach TREE at BUNDLE/NAME. */
+static int attach_in_bundle(int bundle, int tree, const char *name, struct sbx_error *err)
 {
-	struct sbx_bundle_paths paths = { 0 };
+	cleanup_close int mounted = sbx_attach_in_staging(bundle, tree, name, err);
+
+	return mounted < 0 ? -1 : 0;
+}
+
+/* Step 3: the bundle, on the staging tmpfs: the clones where
+ * sbx_runsc_prepare said they would be, and the config it made. */
+static int write_bundle(struct sandbox *sb, struct sbx_error *err)
+{
 	cleanup_close int staging = sbx_mount_staging(err);
 	cleanup_close int bundle = -1;
 
@@ -219,26 +236,23 @@ static int write_bundle(struct sandbox *sb, struct bundle_names *names, struct s
 	bundle = openat(staging, "bundle", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (bundle < 0)
 		return sbx_fail(err, errno, "opening the bundle's directory");
-	if (attach_in_bundle(bundle, sb->src.rootfs, "rootfs", names->root, sizeof(names->root), err) < 0)
+	if (attach_in_bundle(bundle, sb->src.rootfs, "rootfs", err) < 0)
 		return sbx_error_wrap(err, "the rootfs");
-	paths.root = names->root;
 	for (size_t i = 0; i < sb->spec.n_mounts; i++) {
 		const struct sbx_spec_mount *m = &sb->spec.mounts[i];
-		int tree = m->origin == SBX_SPEC_MOUNT_WORKSPACE ? sb->src.workspace
-			   : m->origin == SBX_SPEC_MOUNT_EXTRA   ? sb->src.mounts[m->extra]
-								 : -1;
-		char name[16];
+		char path[32];
 
-		if (tree < 0)
+		if (!has_host_source(m))
 			continue;
-		snprintf(name, sizeof(name), "m%zu", i);
-		if (attach_in_bundle(bundle, tree, name, names->mounts[i], sizeof(names->mounts[i]), err) < 0)
+		bundle_mount_path(i, path, sizeof(path));
+		if (attach_in_bundle(bundle, m->origin == SBX_SPEC_MOUNT_WORKSPACE ? sb->src.workspace
+							: sb->src.mounts[m->extra],
+				     path + sizeof(BUNDLE), err) < 0)
 			return sbx_error_wrap(err, "%s", m->destination);
-		paths.mount_source[i] = names->mounts[i];
 	}
 	if (mkdirat(bundle, "state", 0700) < 0)
 		return sbx_fail(err, errno, "making runsc's state directory");
-	return sbx_runsc_config_write(bundle, &sb->spec, &paths, err);
+	return sbx_runsc_config_write_text(bundle, sb->runsc_config, err);
 }
 
 /* runsc's command line: its own state and log in the bundle, no cgroup
@@ -374,8 +388,6 @@ static int run_runsc(struct sandbox *sb, struct sbx_error *err)
 
 static int setup_runsc(struct sandbox *sb, struct sbx_error *err)
 {
-	struct bundle_names names;
-
 	/* 1. */
 	if (sbx_child_begin(sb, err) < 0)
 		return -1;
@@ -395,7 +407,7 @@ static int setup_runsc(struct sandbox *sb, struct sbx_error *err)
 	    mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return sbx_fail(err, errno, "mounting a devpts for runsc's terminal");
 	sbx_verbose(sb->opts->verbose, "runsc: writing the bundle (config.json, the mounts' clones)");
-	if (write_bundle(sb, &names, err) < 0)
+	if (write_bundle(sb, err) < 0)
 		return sbx_error_wrap(err, "runsc's bundle");
 	sbx_sources_close(&sb->src);
 	/* 4. */

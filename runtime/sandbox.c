@@ -516,6 +516,8 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 		return sbx_runsc_fail_without_range(err);
 	if (prepare_security(sb, err) < 0 || prepare_limits(sb, ws_uid, err) < 0)
 		return -1;
+	if (sb->runtime == SBX_RUNTIME_RUNSC && sbx_runsc_prepare(sb, err) < 0)
+		return -1;
 	sbx_idplan_describe(&sb->ids, desc, sizeof(desc));
 	sbx_verbose(opts->verbose, "user namespace: %s", desc);
 	/* Root of the initial user namespace writes the maps itself and may
@@ -770,5 +772,6 @@ int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 	close_pair(sb.err_pipe);
 	sbx_sources_close(&sb.src);
 	sbx_spec_free(&sb.spec);
+	free(sb.runsc_config);
 	return res->exit_code;
 }
