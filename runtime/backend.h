@@ -67,6 +67,10 @@ int sbx_die_with_parent(int sync_fd, struct sbx_error *err);
 /* The runsc backend's part of the preparation, in sbx: config.json. */
 int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err);
 
+/* The runsc backend's stdout and stderr when they are files (see
+ * runsc.c), in the write ends of out_pipe and err_pipe. */
+int sbx_runsc_prepare_stdio(struct sandbox *sb, struct sbx_error *err);
+
 /* The runsc backend's child: sets up the bundle and runs runsc as the
  * sandbox's init would run the command.  Never returns. */
 void sbx_runsc_child_main(struct sandbox *sb);

@@ -37,6 +37,8 @@
 #include "idmap.h"
 #include "init.h"
 #include "json.h"
+#include "mountpoints.h"
+#include "mounts.h"
 #include "runsc_bundle.h"
 #include "sync.h"
 #include "util.h"
@@ -188,9 +190,10 @@ int sbx_runsc_version(const char *path, char *out, size_t len, struct sbx_error 
 	return 0;
 }
 
-static bool has_host_source(const struct sbx_spec_mount *m)
+/* Whether the mount's source is a file or a clone the bundle holds. */
+static bool has_bundle_source(const struct sbx_spec_mount *m)
 {
-	return m->origin == SBX_SPEC_MOUNT_WORKSPACE || m->origin == SBX_SPEC_MOUNT_EXTRA;
+	return m->origin != SBX_SPEC_MOUNT_NEW;
 }
 
 /* Where the clone of a host source is attached in the bundle. */
@@ -205,12 +208,44 @@ int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err)
 	struct sbx_bundle_paths paths = { .root = BUNDLE "/rootfs" };
 
 	for (size_t i = 0; i < sb->spec.n_mounts; i++)
-		if (has_host_source(&sb->spec.mounts[i])) {
+		if (has_bundle_source(&sb->spec.mounts[i])) {
 			bundle_mount_path(i, names[i], sizeof(names[i]));
 			paths.mount_source[i] = names[i];
 		}
 	if (sbx_runsc_config_gen(&sb->spec, &paths, &sb->runsc_config, err) < 0)
 		return sbx_error_wrap(err, "runsc's config.json");
+	return 0;
+}
+
+/* gVisor writes a host file it was given at an offset of its own, one per
+ * descriptor: with `> log 2>&1` stdout and stderr overwrite each other.
+ * Opened again with O_APPEND (from sbx, which may open it), every write
+ * lands at the end, as the kernel would put it. */
+static int reopen_for_append(int fd, int *out, struct sbx_error *err)
+{
+	char path[32];
+	struct stat st;
+	int flags = fcntl(fd, F_GETFL);
+
+	*out = -1;
+	if (flags < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (flags & O_APPEND) ||
+	    (flags & O_ACCMODE) == O_RDONLY)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	*out = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+	if (*out < 0)
+		return sbx_fail(err, errno, "opening the file on %s again for runsc (to append)",
+				fd == STDOUT_FILENO ? "stdout" : "stderr");
+	return 0;
+}
+
+int sbx_runsc_prepare_stdio(struct sandbox *sb, struct sbx_error *err)
+{
+	if (sb->spec.output_limit || sb->spec.terminal)
+		return 0;
+	if (reopen_for_append(STDOUT_FILENO, &sb->out_pipe[1], err) < 0 ||
+	    reopen_for_append(STDERR_FILENO, &sb->err_pipe[1], err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -222,8 +257,42 @@ static int attach_in_bundle(int bundle, int tree, const char *name, struct sbx_e
 	return mounted < 0 ? -1 : 0;
 }
 
-/* Step 3: the bundle, on the staging tmpfs: the clones where
- * sbx_runsc_prepare said they would be, and the config it made. */
+static const char *etc_file_text(const struct sbx_etc_files *etc, const char *name)
+{
+	return strcmp(name, "hosts") == 0 ? etc->hosts : strcmp(name, "hostname") == 0 ? etc->hostname
+											: etc->resolv_conf;
+}
+
+static int write_file_in_bundle(int bundle, const char *name, const char *text, struct sbx_error *err)
+{
+	cleanup_close int fd = openat(bundle, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	if (fd < 0 || sbx_write_all(fd, text, strlen(text)) < 0)
+		return sbx_fail(err, errno, "writing %s in the bundle", name);
+	return 0;
+}
+
+/* The root the native sandbox would get: the tree, or the overlay that
+ * adds the mount points it lacks (or --writable-root's), made by the same
+ * code (mountpoints.h), attached at BUNDLE/rootfs. */
+static int attach_root(struct sandbox *sb, int staging, int bundle, struct sbx_error *err)
+{
+	cleanup_close int root = sbx_mount_root(staging, sb->src.rootfs, err);
+	cleanup_close int clone = -1;
+	unsigned int flags = 0;
+
+	if (root < 0 || sbx_complete_root(staging, &root, sb->opts, &sb->src, &flags, err) < 0)
+		return -1;
+	if (flags && sbx_sync_send_value(sb->sync_fd, SBX_MSG_ROOT, (int)flags) < 0)
+		return sbx_fail(err, errno, "telling sbx about the overlay");
+	clone = sbx_clone_tree_fd(root, err);
+	if (clone < 0 || attach_in_bundle(bundle, clone, "rootfs", err) < 0)
+		return sbx_error_wrap(err, "the rootfs");
+	return 0;
+}
+
+/* Step 3: the bundle, on the staging tmpfs: the root, the clones and
+ * files where sbx_runsc_prepare said they would be, and its config. */
 static int write_bundle(struct sandbox *sb, struct sbx_error *err)
 {
 	cleanup_close int staging = sbx_mount_staging(err);
@@ -236,18 +305,24 @@ static int write_bundle(struct sandbox *sb, struct sbx_error *err)
 	bundle = openat(staging, "bundle", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (bundle < 0)
 		return sbx_fail(err, errno, "opening the bundle's directory");
-	if (attach_in_bundle(bundle, sb->src.rootfs, "rootfs", err) < 0)
-		return sbx_error_wrap(err, "the rootfs");
+	if (attach_root(sb, staging, bundle, err) < 0)
+		return -1;
 	for (size_t i = 0; i < sb->spec.n_mounts; i++) {
 		const struct sbx_spec_mount *m = &sb->spec.mounts[i];
 		char path[32];
+		const char *name = path + sizeof(BUNDLE);
 
-		if (!has_host_source(m))
+		if (!has_bundle_source(m))
 			continue;
 		bundle_mount_path(i, path, sizeof(path));
+		if (m->origin == SBX_SPEC_MOUNT_GENERATED) {
+			if (write_file_in_bundle(bundle, name, etc_file_text(&sb->etc, m->source), err) < 0)
+				return -1;
+			continue;
+		}
 		if (attach_in_bundle(bundle, m->origin == SBX_SPEC_MOUNT_WORKSPACE ? sb->src.workspace
-							: sb->src.mounts[m->extra],
-				     path + sizeof(BUNDLE), err) < 0)
+										: sb->src.mounts[m->extra],
+				     name, err) < 0)
 			return sbx_error_wrap(err, "%s", m->destination);
 	}
 	if (mkdirat(bundle, "state", 0700) < 0)
@@ -270,10 +345,6 @@ static void runsc_argv(const struct sandbox *sb, const char **argv)
 	argv[n++] = "--log-format=json";
 	if (sb->spec.seccomp_profile != NULL)
 		argv[n++] = "--oci-seccomp";
-	/* A writable root is gVisor's own overlay in memory: nothing reaches
-	 * the image (whose clone is read-only anyway). */
-	if (!sb->spec.root_readonly)
-		argv[n++] = "--overlay2=root:memory";
 	argv[n++] = "run";
 	argv[n++] = "--bundle=" BUNDLE;
 	argv[n++] = sb->runsc_id;

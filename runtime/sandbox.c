@@ -646,6 +646,8 @@ static int sandbox_create(struct sandbox *sb, struct sbx_error *err)
 
 	if (prepare(sb, opts, err) < 0 || make_pipes(sb, err) < 0)
 		return -1;
+	if (sb->runtime == SBX_RUNTIME_RUNSC && sbx_runsc_prepare_stdio(sb, err) < 0)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
 		return sbx_fail(err, errno, "creating the sync socket");
 	sb->parent_fd = fds[0];

@@ -9,6 +9,12 @@
 
 #define CPU_PERIOD_US 100000ULL
 
+const struct sbx_spec_etc_file sbx_spec_etc_files[3] = {
+	{ "hosts", "/etc/hosts" },
+	{ "hostname", "/etc/hostname" },
+	{ "resolv.conf", "/etc/resolv.conf" },
+};
+
 static const char *const runtime_names[] = {
 	[SBX_RUNTIME_AUTO] = "auto",
 	[SBX_RUNTIME_NATIVE] = "native",
@@ -75,6 +81,14 @@ static void add_standard_mounts(struct sbx_spec *spec, const struct sbx_run_opti
 	m = add_mount(spec, "/sys", "sysfs");
 	m->noexec = true;
 	m->readonly = true;
+	/* sbx's own /etc files, hiding the image's. */
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(sbx_spec_etc_files); i++) {
+		m = add_mount(spec, sbx_spec_etc_files[i].destination, "bind");
+		m->source = sbx_spec_etc_files[i].name;
+		m->origin = SBX_SPEC_MOUNT_GENERATED;
+		m->readonly = true;
+		m->noexec = true;
+	}
 }
 
 /* --bind, --ro-bind and --tmpfs, after the standard ones so that they
@@ -108,7 +122,7 @@ int sbx_spec_build(const struct sbx_run_options *o, const struct sbx_spec_host *
 		   struct sbx_error *err)
 {
 	memset(spec, 0, sizeof(*spec));
-	if (o->n_mounts + 5 > SBX_SPEC_MAX_MOUNTS)
+	if (o->n_mounts + 8 > SBX_SPEC_MAX_MOUNTS)
 		return sbx_fail(err, E2BIG, "too many mounts (at most %d)", SBX_MAX_MOUNTS);
 	spec->options = o;
 	spec->root_path = o->rootfs;

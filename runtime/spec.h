@@ -23,6 +23,7 @@ enum sbx_spec_mount_origin {
 	SBX_SPEC_MOUNT_NEW,       /* a file system made for the sandbox: source is its type */
 	SBX_SPEC_MOUNT_WORKSPACE, /* -w: the workspace */
 	SBX_SPEC_MOUNT_EXTRA,     /* --bind/--ro-bind: extra[index] of the options */
+	SBX_SPEC_MOUNT_GENERATED, /* a file sbx writes (/etc/hosts...): source is its name */
 };
 
 /* mounts[]: destination, type, source, options. */
@@ -39,7 +40,14 @@ struct sbx_spec_mount {
 	bool owned;         /* tmpfs "uid=,gid=" set to the process user */
 };
 
-#define SBX_SPEC_MAX_MOUNTS (SBX_MAX_MOUNTS + 8)
+/* The /etc files sbx writes for every sandbox (layout.h's etc files). */
+struct sbx_spec_etc_file {
+	const char *name;
+	const char *destination;
+};
+extern const struct sbx_spec_etc_file sbx_spec_etc_files[3];
+
+#define SBX_SPEC_MAX_MOUNTS (SBX_MAX_MOUNTS + 10)
 
 struct sbx_spec {
 	/* root */
