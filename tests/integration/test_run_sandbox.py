@@ -221,17 +221,21 @@ def test_runsc_requested_but_unsupported_is_125(env, workspace, sbx_help):
     assert r.returncode == 125
     assert "SANDBOX_RUNTIME=runsc" in r.stderr and "gVisor" in r.stderr
     assert not (workspace / "ran").exists()
-    # auto and sbx run with sbx's own isolation, without complaint
-    for runtime in ["auto", "sbx"]:
+    # auto, runc and sbx run with sbx's own isolation (all this sbx has),
+    # without complaint
+    for runtime in ["auto", "runc", "sbx"]:
         r = wrapper(env, str(workspace), "/bin/true", SANDBOX_RUNTIME=runtime)
         assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
 
 
-@pytest.mark.parametrize("var,value", [("SANDBOX_RUNTIME", "docker"), ("SANDBOX_NETWORK", "bridge")])
+@pytest.mark.parametrize("var,value", [("SANDBOX_RUNTIME", "docker"), ("SANDBOX_RUNTIME", "kata"),
+                                       ("SANDBOX_NETWORK", "bridge")])
 def test_bad_setting_is_125(env, workspace, var, value):
     r = wrapper(env, str(workspace), "/bin/sh", "-c", "touch /workspace/ran", **{var: value})
     assert r.returncode == 125
     assert f"{var}={value}" in r.stderr
+    if var == "SANDBOX_RUNTIME":
+        assert "expected runsc (gVisor), runc (sbx's own sandbox) or auto" in r.stderr
     assert not (workspace / "ran").exists()
 
 
@@ -280,7 +284,7 @@ if [ "$1 $2" = "run --help" ]; then
 	echo "      --memory SIZE         memory limit"
 	echo "      --cpus N              CPU limit"
 	echo "      --pids-limit N        process limit"
-	echo "      --runtime NAME        sbx or runsc"
+	echo "      --runtime NAME        auto, native or runsc"
 	exit 0
 fi
 if [ "$1" = run ]; then
@@ -328,18 +332,24 @@ def test_supported_limits_are_passed_on(env, workspace, recording_sbx):
                                             "--runtime"]] == ["1g", "0.5", "64", "9", "host", "runsc"]
 
 
-def test_auto_runtime_uses_runsc_when_installed(env, workspace, recording_sbx):
+@pytest.mark.parametrize("setting,passed", [("runsc", "runsc"), ("runc", "native"), ("native", "native"),
+                                            ("sbx", "native"), ("auto", None), ("", None)])
+def test_sandbox_runtime_maps_onto_sbx_runtime(env, workspace, recording_sbx, setting, passed):
+    """The seed's SANDBOX_RUNTIME=runsc|runc becomes --runtime runsc|native;
+    auto is sbx's own default, even with runsc on PATH: sbx, not the
+    wrapper, knows whether this caller can run it."""
     fake, args, bindir = recording_sbx
     runsc = bindir / "runsc"
     runsc.write_text("#!/bin/sh\nexit 0\n")
     runsc.chmod(0o755)
-    e = {**env, "SBX": str(fake), "PATH": f"{bindir}:/usr/bin:/bin"}
+    e = {**env, "SBX": str(fake), "PATH": f"{bindir}:/usr/bin:/bin", "SANDBOX_RUNTIME": setting}
     r = wrapper(e, str(workspace), "/bin/true")
-    assert r.returncode == 3, r.stderr
-    assert option_value(recorded(args), "--runtime") == "runsc"
-    r = wrapper(e, str(workspace), "/bin/true", SANDBOX_RUNTIME="sbx")
-    assert r.returncode == 3, r.stderr
-    assert option_value(recorded(args), "--runtime") == "sbx"
+    assert r.returncode == 3 and warnings(r.stderr) == [], r.stderr
+    argv = recorded(args)
+    if passed is None:
+        assert "--runtime" not in argv[:argv.index("--")]
+    else:
+        assert option_value(argv, "--runtime") == passed
 
 
 # --- the default image is built when missing ------------------------------
