@@ -137,7 +137,20 @@ static void close_all_but(int fd)
 	close_range((unsigned int)fd + 1, ~0U, 0);
 }
 
-static void reap_and_report(int sync_fd, pid_t command)
+static void report_end(const struct sbx_init_config *c, int wstatus)
+{
+	struct sbx_error err = { 0 };
+	int reported = c->final_status ? c->final_status(c, wstatus, &err) : wstatus;
+
+	if (reported < 0) {
+		sbx_sync_send(c->sync_fd, SBX_MSG_ERROR, &err);
+		_exit(err.status ? err.status : SBX_EXIT_FAILURE);
+	}
+	sbx_sync_send_status(c->sync_fd, reported);
+	_exit(sbx_exit_status(reported));
+}
+
+static void reap_and_report(const struct sbx_init_config *c, pid_t command)
 {
 	for (;;) {
 		int wstatus;
@@ -146,9 +159,8 @@ static void reap_and_report(int sync_fd, pid_t command)
 		if (pid <= 0)
 			return;
 		if (pid == command) {
-			sbx_sync_send_status(sync_fd, wstatus);
 			/* Everything else in the sandbox dies with us. */
-			_exit(sbx_exit_status(wstatus));
+			report_end(c, wstatus);
 		}
 	}
 }
@@ -167,7 +179,7 @@ bool sbx_init_signal_from_sbx(const siginfo_t *info)
 	return info->si_code == SI_USER && info->si_pid == 0;
 }
 
-static void supervise_command(int sync_fd, pid_t command, const sigset_t *set)
+static void supervise_command(const struct sbx_init_config *c, pid_t command, const sigset_t *set)
 {
 	for (;;) {
 		siginfo_t info;
@@ -176,17 +188,31 @@ static void supervise_command(int sync_fd, pid_t command, const sigset_t *set)
 		if (sig < 0)
 			continue;
 		if (sig == SIGCHLD) {
-			reap_and_report(sync_fd, command);
+			reap_and_report(c, command);
 			continue;
 		}
 		/* Orders come from sbx only. */
 		if (!sbx_init_signal_from_sbx(&info))
 			continue;
-		if (sig == SBX_SIG_TERMINATE_ALL)
+		if (c->forward_signal)
+			c->forward_signal(c, command, sig);
+		else if (sig == SBX_SIG_TERMINATE_ALL)
 			kill(-1, SIGTERM);
 		else
 			kill(command, sig);
 	}
+}
+
+int sbx_init_wait_for_start(int sync_fd, struct sbx_error *err)
+{
+	struct sbx_msg msg;
+	int r = sbx_sync_recv(sync_fd, &msg, NULL, err);
+
+	if (r < 0)
+		return -1;
+	if (r == 0 || msg.type != SBX_MSG_START)
+		_exit(SBX_EXIT_FAILURE); /* sbx is gone: nobody to run it for */
+	return 0;
 }
 
 int sbx_init_run(const struct sbx_init_config *c, struct sbx_error *err)
@@ -219,6 +245,9 @@ int sbx_init_run(const struct sbx_init_config *c, struct sbx_error *err)
 		if (sbx_sync_send_fd(c->sync_fd, SBX_MSG_PTY, master) < 0)
 			return sbx_fail(err, errno, "passing the pty to sbx");
 	}
+	/* Created: park until sbx says start. */
+	if (sbx_init_wait_for_start(c->sync_fd, err) < 0)
+		return -1;
 	command = fork();
 	if (command < 0)
 		return sbx_fail(err, errno, "starting the command");
@@ -226,6 +255,6 @@ int sbx_init_run(const struct sbx_init_config *c, struct sbx_error *err)
 		run_command(c, argv, origin, slave);
 	sbx_sync_send(c->sync_fd, SBX_MSG_STARTED, NULL);
 	close_all_but(c->sync_fd);
-	supervise_command(c->sync_fd, command, &set);
+	supervise_command(c, command, &set);
 	return 0;
 }

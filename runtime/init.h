@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "seccomp_filter.h"
@@ -30,6 +31,13 @@ struct sbx_init_config {
 	const char *const *writable;
 	size_t n_writable;
 	const struct sbx_seccomp *seccomp;
+	/* A backend whose "command" is another runtime (runsc): how sbx's
+	 * signals reach the real command, and what the runtime's exit
+	 * status means.  NULL: kill(2), and the status as it is. */
+	void (*forward_signal)(const struct sbx_init_config *c, pid_t command, int sig);
+	/* The wait status to report, or -1 with ERR (reported as an error). */
+	int (*final_status)(const struct sbx_init_config *c, int wstatus, struct sbx_error *err);
+	const void *backend; /* for the two above */
 };
 
 /* The signals sbx forwards to the command through the init. */
@@ -38,6 +46,9 @@ extern const int sbx_forwarded_signals[7];
 /* Whether a signal the init received was sent by sbx (and not forged by a
  * process of the sandbox). */
 bool sbx_init_signal_from_sbx(const siginfo_t *info);
+
+/* Park until sbx says start (its end closing: exit). */
+int sbx_init_wait_for_start(int sync_fd, struct sbx_error *err);
 
 /* Become the init and run the command; returns only on failure before the
  * command was started. */

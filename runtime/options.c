@@ -1,4 +1,5 @@
 #include "options.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ enum option_id {
 	OPT_CPUS,
 	OPT_PIDS,
 	OPT_REQUIRE_LIMITS,
+	OPT_RUNTIME,
 	OPT_HELP,
 };
 
@@ -73,6 +75,7 @@ static const struct option_def option_defs[] = {
 	{ "pids", 0, ARG_REQUIRED, OPT_PIDS },
 	{ "pids-limit", 0, ARG_REQUIRED, OPT_PIDS }, /* Docker's and Podman's name */
 	{ "require-limits", 0, ARG_NONE, OPT_REQUIRE_LIMITS },
+	{ "runtime", 0, ARG_REQUIRED, OPT_RUNTIME },
 	{ "help", 'h', ARG_NONE, OPT_HELP },
 };
 
@@ -453,6 +456,10 @@ static int apply_option(struct sbx_run_options *opts, const struct option_def *d
 		return 0;
 	case OPT_REQUIRE_LIMITS:
 		opts->limits.required = true;
+		return 0;
+	case OPT_RUNTIME:
+		if (sbx_parse_runtime(arg, &opts->runtime) < 0)
+			return sbx_fail(err, 0, "--runtime '%s': expected auto, native or runsc", arg);
 		return 0;
 	case OPT_HELP:
 		return 1;

@@ -40,6 +40,13 @@ enum sbx_tty_mode {
 	SBX_TTY_NEVER,
 };
 
+/* --runtime: which backend builds the sandbox (see spec.h). */
+enum sbx_runtime {
+	SBX_RUNTIME_AUTO, /* runsc when installed and usable by this caller */
+	SBX_RUNTIME_NATIVE,
+	SBX_RUNTIME_RUNSC,
+};
+
 #define SBX_DEFAULT_KILL_GRACE_NS (2ULL * 1000000000ULL)
 #define SBX_DEFAULT_MEMORY (2ULL << 30)
 #define SBX_DEFAULT_PIDS 256
@@ -93,6 +100,7 @@ struct sbx_run_options {
 	bool seccomp_log;
 	bool require_landlock;
 	struct sbx_limits limits;
+	enum sbx_runtime runtime; /* --runtime */
 	char *const *argv; /* the command, NULL-terminated: from argv, or the image's */
 };
 

@@ -20,7 +20,7 @@ void sbx_result_init(struct sbx_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->exit_code = SBX_EXIT_FAILURE;
-	r->runtime = "sbx";
+	r->runtime = "native";
 }
 
 void sbx_result_add_layer(struct sbx_result *r, const char *layer)
@@ -245,6 +245,7 @@ int sbx_result_write_json(int fd, const struct sbx_result *r, const struct sbx_r
 	gen_count(g, "output_dropped_bytes", r->output_through_sbx, r->output_dropped_bytes);
 	gen_str(g, "setup_error", r->failed ? r->error.msg : NULL);
 	gen_str(g, "runtime", r->runtime);
+	gen_str(g, "runtime_reason", r->runtime_reason);
 	gen_str(g, "image", o->image_name);
 	gen_str(g, "image_id", o->image_id);
 	gen_str(g, "seccomp_profile", r->seccomp_profile);

@@ -33,13 +33,8 @@ void sbx_runsc_probe(struct sbx_runsc_probe *p);
 /* `runsc --version`'s first line into OUT (runs it). */
 int sbx_runsc_version(const char *path, char *out, size_t len, struct sbx_error *err);
 
-/* The directory that holds the per-run bundles and state directories:
- * /run/sbx/runsc as root, $XDG_RUNTIME_DIR/sbx/runsc (or
- * ~/.cache/sbx/runsc) otherwise. */
-int sbx_runsc_base_dir(char *out, size_t len, struct sbx_error *err);
-
-/* Remove what killed runs left in the base directory: a run's directory
- * is named after sbx's pid and start time and goes once that sbx is gone. */
-void sbx_runsc_collect_leftovers(const char *base, bool verbose);
+/* --runtime runsc for a caller without subordinate ids: fails ERR with the
+ * /etc/subuid and /etc/subgid lines to add. */
+int sbx_runsc_fail_without_range(struct sbx_error *err);
 
 #endif

@@ -9,10 +9,12 @@
  * passes the command's status on.  Errors anywhere in the child travel back
  * to the parent over the sync socket. */
 #include "sandbox.h"
+#include "backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -47,27 +49,10 @@
 #include "seccomp_filter.h"
 #include "statedirs.h"
 #include "init.h"
+#include "runsc.h"
+#include "spec.h"
 #include "util.h"
 
-struct sandbox {
-	const struct sbx_run_options *opts;
-	struct sbx_idplan ids;
-	struct sbx_sources src;
-	bool sources_in_child; /* rootless: only the child may clone mounts */
-	struct sbx_etc_files etc;
-	char **env;
-	bool pty;
-	struct sbx_caller_ttys caller_ttys; /* without a pty: restored at the end */
-	int sync_fd;     /* the child's end, in the child */
-	int out_pipe[2]; /* the command's stdout and stderr, when relayed */
-	int err_pipe[2];
-	struct sbx_seccomp seccomp; /* compiled here, loaded by the command */
-	int landlock_abi;
-	const char *writable[SBX_MAX_MOUNTS + 4]; /* where Landlock lets it write */
-	size_t n_writable;
-	struct sbx_cgroup cg;          /* sbx's, never the child's */
-	struct sbx_limits_plan limits; /* the child applies its rlimits */
-};
 
 static int switch_to_sandbox_user(const struct sandbox *sb, struct sbx_error *err)
 {
@@ -101,7 +86,7 @@ static int become_setup_user(const struct sandbox *sb, struct sbx_error *err)
  * every credential change, so this runs again after each; and since sbx may
  * have died before the signal was armed, check that it is still there: its
  * end of the sync socket closes when it dies. */
-static int die_with_parent(int sync_fd, struct sbx_error *err)
+int sbx_die_with_parent(int sync_fd, struct sbx_error *err)
 {
 	struct pollfd pfd = { .fd = sync_fd, .events = POLLRDHUP };
 
@@ -122,6 +107,18 @@ static int wait_for_id_maps(int sync_fd, struct sbx_error *err)
 	if (r <= 0 || msg.type != SBX_MSG_MAPS_READY)
 		return sbx_fail(err, 0, "sbx went away during setup");
 	return 0;
+}
+
+int sbx_child_begin(const struct sandbox *sb, struct sbx_error *err)
+{
+	/* Die with sbx, before anything else. */
+	if (sbx_die_with_parent(sb->sync_fd, err) < 0)
+		return -1;
+	/* Wait until sbx has written our uid and gid maps: until then we
+	 * are nobody and may not create a single file. */
+	if (wait_for_id_maps(sb->sync_fd, err) < 0)
+		return -1;
+	return become_setup_user(sb, err) < 0 ? -1 : sbx_die_with_parent(sb->sync_fd, err);
 }
 
 /* No user namespace may be made inside the sandbox, whatever the seccomp
@@ -170,14 +167,8 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	bool has_workspace = o->workspace != NULL;
 	unsigned int root_flags;
 
-	/* 1. Die with sbx, before anything else. */
-	if (die_with_parent(sb->sync_fd, err) < 0)
-		return -1;
-	/* 2. Wait until sbx has written our uid and gid maps: until then we
-	 *    are nobody and may not create a single file. */
-	if (wait_for_id_maps(sb->sync_fd, err) < 0)
-		return -1;
-	if (become_setup_user(sb, err) < 0 || die_with_parent(sb->sync_fd, err) < 0)
+	/* 1. and 2. Die with sbx; wait for the id maps; take the setup ids. */
+	if (sbx_child_begin(sb, err) < 0)
 		return -1;
 	/* 3. Rootless: clone the sources now, while host paths are still the
 	 *    host's (the staging tmpfs below hides /tmp). */
@@ -235,9 +226,9 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	if (sbx_pivot_root(root, err) < 0)
 		return -1;
 	/* 10. Identity and network of the new namespaces. */
-	if (sethostname(o->hostname, strlen(o->hostname)) < 0)
+	if (sethostname(sb->spec.hostname, strlen(sb->spec.hostname)) < 0)
 		return sbx_fail(err, errno, "setting the hostname");
-	if (o->network == SBX_NETWORK_NONE) {
+	if (sb->spec.network_namespace) {
 		sbx_verbose(o->verbose, "network none: new namespace, lo up");
 		if (sbx_loopback_up(err) < 0)
 			return -1;
@@ -256,19 +247,19 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 		return -1;
 	/* 13. Become the sandbox user and drop every capability. */
 	sbx_verbose(o->verbose, "switching to uid %u gid %u", o->uid, o->gid);
-	if (switch_to_sandbox_user(sb, err) < 0 || die_with_parent(sb->sync_fd, err) < 0)
+	if (switch_to_sandbox_user(sb, err) < 0 || sbx_die_with_parent(sb->sync_fd, err) < 0)
 		return -1;
 	/* 14. Become the init and start the command. */
 	struct sbx_init_config init = {
-		.argv = o->argv,
-		.env = sb->env,
-		.cwd = o->workspace == NULL && o->workdir != NULL ? o->workdir : has_workspace ? "/workspace" : "/",
+		.argv = sb->spec.args,
+		.env = sb->spec.env,
+		.cwd = sb->spec.cwd,
 		.image = o->image_name,
 		.rootfs = o->rootfs,
 		.sync_fd = sb->sync_fd,
 		.stdout_fd = sb->out_pipe[1],
 		.stderr_fd = sb->err_pipe[1],
-		.pty = sb->pty,
+		.pty = sb->spec.terminal,
 		.landlock_abi = sb->landlock_abi,
 		.writable = sb->writable,
 		.n_writable = sb->n_writable,
@@ -292,12 +283,16 @@ static int child_main(struct sandbox *sb)
 	_exit(SBX_EXIT_FAILURE);
 }
 
-static int namespace_flags(const struct sbx_run_options *opts)
+/* The native sandbox's namespaces; runsc's child needs only the three
+ * that hold runsc itself (gVisor makes the sandbox's own). */
+static int namespace_flags(const struct sandbox *sb)
 {
-	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-		    CLONE_NEWCGROUP;
+	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID;
 
-	if (opts->network == SBX_NETWORK_NONE)
+	if (sb->runtime == SBX_RUNTIME_RUNSC)
+		return flags;
+	flags |= CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+	if (sb->spec.network_namespace)
 		flags |= CLONE_NEWNET;
 	return flags;
 }
@@ -349,6 +344,15 @@ static int prepare_security(struct sandbox *sb, struct sbx_error *err)
 
 	if (sbx_seccomp_prepare(o->seccomp, o->seccomp_log, &sb->seccomp, err) < 0)
 		return -1;
+	if (sb->runtime == SBX_RUNTIME_RUNSC) {
+		/* gVisor's sentry answers the command's system calls; the
+		 * host's Landlock would bind runsc, not the command. */
+		if (o->require_landlock)
+			return sbx_fail(err, 0, "--require landlock: under runsc the command's file "
+					   "accesses are gVisor's, not the kernel's: run with --runtime native");
+		sbx_verbose(o->verbose, "landlock: not applied under runsc (gVisor's own file system)");
+		return 0;
+	}
 	sbx_verbose(o->verbose, "seccomp: %s (%zu rules, %zu stacked filters%s)",
 		    sb->seccomp.enabled ? sb->seccomp.name : "unconfined: no system call filter",
 		    sb->seccomp.n_rules, sb->seccomp.n_filters, sb->seccomp.cached ? ", from the cache" : "");
@@ -373,6 +377,17 @@ static int prepare_security(struct sandbox *sb, struct sbx_error *err)
 		if (o->mounts[i].kind != SBX_MOUNT_RO_BIND)
 			sb->writable[sb->n_writable++] = o->mounts[i].dst;
 	return 0;
+}
+
+/* Under runsc no rlimit stands in for a missing cgroup: it would bind
+ * runsc's own processes (the sentry holds the whole sandbox's memory), not
+ * the command's. */
+static void drop_rlimit_enforcers(struct sbx_limits_plan *plan)
+{
+	if (plan->memory == SBX_ENFORCER_RLIMIT)
+		plan->memory = SBX_ENFORCER_NONE;
+	if (plan->pids == SBX_ENFORCER_RLIMIT)
+		plan->pids = SBX_ENFORCER_NONE;
 }
 
 /* The sandbox's cgroup where a limit is in force and the host lets sbx
@@ -401,6 +416,8 @@ static int prepare_limits(struct sandbox *sb, int64_t ws_uid, struct sbx_error *
 	}
 	sbx_limits_plan_make(l, sb->cg.dirfd >= 0 ? sb->cg.controllers : 0,
 			     sbx_limits_nproc_private(sb->ids.writer, host_uid, ws_uid), &sb->limits);
+	if (sb->runtime == SBX_RUNTIME_RUNSC)
+		drop_rlimit_enforcers(&sb->limits);
 	sbx_verbose(o->verbose, "limits: memory by %s, cpus by %s, pids by %s", sbx_enforcer_name(sb->limits.memory),
 		    sbx_enforcer_name(sb->limits.cpus), sbx_enforcer_name(sb->limits.pids));
 	if (sbx_limits_check_required(l, &sb->limits, info.why, err) < 0)
@@ -416,21 +433,85 @@ static int prepare_limits(struct sandbox *sb, int64_t ws_uid, struct sbx_error *
 	return 0;
 }
 
+/* Whether the image's tree has a /workspace directory: without -w a
+ * scratch one is mounted there. */
+static bool root_has_workspace(const struct sbx_run_options *o)
+{
+	struct stat st;
+
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/workspace", o->rootfs);
+	if (fstatat(o->rootfs_fd >= 0 ? o->rootfs_fd : AT_FDCWD, o->rootfs_fd >= 0 ? "workspace" : path, &st,
+		    AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return S_ISDIR(st.st_mode);
+}
+
+/* --runtime: auto picks runsc when it is installed and this caller can
+ * run it.  The reason goes to -v and to the JSON. */
+static int choose_runtime(struct sandbox *sb, struct sbx_error *err)
+{
+	struct sbx_runsc_probe probe;
+	enum sbx_runtime asked = sb->opts->runtime;
+
+	if (asked == SBX_RUNTIME_NATIVE) {
+		sb->runtime = SBX_RUNTIME_NATIVE;
+		snprintf(sb->runtime_reason, sizeof(sb->runtime_reason), "--runtime native");
+		return 0;
+	}
+	sbx_runsc_probe(&probe);
+	if (probe.usable) {
+		sb->runtime = SBX_RUNTIME_RUNSC;
+		snprintf(sb->runsc_path, sizeof(sb->runsc_path), "%s", probe.path);
+		snprintf(sb->runtime_reason, sizeof(sb->runtime_reason), "%s: %.200s",
+			 asked == SBX_RUNTIME_RUNSC ? "--runtime runsc" : "runsc is installed and usable",
+			 probe.path);
+		return 0;
+	}
+	if (asked == SBX_RUNTIME_RUNSC) {
+		sbx_fail(err, 0, "--runtime runsc: %s", probe.found ? probe.why : "runsc is not installed (not on PATH)");
+		return sbx_error_hint(err, probe.found ? "or run with --runtime native"
+							: "install gVisor (Debian: apt-get install runsc), or run with "
+							  "--runtime native");
+	}
+	sb->runtime = SBX_RUNTIME_NATIVE;
+	snprintf(sb->runtime_reason, sizeof(sb->runtime_reason), "%.250s",
+		 probe.found ? probe.why : "runsc is not installed (not on PATH)");
+	return 0;
+}
+
+static int build_spec(struct sandbox *sb, struct sbx_error *err)
+{
+	struct sbx_spec_host host = {
+		.stdin_is_tty = isatty(STDIN_FILENO),
+		.term = getenv("TERM"),
+		.root_has_workspace = root_has_workspace(sb->opts),
+	};
+
+	if (sbx_spec_build(sb->opts, &host, &sb->spec, err) < 0)
+		return -1;
+	if (sb->spec.terminal && sb->opts->output_limit)
+		return sbx_fail(err, 0, "--output-limit applies to separate stdout and stderr; "
+				   "with a terminal they are one: add --no-tty");
+	return 0;
+}
+
 static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struct sbx_error *err)
 {
 	int64_t ws_uid, ws_gid;
 	char desc[512];
 
-	sb->pty = opts->tty == SBX_TTY_ALWAYS || (opts->tty == SBX_TTY_AUTO && isatty(STDIN_FILENO));
-	if (sb->pty && opts->output_limit)
-		return sbx_fail(err, 0, "--output-limit applies to separate stdout and stderr; "
-				   "with a terminal they are one: add --no-tty");
+	if (choose_runtime(sb, err) < 0 || build_spec(sb, err) < 0)
+		return -1;
+	sbx_verbose(opts->verbose, "runtime: %s (%s)", sbx_runtime_name(sb->runtime), sb->runtime_reason);
 	if (sbx_sources_resolve(opts, &sb->src, err) < 0 || sbx_statedirs_check(opts, &sb->src, err) < 0 ||
 	    workspace_owner(sb->src.workspace_path, opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
 	    sbx_idplan_make(opts->uid, opts->gid, ws_uid, ws_gid, &sb->ids, err) < 0 ||
-	    sbx_etc_files_make(opts, &sb->etc, err) < 0 ||
-	    sbx_env_build(opts, getenv("TERM"), &sb->env, err) < 0)
+	    sbx_etc_files_make(opts, &sb->etc, err) < 0)
 		return -1;
+	if (sb->runtime == SBX_RUNTIME_RUNSC && sb->ids.writer == SBX_IDMAP_SINGLE)
+		return sbx_runsc_fail_without_range(err);
 	if (prepare_security(sb, err) < 0 || prepare_limits(sb, ws_uid, err) < 0)
 		return -1;
 	sbx_idplan_describe(&sb->ids, desc, sizeof(desc));
@@ -451,7 +532,7 @@ static void reap(pid_t pid)
 		;
 }
 
-/* The layers a completed setup applied, for the JSON result. */
+/* The layers a completed native setup applied, for the JSON result. */
 static void record_layers(const struct sandbox *sb, struct sbx_result *res)
 {
 	static const char *const writers[] = {
@@ -461,6 +542,10 @@ static void record_layers(const struct sandbox *sb, struct sbx_result *res)
 	};
 
 	sbx_result_add_layer(res, writers[sb->ids.writer]);
+	if (sb->runtime == SBX_RUNTIME_RUNSC) {
+		sbx_runsc_record_layers(sb, res);
+		return;
+	}
 	sbx_result_add_layer(res, "mount-namespace");
 	sbx_result_add_layer(res, "pid-namespace");
 	sbx_result_add_layer(res, "ipc-namespace");
@@ -470,7 +555,7 @@ static void record_layers(const struct sandbox *sb, struct sbx_result *res)
 		sbx_result_add_layer(res, "cgroup-v2-limits");
 	if (sb->limits.memory == SBX_ENFORCER_RLIMIT || sb->limits.pids == SBX_ENFORCER_RLIMIT)
 		sbx_result_add_layer(res, "rlimits");
-	if (sb->opts->network == SBX_NETWORK_NONE)
+	if (sb->spec.network_namespace)
 		sbx_result_add_layer(res, "network-namespace");
 	sbx_result_add_layer(res, "pivot-root");
 	sbx_result_add_layer(res, res->root_flags & SBX_ROOT_WRITABLE ? "writable-root-overlay" : "read-only-rootfs");
@@ -491,7 +576,7 @@ static void record_layers(const struct sandbox *sb, struct sbx_result *res)
 		sbx_result_add_layer(res, "seccomp");
 	sbx_result_add_layer(res, "host-safety-filter");
 	sbx_result_add_layer(res, "no-nested-user-namespaces");
-	sbx_result_add_layer(res, sb->pty ? "sandbox-pty" : "new-session");
+	sbx_result_add_layer(res, sb->spec.terminal ? "sandbox-pty" : "new-session");
 }
 
 static int make_pipes(struct sandbox *sb, struct sbx_error *err)
@@ -528,7 +613,7 @@ struct clone3_args {
 static pid_t clone_sandbox(const struct sandbox *sb, bool *in_cgroup)
 {
 	struct clone3_args args = {
-		.flags = (uint64_t)namespace_flags(sb->opts),
+		.flags = (uint64_t)namespace_flags(sb),
 		.exit_signal = SIGCHLD,
 	};
 	pid_t pid;
@@ -545,48 +630,47 @@ static pid_t clone_sandbox(const struct sandbox *sb, bool *in_cgroup)
 	if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
 		return -1;
 	*in_cgroup = false;
-	return (pid_t)syscall(SYS_clone, namespace_flags(sb->opts) | SIGCHLD, NULL, NULL, NULL, 0);
+	return (pid_t)syscall(SYS_clone, namespace_flags(sb) | SIGCHLD, NULL, NULL, NULL, 0);
 }
 
-/* Create the sandbox and supervise it to the end.  Every outcome lands in
- * RES; -1 means sbx failed before the sandbox could run (ERR says why). */
-static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err)
+/* Create: everything decided, the backend's child made and given its id
+ * maps.  The child sets up and parks before the command until start. */
+static int sandbox_create(struct sandbox *sb, struct sbx_error *err)
 {
 	const struct sbx_run_options *opts = sb->opts;
-	cleanup_close int parent_fd = -1;
-	cleanup_close int sigfd = -1;
-	struct timespec started;
 	int fds[2];
-	bool in_cgroup = false;
-	pid_t pid;
 
 	if (prepare(sb, opts, err) < 0 || make_pipes(sb, err) < 0)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
 		return sbx_fail(err, errno, "creating the sync socket");
-	parent_fd = fds[0];
+	sb->parent_fd = fds[0];
 	sb->sync_fd = fds[1];
 	/* Before the clone, so that no signal meant for the command is lost. */
-	sigfd = sbx_supervise_signals(err);
-	if (sigfd < 0)
+	sb->sigfd = sbx_supervise_signals(err);
+	if (sb->sigfd < 0)
 		return -1;
 	/* Before the command can touch them. */
-	if (!sb->pty)
+	if (!sb->spec.terminal)
 		sbx_caller_ttys_save(&sb->caller_ttys);
-	sbx_verbose(opts->verbose, "creating user, mount, pid, ipc, uts, cgroup%s namespaces",
-		    opts->network == SBX_NETWORK_NONE ? ", net" : "");
-	clock_gettime(CLOCK_MONOTONIC, &started);
-	pid = clone_sandbox(sb, &in_cgroup);
-	if (pid < 0) {
+	sbx_verbose(opts->verbose, sb->runtime == SBX_RUNTIME_RUNSC
+			? "creating user, mount, pid namespaces for runsc"
+			: "creating user, mount, pid, ipc, uts, cgroup%s namespaces",
+		    sb->spec.network_namespace ? ", net" : "");
+	clock_gettime(CLOCK_MONOTONIC, &sb->started);
+	sb->child = clone_sandbox(sb, &sb->in_cgroup);
+	if (sb->child < 0) {
 		sbx_fail(err, errno, "creating the sandbox's namespaces");
 		if (errno == EPERM || errno == ENOSPC)
 			sbx_error_hint(err, "unprivileged user namespaces may be disabled: check "
 					    "kernel.unprivileged_userns_clone and user.max_user_namespaces");
 		return -1;
 	}
-	if (pid == 0) {
-		close(parent_fd);
-		close(sigfd);
+	if (sb->child == 0) {
+		close(sb->parent_fd);
+		close(sb->sigfd);
+		if (sb->runtime == SBX_RUNTIME_RUNSC)
+			sbx_runsc_child_main(sb);
 		child_main(sb);
 	}
 	sbx_closep(&sb->sync_fd);
@@ -595,25 +679,47 @@ static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err
 	sbx_sources_close(&sb->src);
 	/* Before MAPS_READY: the child waits for it, so nothing it runs
 	 * escapes the cgroup. */
-	if ((sb->cg.dirfd >= 0 && !in_cgroup && sbx_cgroup_join(&sb->cg, pid, err) < 0) ||
-	    sbx_idplan_apply(&sb->ids, pid, err) < 0 ||
-	    sbx_sync_send(parent_fd, SBX_MSG_MAPS_READY, NULL) < 0) {
+	if ((sb->cg.dirfd >= 0 && !sb->in_cgroup && sbx_cgroup_join(&sb->cg, sb->child, err) < 0) ||
+	    sbx_idplan_apply(&sb->ids, sb->child, err) < 0 ||
+	    sbx_sync_send(sb->parent_fd, SBX_MSG_MAPS_READY, NULL) < 0) {
 		if (err->msg[0] == '\0')
 			sbx_fail(err, errno, "signalling the sandbox");
 		sbx_error_wrap(err, "writing the sandbox's id maps");
-		kill(pid, SIGKILL);
-		reap(pid);
+		kill(sb->child, SIGKILL);
+		reap(sb->child);
+		sb->child = -1;
 		return -1;
 	}
+	return 0;
+}
+
+/* Start: the parked init runs the command (it reads this message once
+ * its setup is done). */
+static int sandbox_start(struct sandbox *sb, struct sbx_error *err)
+{
+	if (sbx_sync_send(sb->parent_fd, SBX_MSG_START, NULL) < 0) {
+		sbx_fail(err, errno, "starting the sandbox's command");
+		kill(sb->child, SIGKILL);
+		reap(sb->child);
+		return -1;
+	}
+	return 0;
+}
+
+/* Wait: supervise to the end, the same for both backends.  Every outcome
+ * lands in RES; -1 means sbx itself could no longer supervise. */
+static int sandbox_wait(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err)
+{
 	struct sbx_supervise_config sup = {
-		.opts = opts,
-		.init = pid,
-		.sync_fd = parent_fd,
-		.sigfd = sigfd,
+		.opts = sb->opts,
+		.init = sb->child,
+		.sync_fd = sb->parent_fd,
+		.sigfd = sb->sigfd,
 		.stdout_pipe = sb->out_pipe[0],
 		.stderr_pipe = sb->err_pipe[0],
-		.started = &started,
+		.started = &sb->started,
 	};
+
 	/* The relays own the read ends now, whatever happens. */
 	sb->out_pipe[0] = sb->err_pipe[0] = -1;
 	if (sbx_supervise(&sup, res, err) < 0)
@@ -624,20 +730,28 @@ static int run(struct sandbox *sb, struct sbx_result *res, struct sbx_error *err
 	return 0;
 }
 
+static void record_runtime(const struct sandbox *sb, struct sbx_result *res)
+{
+	if (sb->runtime != SBX_RUNTIME_AUTO)
+		res->runtime = sbx_runtime_name(sb->runtime);
+	snprintf(res->runtime_reason, sizeof(res->runtime_reason), "%s", sb->runtime_reason);
+}
+
 int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 {
 	struct sandbox sb = { .sync_fd = -1, .out_pipe = { -1, -1 }, .err_pipe = { -1, -1 },
-			      .cg = SBX_CGROUP_INIT };
+			      .cg = SBX_CGROUP_INIT, .child = -1, .parent_fd = -1, .sigfd = -1 };
 	struct sbx_error err = { 0 };
 
 	sbx_result_init(res);
 	sb.opts = opts;
 	sbx_sources_init(&sb.src);
-	if (run(&sb, res, &err) < 0) {
+	if (sandbox_create(&sb, &err) < 0 || sandbox_start(&sb, &err) < 0 || sandbox_wait(&sb, res, &err) < 0) {
 		res->failed = true;
 		res->error = err;
 		res->exit_code = err.status ? err.status : SBX_EXIT_FAILURE;
 	}
+	record_runtime(&sb, res);
 	/* The sandbox is gone (reaped) by now; what it left, the cgroup
 	 * kills. */
 	sbx_cgroup_destroy(&sb.cg);
@@ -647,10 +761,12 @@ int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 	if (sb.seccomp.enabled)
 		res->seccomp_profile = opts->seccomp;
 	sbx_closep(&sb.sync_fd);
+	sbx_closep(&sb.parent_fd);
+	sbx_closep(&sb.sigfd);
 	sbx_seccomp_free(&sb.seccomp);
 	close_pair(sb.out_pipe);
 	close_pair(sb.err_pipe);
 	sbx_sources_close(&sb.src);
-	sbx_env_free(sb.env);
+	sbx_spec_free(&sb.spec);
 	return res->exit_code;
 }

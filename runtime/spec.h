@@ -17,12 +17,6 @@
 #include "error.h"
 #include "options.h"
 
-enum sbx_runtime {
-	SBX_RUNTIME_AUTO, /* runsc when installed and usable by this caller */
-	SBX_RUNTIME_NATIVE,
-	SBX_RUNTIME_RUNSC,
-};
-
 /* Where a mount's source comes from: the backends open host sources
  * themselves (resolved once, no symbolic link followed). */
 enum sbx_spec_mount_origin {

@@ -14,6 +14,7 @@ enum sbx_msg_type {
 	SBX_MSG_EXIT = 4,       /* init -> sbx: the command's wait status */
 	SBX_MSG_STARTED = 5,    /* init -> sbx: the command's process exists */
 	SBX_MSG_ROOT = 6,       /* child -> sbx: SBX_ROOT_* flags, in wstatus */
+	SBX_MSG_START = 7,      /* sbx -> init: run the command (the init parks until then) */
 };
 
 struct sbx_msg {
