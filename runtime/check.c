@@ -1038,13 +1038,43 @@ static const char *auto_choice(const struct sbx_runsc_probe *p)
 	return p->found && p->usable ? "runsc" : "native";
 }
 
+/* Without subordinate ranges, the remedy is the one `sbx run --runtime
+ * runsc` gives: the exact /etc/subuid and /etc/subgid line to add.  Else
+ * (no newuidmap) the probe's reason says it. */
+static void runsc_unusable_remedy(struct check *c, const char *why)
+{
+	struct sbx_error err = { 0 };
+	struct sbx_id_range r;
+	struct passwd *pw = getpwuid(getuid());
+	const char *user = pw ? pw->pw_name : NULL;
+	char *hint;
+	size_t n;
+
+	if (sbx_read_subid_range("/etc/subuid", user, getuid(), &r) &&
+	    sbx_read_subid_range("/etc/subgid", user, getuid(), &r)) {
+		remedy(c, "%s", why);
+		return;
+	}
+	sbx_runsc_fail_without_range(&err);
+	hint = strstr(err.msg, " (");
+	if (hint == NULL) {
+		remedy(c, "%s", why);
+		return;
+	}
+	hint += 2;
+	n = strlen(hint);
+	if (n > 0 && hint[n - 1] == ')')
+		hint[n - 1] = '\0';
+	remedy(c, "%s", hint);
+}
+
 static void check_runsc(struct check *c, bool root)
 {
 	const char *mode = root ? "root" : "rootless";
 	struct sbx_runsc_probe probe;
 	struct sbx_error err = { 0 };
 	struct runsc_trial *t = MAP_FAILED;
-	char path[PATH_MAX], raw[256], version[128] = "", platform[64] = "", out[1024] = "";
+	char path[PATH_MAX], raw[256], version[128] = "", platform[64] = "", out[1024] = "", why[512] = "";
 	bool has_version = false, has_platform = false;
 
 	sbx_runsc_probe(&probe);
@@ -1065,10 +1095,10 @@ static void check_runsc(struct check *c, bool root)
 	sbx_escape_controls(raw, version, sizeof(version));
 	has_platform = runsc_platform(probe.path, platform, sizeof(platform));
 	if (!probe.usable) {
-		sbx_escape_controls(probe.why, out, sizeof(out));
-		set(c, CHECK_INFO, "%s, platform %s; %s mode not usable by this caller: --runtime auto runs native",
-		    version, has_platform ? platform : "unknown", mode);
-		remedy(c, "%s", out);
+		sbx_escape_controls(probe.why, why, sizeof(why));
+		set(c, CHECK_INFO, "%s, platform %s; %s mode not usable by this caller (%s): --runtime auto runs "
+				   "native", version, has_platform ? platform : "unknown", mode, why);
+		runsc_unusable_remedy(c, why);
 		goto facts;
 	}
 	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1107,7 +1137,7 @@ facts:
 	fact_str(c, "platform", has_platform ? platform : NULL);
 	fact_str(c, "mode", mode);
 	fact_bool(c, "usable", probe.found && probe.usable);
-	fact_str(c, "why", probe.found && !probe.usable && probe.why[0] ? c->remedy : NULL);
+	fact_str(c, "why", why[0] ? why : NULL);
 	if (t == MAP_FAILED)
 		fact_str(c, "works", NULL);
 	else
