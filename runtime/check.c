@@ -976,8 +976,11 @@ static void runsc_trial_child(struct runsc_trial *t, const struct sbx_idplan *pl
 	/* Set after the ids change, which clears it: a killed sbx check
 	 * takes the trial, and with it runsc's pid namespace, along. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (unshare(CLONE_NEWNS | CLONE_NEWPID) < 0)
-		return runsc_trial_fail(t, errno, "unsharing the mount and pid namespaces");
+	/* A network namespace of its own too: runsc's control socket is an
+	 * abstract one named after the container, which a concurrent sbx check
+	 * would otherwise hold ("address already in use"). */
+	if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET) < 0)
+		return runsc_trial_fail(t, errno, "unsharing the mount, pid and network namespaces");
 	if (runsc_trial_bundle(t) < 0)
 		return;
 	pid = fork();

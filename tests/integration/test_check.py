@@ -359,3 +359,17 @@ def test_apparmor_restriction_gets_the_sysctl_and_a_profile(tmp_path):
     assert "remedy: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in lines[0]
     assert f"profile sbx {os.path.realpath(SBX)} flags=(unconfined) {{" in [l.strip() for l in lines]
     assert "userns," in [l.strip() for l in lines]
+
+
+def test_concurrent_checks_each_run_runsc():
+    """runsc's control socket is an abstract one named after the container:
+    checks at the same time must not take each other's."""
+    if shutil.which("runsc") is None:
+        pytest.skip("runsc is not installed (scripts/deps installs it)")
+    if not RUNSC_USABLE:
+        pytest.skip("without a subuid range runsc is not run")
+    procs = [subprocess.Popen([SBX, "check", "--json"], stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        out, _ = p.communicate(timeout=60)
+        c = json.loads(out)["checks"]["runsc"]
+        assert c["works"] is True, c["detail"]
