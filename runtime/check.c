@@ -853,8 +853,59 @@ static const char *last_line(char *text)
 
 /* ---- runsc, tried the way a sandbox runs it ---- */
 
+#define RUNSC_VERSION_MS 5000
 #define RUNSC_FLAGS_MS 3000
 #define RUNSC_TRIAL_MS 10000
+
+/* sbx_runsc_version, within RUNSC_VERSION_MS: a runsc that hangs must not
+ * hang sbx check.  It runs in a child of its own process group, which goes
+ * whole (runsc with it) when time is up. */
+static int runsc_version_bounded(const char *path, char *out, size_t len, struct sbx_error *err)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return sbx_fail(err, errno, "runsc --version");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct sbx_error child_err = { 0 };
+		char line[512];
+
+		setpgid(0, 0);
+		close(p[0]);
+		if (sbx_runsc_version(path, line, sizeof(line), &child_err) < 0)
+			_exit(sbx_write_all(p[1], child_err.msg, strlen(child_err.msg)) < 0 ? 2 : 1);
+		_exit(sbx_write_all(p[1], line, strlen(line)) < 0 ? 2 : 0);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return sbx_fail(err, errno, "runsc --version");
+	}
+	setpgid(pid, pid);
+	pfd.fd = p[0];
+	if (poll(&pfd, 1, RUNSC_VERSION_MS) <= 0) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		close(p[0]);
+		waitpid(pid, NULL, 0);
+		return sbx_fail(err, 0, "%s --version timed out", path);
+	}
+	n = read(p[0], out, len - 1);
+	close(p[0]);
+	out[n > 0 ? n : 0] = '\0';
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	kill(-pid, SIGKILL);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return sbx_fail(err, 0, "%s", out[0] && WIFEXITED(status) && WEXITSTATUS(status) == 1 ? out :
+						"runsc --version failed");
+	return 0;
+}
 
 /* runsc's default platform, from its own flag table (`runsc flags`: a line
  * "-platform string", then its help ending in (default "ptrace")): sbx
@@ -1088,9 +1139,10 @@ static void check_runsc(struct check *c, bool root)
 			  "https://gvisor.dev/docs/user_guide/install/)");
 		goto facts;
 	}
-	has_version = sbx_runsc_version(probe.path, raw, sizeof(raw), &err) == 0;
+	has_version = runsc_version_bounded(probe.path, raw, sizeof(raw), &err) == 0;
 	if (!has_version) {
-		set(c, CHECK_WARN, "%s --version failed: %.300s", path, err.msg);
+		sbx_escape_controls(err.msg, out, sizeof(out));
+		set(c, CHECK_WARN, "%.300s", out);
 		remedy(c, "reinstall runsc%s", probe.usable ? " (--runtime auto picks it and would fail; "
 							       "--runtime native meanwhile)" : "");
 		goto facts;

@@ -361,6 +361,18 @@ def test_apparmor_restriction_gets_the_sysctl_and_a_profile(tmp_path):
     assert "userns," in [l.strip() for l in lines]
 
 
+def test_runsc_version_is_bounded(tmp_path):
+    """A runsc whose --version hangs: check ends in time and says so."""
+    env, f = fake_runsc(tmp_path, "exit 0")
+    f.write_text("#!/bin/sh\nsleep 300\n")
+    start = time.monotonic()
+    doc = check_json(env=env, timeout=60)
+    c = doc["checks"]["runsc"]
+    assert time.monotonic() - start < 30
+    assert c["status"] == "warn" and c["detail"] == f"{f} --version timed out" and c["version"] is None
+    assert c["works"] is None and "reinstall runsc" in c["remedy"]
+
+
 def test_concurrent_checks_each_run_runsc():
     """runsc's control socket is an abstract one named after the container:
     checks at the same time must not take each other's."""
