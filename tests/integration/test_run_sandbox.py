@@ -22,7 +22,7 @@ import tarfile
 
 import pytest
 
-from conftest import REPO, SBX, expected_ws_owner, sbx
+from conftest import MODE, REPO, SBX, expected_ws_owner, sbx
 
 SCRIPT = REPO / "scripts" / "run-sandbox.sh"
 LIMIT_OPTIONS = ["--memory", "--cpus", "--pids-limit", "--runtime"]
@@ -199,6 +199,9 @@ def test_limits_reach_sbx_which_speaks_only_of_those_set(env, workspace, sbx_hel
     what it holds less than asked, and nothing about its own defaults."""
     if not all(lists(sbx_help, o) for o in ("--memory", "--cpus", "--pids-limit")):
         pytest.skip("this sbx has no limit options (test_unenforced_limits_warn_only_when_set)")
+    # sbx's own sandbox (runc's stand-in): its rlimits show in /proc/self/limits;
+    # under runsc see test_limits_reach_sbx_under_runsc.
+    env = {**env, "SANDBOX_RUNTIME": "runc"}
     r = wrapper(env, str(workspace), "/bin/cat", "/proc/self/limits")
     assert r.returncode == 0 and r.stderr == "", r.stderr
     r = wrapper(env, str(workspace), "/bin/cat", "/proc/self/limits", SANDBOX_MEMORY="64m", SANDBOX_CPUS="0.5",
@@ -212,6 +215,27 @@ def test_limits_reach_sbx_which_speaks_only_of_those_set(env, workspace, sbx_hel
         assert data == [str(64 << 20)] * 2
     else:      # held by the sandbox's cgroup
         assert data == ["unlimited"] * 2
+
+
+def test_limits_reach_sbx_under_runsc(env, workspace, sbx_help):
+    """SANDBOX_RUNTIME=runsc with limits: the run goes to gVisor with them
+    (root, or rootless with a subuid range), or fails 125 saying why (no
+    range).  gVisor emulates /proc and has no /proc/self/limits (Debian's
+    runsc), where the native sandbox shows its rlimits."""
+    if not lists(sbx_help, "--runtime"):
+        pytest.skip("this sbx has no --runtime (test_runsc_requested_but_unsupported_is_125)")
+    if shutil.which("runsc") is None:
+        pytest.skip("runsc is not installed (scripts/deps installs it)")
+    limits = dict(SANDBOX_MEMORY="64m", SANDBOX_CPUS="0.5", SANDBOX_PIDS="0", SANDBOX_RUNTIME="runsc")
+    r = wrapper(env, str(workspace), "/bin/sh", "-c", "echo ran; touch /workspace/ran", **limits)
+    if MODE == "nosub":
+        assert r.returncode == 125 and "--runtime runsc" in r.stderr and "subordinate ids" in r.stderr
+        assert r.stdout == "" and not (workspace / "ran").exists()
+        return
+    assert r.returncode == 0 and r.stdout == "ran\n" and warnings(r.stderr) == [], r.stderr
+    assert (workspace / "ran").exists()
+    r = wrapper(env, str(workspace), "/bin/cat", "/proc/self/limits", **limits)
+    assert r.returncode == 1 and "/proc/self/limits" in r.stderr
 
 
 def test_runsc_requested_but_unsupported_is_125(env, workspace, sbx_help):
