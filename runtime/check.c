@@ -4,7 +4,9 @@
  * makes a throwaway user namespace with the maps a sandbox would get, then
  * mount, pid and network namespaces, mounts a fresh /proc the way the
  * sandbox does, brings up lo and makes an overlay; seccomp loads a filter
- * and sees it act; runsc runs.  Nothing on the host is written. */
+ * and sees it act; runsc runs a bundle the way the runsc backend does, in
+ * namespaces of its own with the same id maps.  Nothing on the host is
+ * written. */
 #include "check.h"
 
 #include <errno.h>
@@ -1294,7 +1296,8 @@ static const char usage_check[] =
 	"\n"
 	"Try what this host lets sbx enforce, one line each, with a remedy for\n"
 	"what is missing: user namespaces, id ranges, a fresh /proc, a network\n"
-	"namespace, cgroups, seccomp, Landlock, overlayfs, idmapped mounts, runsc.\n"
+	"namespace, cgroups, seccomp, Landlock, overlayfs, idmapped mounts, and\n"
+	"runsc: whether it runs for you, and what --runtime auto picks.\n"
 	"\n"
 	"      --json    one JSON object on stdout instead\n"
 	"  -h, --help    show this help\n"
