@@ -4,7 +4,9 @@
  * makes a throwaway user namespace with the maps a sandbox would get, then
  * mount, pid and network namespaces, mounts a fresh /proc the way the
  * sandbox does, brings up lo and makes an overlay; seccomp loads a filter
- * and sees it act; runsc runs.  Nothing on the host is written. */
+ * and sees it act; runsc runs a bundle the way the runsc backend does, in
+ * namespaces of its own with the same id maps.  Nothing on the host is
+ * written. */
 #include "check.h"
 
 #include <errno.h>
@@ -42,6 +44,7 @@
 #include "mounts.h"
 #include "net.h"
 #include "procfs.h"
+#include "runsc.h"
 #include "util.h"
 
 enum check_status { CHECK_OK, CHECK_WARN, CHECK_FAIL, CHECK_INFO };
@@ -50,7 +53,7 @@ static const char *const status_names[] = {
 	[CHECK_OK] = "ok", [CHECK_WARN] = "warn", [CHECK_FAIL] = "fail", [CHECK_INFO] = "info",
 };
 
-#define MAX_FACTS 8
+#define MAX_FACTS 10
 
 /* One fact for the JSON: a string, a number, a flag or a list. */
 struct fact {
@@ -769,9 +772,11 @@ static void check_idmapped(struct check *c, bool root)
 	set(c, CHECK_OK, "on %s (the current directory's file system)", fs);
 }
 
-/* Run ARGV with stdout and stderr into OUT, killed after TIMEOUT_MS:
- * the exit status, or -1 on timeout or failure to start. */
-static int run_bounded(char *const argv[], int timeout_ms, char *out, size_t len)
+/* Run ARGV with stdout and stderr into OUT, killed after TIMEOUT_MS: the
+ * exit status, -2 on timeout, -1 when it could not start.  EXE, when not
+ * -1, is the program to run (an O_PATH descriptor, not close-on-exec so
+ * that a script's interpreter can open it), else ARGV[0] on PATH. */
+static int run_bounded(int exe, char *const argv[], int timeout_ms, char *out, size_t len)
 {
 	int p[2], status = -1;
 	size_t n = 0;
@@ -789,7 +794,10 @@ static int run_bounded(char *const argv[], int timeout_ms, char *out, size_t len
 		dup2(null, 0);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
-		execvp(argv[0], argv);
+		if (exe >= 0)
+			execveat(exe, "", argv, environ, AT_EMPTY_PATH);
+		else
+			execvp(argv[0], argv);
 		_exit(127);
 	}
 	close(p[1]);
@@ -833,19 +841,6 @@ static int run_bounded(char *const argv[], int timeout_ms, char *out, size_t len
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static bool on_path(const char *name, char *path, size_t len)
-{
-	const char *env = getenv("PATH");
-	cleanup_free char *copy = strdup(env ? env : "/usr/local/bin:/usr/bin:/bin");
-
-	for (char *save = NULL, *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		snprintf(path, len, "%s/%s", dir, name);
-		if (access(path, X_OK) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* The last line with text: where a failing program says why. */
 static const char *last_line(char *text)
 {
@@ -858,48 +853,356 @@ static const char *last_line(char *text)
 	return nl ? nl + 1 : text;
 }
 
+/* ---- runsc, tried the way a sandbox runs it ---- */
+
 #define RUNSC_VERSION_MS 5000
+#define RUNSC_FLAGS_MS 3000
 #define RUNSC_TRIAL_MS 10000
+
+/* sbx_runsc_version, within RUNSC_VERSION_MS: a runsc that hangs must not
+ * hang sbx check.  It runs in a child of its own process group, which goes
+ * whole (runsc with it) when time is up. */
+static int runsc_version_bounded(const char *path, char *out, size_t len, struct sbx_error *err)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return sbx_fail(err, errno, "runsc --version");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct sbx_error child_err = { 0 };
+		char line[512];
+
+		setpgid(0, 0);
+		close(p[0]);
+		if (sbx_runsc_version(path, line, sizeof(line), &child_err) < 0)
+			_exit(sbx_write_all(p[1], child_err.msg, strlen(child_err.msg)) < 0 ? 2 : 1);
+		_exit(sbx_write_all(p[1], line, strlen(line)) < 0 ? 2 : 0);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return sbx_fail(err, errno, "runsc --version");
+	}
+	setpgid(pid, pid);
+	pfd.fd = p[0];
+	if (poll(&pfd, 1, RUNSC_VERSION_MS) <= 0) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		close(p[0]);
+		waitpid(pid, NULL, 0);
+		return sbx_fail(err, 0, "%s --version timed out", path);
+	}
+	n = read(p[0], out, len - 1);
+	close(p[0]);
+	out[n > 0 ? n : 0] = '\0';
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	kill(-pid, SIGKILL);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return sbx_fail(err, 0, "%s", out[0] && WIFEXITED(status) && WEXITSTATUS(status) == 1 ? out :
+						"runsc --version failed");
+	return 0;
+}
+
+/* runsc's default platform, from its own flag table (`runsc flags`: a line
+ * "-platform string", then its help ending in (default "ptrace")): sbx
+ * passes no --platform, so this is the one its sandboxes get. */
+static bool runsc_platform(const char *path, char *out, size_t len)
+{
+	static const char key[] = "-platform string\n", dflt[] = "(default \"";
+	char *argv[] = { (char *)path, "flags", NULL };
+	char flags[16384], name[64];
+	const char *at, *def;
+
+	if (run_bounded(-1, argv, RUNSC_FLAGS_MS, flags, sizeof(flags)) != 0)
+		return false;
+	at = strstr(flags, key);
+	if (at == NULL)
+		return false;
+	at += sizeof(key) - 1;
+	def = strstr(at, dflt);
+	if (def == NULL || memchr(at, '\n', (size_t)(def - at)) != NULL)
+		return false;
+	def += sizeof(dflt) - 1;
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(def, "\"\n"), def);
+	sbx_escape_controls(name, out, len);
+	return out[0] != '\0';
+}
+
+/* What the trial saw, written by its child into memory shared with sbx. */
+struct runsc_trial {
+	int status;           /* runsc run's exit status; -2: timed out; -1: not run */
+	int err;              /* errno of the step before it that failed */
+	char step[TRIAL_MSG];
+	char out[1024];       /* runsc's stdout and stderr */
+};
+
+/* As small a bundle as a sandbox's: the host's tree read-only as its root
+ * (nothing to copy), the sandbox user, a fresh /proc, no network and no
+ * user namespace of its own (runsc cannot make one inside sbx's). */
+static const char runsc_trial_config[] =
+	"{\"ociVersion\":\"1.0.2\",\"hostname\":\"sbx-check\","
+	"\"root\":{\"path\":\"/\",\"readonly\":true},"
+	"\"process\":{\"args\":[\"/bin/true\"],\"env\":[\"PATH=/usr/bin:/bin\"],\"cwd\":\"/\","
+	"\"user\":{\"uid\":1000,\"gid\":1000},\"noNewPrivileges\":true},"
+	"\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"}],"
+	"\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"ipc\"},"
+	"{\"type\":\"uts\"},{\"type\":\"network\"}]}}\n";
+
+static void runsc_trial_fail(struct runsc_trial *t, int e, const char *step)
+{
+	t->err = e ? e : EPERM;
+	snprintf(t->step, TRIAL_MSG, "%s", step);
+}
+
+/* The bundle and runsc's state directory on a tmpfs over /tmp of the
+ * trial's own mount namespace: nothing on the host is written and nothing
+ * outlives the trial. */
+static int runsc_trial_bundle(struct runsc_trial *t)
+{
+	struct sbx_error err = { 0 };
+	cleanup_close int root = -1;
+	cleanup_close int fd = -1;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		runsc_trial_fail(t, errno, "making the trial's mounts private");
+		return -1;
+	}
+	root = trial_root(&err);
+	if (root < 0) {
+		trial_fail(&t->err, t->step, &err);
+		return -1;
+	}
+	if (mkdirat(root, "bundle", 0700) < 0 || mkdirat(root, "state", 0700) < 0 ||
+	    (fd = openat(root, "bundle/config.json", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600)) < 0 ||
+	    sbx_write_all(fd, runsc_trial_config, strlen(runsc_trial_config)) < 0) {
+		runsc_trial_fail(t, errno, "writing the trial's bundle");
+		return -1;
+	}
+	return 0;
+}
+
+/* Pid 1 of the trial's pid namespace: runsc finds itself through
+ * /proc/self, so the namespace gets its own /proc; whatever runsc leaves
+ * running dies with this process. */
+static int runsc_trial_init(struct runsc_trial *t, int exe, char *const argv[])
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		runsc_trial_fail(t, errno, "mounting /proc for the trial's pid namespace");
+		return 0;
+	}
+	t->status = run_bounded(exe, argv, RUNSC_TRIAL_MS, t->out, sizeof(t->out));
+	return 0;
+}
+
+/* runsc run, as the namespace's root in a user namespace with the maps of
+ * a sandbox for user 1000 (PLAN), as runsc.h says sbx runs it; runsc is
+ * pid 1 of a pid namespace of its own, so that what it starts dies with it. */
+static void runsc_trial_child(struct runsc_trial *t, const struct sbx_idplan *plan, const char *path, int ready,
+			      int go)
+{
+	char *argv[] = { (char *)path, "--root", "/tmp/state", "--network=none", "--ignore-cgroups", "run",
+			 "--bundle", "/tmp/bundle", "sbx-check", NULL };
+	/* Opened as the caller: the tmpfs over /tmp may hide it, and the
+	 * namespace's ids may not reach it by its path. */
+	int exe = open(path, O_PATH);
+	pid_t pid;
+	char c = 0;
+
+	alarm(RUNSC_TRIAL_MS / 1000 + 5);
+	if (exe < 0)
+		return runsc_trial_fail(t, errno, "opening runsc");
+	if (unshare(CLONE_NEWUSER) < 0)
+		return runsc_trial_fail(t, errno, "unshare(CLONE_NEWUSER)");
+	(void)!write(ready, "x", 1);
+	if (read(go, &c, 1) != 1 || c != 'y')
+		return;
+	if (setresgid(plan->setup_gid, plan->setup_gid, plan->setup_gid) < 0 ||
+	    setresuid(plan->setup_uid, plan->setup_uid, plan->setup_uid) < 0)
+		return runsc_trial_fail(t, errno, "taking the setup ids inside");
+	/* Set after the ids change, which clears it: a killed sbx check
+	 * takes the trial, and with it runsc's pid namespace, along. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* A network namespace of its own too: runsc's control socket is an
+	 * abstract one named after the container, which a concurrent sbx check
+	 * would otherwise hold ("address already in use"). */
+	if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET) < 0)
+		return runsc_trial_fail(t, errno, "unsharing the mount, pid and network namespaces");
+	if (runsc_trial_bundle(t) < 0)
+		return;
+	pid = fork();
+	if (pid == 0)
+		_exit(runsc_trial_init(t, exe, argv));
+	if (pid < 0)
+		return runsc_trial_fail(t, errno, "forking pid 1 of the new pid namespace");
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static void run_runsc_trial(struct runsc_trial *t, const char *path)
+{
+	struct sbx_error err = { 0 };
+	struct sbx_idplan plan;
+	int ready[2], go[2];
+	pid_t pid;
+	char c;
+
+	t->status = -1;
+	if (sbx_idplan_make(1000, 1000, -1, -1, &plan, &err) < 0)
+		return trial_fail(&t->err, t->step, &err);
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return runsc_trial_fail(t, errno, "pipe2");
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		runsc_trial_fail(t, errno, "pipe2");
+		close(ready[0]);
+		close(ready[1]);
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(go[1]);
+		runsc_trial_child(t, &plan, path, ready[1], go[0]);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	if (pid < 0) {
+		runsc_trial_fail(t, errno, "fork");
+	} else if (read(ready[0], &c, 1) == 1) {
+		if (sbx_idplan_apply(&plan, pid, &err) < 0)
+			trial_fail(&t->err, t->step, &err);
+		(void)!write(go[1], t->err ? "n" : "y", 1);
+	}
+	close(ready[0]);
+	close(go[1]);
+	if (pid > 0)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+}
+
+/* What `sbx run --runtime auto` picks and why, as the probe decides it. */
+static const char *auto_choice(const struct sbx_runsc_probe *p)
+{
+	return p->found && p->usable ? "runsc" : "native";
+}
+
+/* Without subordinate ranges, the remedy is the one `sbx run --runtime
+ * runsc` gives: the exact /etc/subuid and /etc/subgid line to add.  Else
+ * (no newuidmap) the probe's reason says it. */
+static void runsc_unusable_remedy(struct check *c, const char *why)
+{
+	struct sbx_error err = { 0 };
+	struct sbx_id_range r;
+	struct passwd *pw = getpwuid(getuid());
+	const char *user = pw ? pw->pw_name : NULL;
+	char *hint;
+	size_t n;
+
+	if (sbx_read_subid_range("/etc/subuid", user, getuid(), &r) &&
+	    sbx_read_subid_range("/etc/subgid", user, getuid(), &r)) {
+		remedy(c, "%s", why);
+		return;
+	}
+	sbx_runsc_fail_without_range(&err);
+	hint = strstr(err.msg, " (");
+	if (hint == NULL) {
+		remedy(c, "%s", why);
+		return;
+	}
+	hint += 2;
+	n = strlen(hint);
+	if (n > 0 && hint[n - 1] == ')')
+		hint[n - 1] = '\0';
+	remedy(c, "%s", hint);
+}
 
 static void check_runsc(struct check *c, bool root)
 {
-	char path[PATH_MAX], raw[1024], out[4096], version[128];
-	char *ver_argv[] = { path, "--version", NULL };
-	char *do_root[] = { path, "--network=none", "do", "true", NULL };
-	char *do_rootless[] = { path, "--rootless", "--network=none", "do", "true", NULL };
-	const char *mode = root ? "do" : "--rootless do";
-	int r;
+	const char *mode = root ? "root" : "rootless";
+	struct sbx_runsc_probe probe;
+	struct sbx_error err = { 0 };
+	struct runsc_trial *t = MAP_FAILED;
+	char path[PATH_MAX], raw[256], version[128] = "", platform[64] = "", out[1024] = "", why[512] = "";
+	bool has_version = false, has_platform = false;
 
-	if (!on_path("runsc", path, sizeof(path))) {
-		fact_str(c, "path", NULL);
-		set(c, CHECK_INFO, "not installed (the gVisor backend is optional)");
-		remedy(c, "install runsc: https://gvisor.dev/docs/user_guide/install/");
-		return;
+	sbx_runsc_probe(&probe);
+	sbx_escape_controls(probe.path, path, sizeof(path));
+	if (!probe.found) {
+		set(c, CHECK_INFO, "not installed: --runtime auto runs sbx's own sandbox (native)");
+		remedy(c, "for the gVisor backend, install runsc (Debian: apt-get install runsc; "
+			  "https://gvisor.dev/docs/user_guide/install/)");
+		goto facts;
 	}
-	fact_str(c, "path", path);
-	r = run_bounded(ver_argv, RUNSC_VERSION_MS, raw, sizeof(raw));
-	raw[strcspn(raw, "\n")] = '\0';
-	sbx_escape_controls(raw, out, sizeof(out));
-	snprintf(version, sizeof(version), "%.120s", out);
-	fact_str(c, "version", r == 0 ? version : NULL);
-	if (r != 0) {
-		set(c, CHECK_WARN, "%s --version %s", path, r == -2 ? "timed out" : "failed");
-		remedy(c, "reinstall runsc");
-		return;
+	has_version = runsc_version_bounded(probe.path, raw, sizeof(raw), &err) == 0;
+	if (!has_version) {
+		sbx_escape_controls(err.msg, out, sizeof(out));
+		set(c, CHECK_WARN, "%.300s", out);
+		remedy(c, "reinstall runsc%s", probe.usable ? " (--runtime auto picks it and would fail; "
+							       "--runtime native meanwhile)" : "");
+		goto facts;
 	}
-	r = run_bounded(root ? do_root : do_rootless, RUNSC_TRIAL_MS, raw, sizeof(raw));
+	sbx_escape_controls(raw, version, sizeof(version));
+	has_platform = runsc_platform(probe.path, platform, sizeof(platform));
+	if (!probe.usable) {
+		sbx_escape_controls(probe.why, why, sizeof(why));
+		set(c, CHECK_INFO, "%s, platform %s; %s mode not usable by this caller (%s): --runtime auto runs "
+				   "native", version, has_platform ? platform : "unknown", mode, why);
+		runsc_unusable_remedy(c, why);
+		goto facts;
+	}
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (t == MAP_FAILED) {
+		set(c, CHECK_WARN, "%s; not tried: mmap: %s", version, strerror(errno));
+		remedy(c, "run sbx check again");
+		goto facts;
+	}
+	memset(t, 0, sizeof(*t));
+	run_runsc_trial(t, probe.path);
 	/* runsc's words, whatever runsc on PATH is: no control characters
 	 * to a terminal, nothing but UTF-8 into the JSON. */
-	sbx_escape_controls(last_line(raw), out, sizeof(out));
-	fact_str(c, "mode", mode);
-	fact_bool(c, "works", r == 0);
-	if (r != 0) {
-		set(c, CHECK_WARN, "%s; runsc %s --network=none true %s%s%.120s", version, mode,
-		    r == -2 ? "timed out" : "failed", out[0] && r != -2 ? ": " : "", r == -2 ? "" : out);
-		remedy(c, "see runsc's own diagnostics (runsc --debug --debug-log=/tmp/runsc/ %s true)", mode);
-		return;
+	sbx_escape_controls(last_line(t->out), out, sizeof(out));
+	if (t->status == 0) {
+		set(c, CHECK_OK, "%s, platform %s; %s mode works (runsc ran /bin/true as 1000:1000 in sbx's "
+			       "id maps): --runtime auto runs runsc", version, has_platform ? platform : "unknown", mode);
+	} else if (t->status == -1) {
+		set(c, CHECK_WARN, "%s; %s mode not tried: %s: %s", version, mode, t->step[0] ? t->step : "runsc",
+		    strerror(t->err ? t->err : ENOEXEC));
+		remedy(c, "--runtime auto picks runsc here and may fail: see sbx check's other lines, or use "
+			  "--runtime native");
+	} else {
+		char how[32] = "timed out";
+
+		if (t->status != -2)
+			snprintf(how, sizeof(how), "failed (exit %d)", t->status);
+		set(c, CHECK_WARN, "%s, platform %s; %s mode: runsc run %s%s%.400s", version,
+		    has_platform ? platform : "unknown", mode, how, out[0] && t->status != -2 ? ": " : "",
+		    t->status == -2 ? "" : out);
+		remedy(c, "--runtime auto picks runsc here and would fail: see runsc's own diagnostics "
+			  "(runsc --debug --debug-log=/tmp/runsc/ ...), or use --runtime native");
 	}
-	set(c, CHECK_OK, "%s; runsc %s works", version, mode);
+facts:
+	fact_str(c, "path", probe.found ? path : NULL);
+	fact_str(c, "version", has_version ? version : NULL);
+	fact_str(c, "platform", has_platform ? platform : NULL);
+	fact_str(c, "mode", mode);
+	fact_bool(c, "usable", probe.found && probe.usable);
+	fact_str(c, "why", why[0] ? why : NULL);
+	if (t == MAP_FAILED)
+		fact_str(c, "works", NULL);
+	else
+		fact_bool(c, "works", t->status == 0);
+	fact_list(c, "modes", t != MAP_FAILED && t->status == 0 ? mode : "");
+	fact_str(c, "auto", auto_choice(&probe));
+	if (t != MAP_FAILED)
+		munmap(t, sizeof(*t));
 }
 
 /* ---- output ---- */
@@ -993,7 +1296,8 @@ static const char usage_check[] =
 	"\n"
 	"Try what this host lets sbx enforce, one line each, with a remedy for\n"
 	"what is missing: user namespaces, id ranges, a fresh /proc, a network\n"
-	"namespace, cgroups, seccomp, Landlock, overlayfs, idmapped mounts, runsc.\n"
+	"namespace, cgroups, seccomp, Landlock, overlayfs, idmapped mounts, and\n"
+	"runsc: whether it runs for you, and what --runtime auto picks.\n"
 	"\n"
 	"      --json    one JSON object on stdout instead\n"
 	"  -h, --help    show this help\n"

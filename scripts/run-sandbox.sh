@@ -7,7 +7,7 @@
 # command starts, everything else read-only and no network.  It runs
 #
 #     sbx run --image IMAGE -w WORKSPACE --network NET [--timeout S] [--memory M]
-#             [--cpus C] [--pids-limit P] -- COMMAND...
+#             [--cpus C] [--pids-limit P] [--runtime R] -- COMMAND...
 #
 # and builds the default image (rootfs/build) the first time, as the Docker
 # version built its image.  Settings, from the environment:
@@ -16,8 +16,14 @@
 #   SANDBOX_MEMORY   memory limit, e.g. 1g; 0 for none (default: sbx's, 2g)
 #   SANDBOX_CPUS     CPU limit, e.g. 0.5 (default: sbx's, none)
 #   SANDBOX_PIDS     process limit; 0 for none (default: sbx's, 256)
-#   SANDBOX_RUNTIME  auto (default: runsc when installed and sbx can hand off
-#                    to it, else sbx's own), runsc or sbx
+#   SANDBOX_RUNTIME  the Docker runtime of the seed, mapped onto sbx run --runtime:
+#                    runsc    gVisor: --runtime runsc (sbx fails, 125, saying why
+#                             when this caller cannot run runsc)
+#                    runc     sbx's own sandbox, which stands in for runc:
+#                             --runtime native (also: native, sbx)
+#                    auto     (default) the seed's "gVisor with fallback to runc":
+#                             sbx picks runsc when it is installed and usable by
+#                             this caller, else its own sandbox
 #   SANDBOX_TIMEOUT  seconds before the sandbox is stopped (exit 124; default none)
 #   SANDBOX_NETWORK  none (default) or host
 #   SBX              the sbx binary (default: this checkout's ./sbx, else sbx on PATH)
@@ -29,7 +35,7 @@
 # which sbx speaks only with -v.  An older sbx whose `sbx run --help` lists
 # no such option cannot enforce it: the wrapper says so on stderr (one line
 # per setting you made).  SANDBOX_RUNTIME=runsc without a hand-off (no
-# --runtime in the help) is an error.
+# --runtime in the help) is an error; runc then means sbx's only sandbox.
 #
 # Exit status: the command's; 124 when SANDBOX_TIMEOUT ended it; 125 when
 # the wrapper or sbx failed; 126/127 when the command cannot be run or is
@@ -69,10 +75,12 @@ fi
 
 image=${SANDBOX_IMAGE:-sbx-default}
 network=${SANDBOX_NETWORK:-none}
-runtime=${SANDBOX_RUNTIME:-auto}
-case $runtime in
-auto | runsc | sbx) ;;
-*) die "SANDBOX_RUNTIME=$runtime: expected auto, runsc or sbx" ;;
+# SANDBOX_RUNTIME to sbx's --runtime (empty: sbx's default, auto).
+case ${SANDBOX_RUNTIME:-auto} in
+auto) runtime= ;;
+runsc) runtime=runsc ;;
+runc | native | sbx) runtime=native ;;
+*) die "SANDBOX_RUNTIME=$SANDBOX_RUNTIME: expected runsc (gVisor), runc (sbx's own sandbox) or auto" ;;
 esac
 case $network in
 none | host) ;;
@@ -100,14 +108,11 @@ for spec in "SANDBOX_MEMORY --memory memory" "SANDBOX_CPUS --cpus CPU" \
 	fi
 done
 
+# auto is left to sbx, which knows whether this caller can run runsc.
 if has_option --runtime; then
-	if [ "$runtime" != auto ]; then
-		args+=(--runtime "$runtime")
-	elif command -v runsc >/dev/null 2>&1; then
-		args+=(--runtime runsc)
-	fi
+	[ -z "$runtime" ] || args+=(--runtime "$runtime")
 elif [ "$runtime" = runsc ]; then
-	die "SANDBOX_RUNTIME=runsc: this sbx cannot hand off to gVisor (runsc) yet; use SANDBOX_RUNTIME=auto or sbx"
+	die "SANDBOX_RUNTIME=runsc: this sbx cannot hand off to gVisor (runsc) yet; use SANDBOX_RUNTIME=auto or runc"
 fi
 
 # The image: build the default one when it is missing (sbx exits 66 then).

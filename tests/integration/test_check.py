@@ -3,6 +3,7 @@ here independently of sbx, and a host made to refuse user namespaces."""
 import ctypes
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -177,6 +178,8 @@ def test_no_user_namespaces_exits_2_with_the_remedy():
 
 
 def fake_runsc(tmp_path, body):
+    """A runsc on PATH whose --version answers and whose every other
+    command (flags, the trial's run) runs BODY."""
     d = tmp_path / "bin"
     d.mkdir()
     f = d / "runsc"
@@ -189,26 +192,80 @@ def fake_runsc(tmp_path, body):
     return env, f
 
 
+# What the caller runs runsc as, and whether the backend can: root always;
+# rootless only with subuid/subgid ranges and newuidmap (sbxtest-nosub has none).
+RUNSC_MODE = "root" if MODE == "root" else "rootless"
+RUNSC_USABLE = MODE in ("root", "subuid")
+
+
+def assert_not_usable(c):
+    """No subordinate ids: runsc is never run, auto picks native, and the
+    remedy is the line to add."""
+    user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    assert c["status"] == "info" and c["usable"] is False and c["works"] is None and c["modes"] == []
+    assert c["auto"] == "native" and "--runtime auto runs native" in c["detail"]
+    assert f"{user} has none in /etc/subuid" in c["why"] and c["why"] in c["detail"]
+    # The line `sbx run --runtime runsc` gives too.
+    assert re.match(rf"add the line '{user}:\d+:65536' to /etc/subuid and to /etc/subgid", c["remedy"]), c
+
+
 def test_runsc_absent_is_optional(report, tmp_path):
+    """PATH without runsc: not a failure (same exit code), and auto is native."""
     env = os.environ.copy()
     env["PATH"] = str(tmp_path)
     doc = check_json(env=env)
     c = doc["checks"]["runsc"]
     assert c["status"] == "info" and c["path"] is None and "gvisor.dev" in c["remedy"]
+    assert c["version"] is None and c["usable"] is False and c["works"] is None and c["modes"] == []
+    assert c["auto"] == "native" and "--runtime auto runs sbx's own sandbox (native)" in c["detail"]
     assert doc["exit_code"] == report["exit_code"]
 
 
+def runsc_default_platform(runsc):
+    """runsc's default platform, read here from its flag table."""
+    text = subprocess.run([runsc, "flags"], capture_output=True, text=True, timeout=30)
+    lines = (text.stdout + text.stderr).splitlines()
+    i = lines.index("  -platform string")
+    return re.search(r'\(default "([^"]+)"\)', lines[i + 1]).group(1)
+
+
+def test_runsc_installed_per_mode(report):
+    """The real runsc: root runs it, a caller with a subuid range runs it
+    rootless, one without cannot; check says which and what auto picks."""
+    runsc = shutil.which("runsc")
+    if runsc is None:
+        pytest.skip("runsc is not installed (scripts/deps installs it)")
+    c = report["checks"]["runsc"]
+    version = subprocess.run([runsc, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    assert c["path"] == runsc and c["version"] == version
+    assert c["platform"] == runsc_default_platform(runsc) == "ptrace"
+    assert c["mode"] == RUNSC_MODE
+    assert c["detail"].startswith(f"{version}, platform ptrace; {RUNSC_MODE} mode")
+    if not RUNSC_USABLE:
+        return assert_not_usable(c)
+    assert c["status"] == "ok", c
+    assert c["usable"] is True and c["why"] is None and c["works"] is True
+    assert c["modes"] == [RUNSC_MODE] and c["auto"] == "runsc"
+    assert "--runtime auto runs runsc" in c["detail"]
+
+
 def test_runsc_is_run_not_guessed(tmp_path):
-    env, f = fake_runsc(tmp_path, 'echo "$@" > "$(dirname "$0")/args"; echo "no platform here" >&2; exit 3')
+    """A runsc that fails: check says so with its words, and ran it as sbx
+    would (runsc run on a bundle, no network, cgroups left to sbx)."""
+    env, f = fake_runsc(tmp_path, 'echo "args: $*"; exit 3')
     c = check_json(env=env)["checks"]["runsc"]
-    assert c["path"] == str(f) and c["version"] == "runsc version fake-1"
-    assert c["status"] == "warn" and c["works"] is False and "no platform here" in c["detail"]
-    args = (f.parent / "args").read_text().split()
-    assert args[-2:] == ["do", "true"] and "--network=none" in args
-    assert ("--rootless" in args) == (MODE != "root")
+    assert c["path"] == str(f) and c["version"] == "runsc version fake-1" and c["platform"] is None
+    if not RUNSC_USABLE:
+        return assert_not_usable(c)
+    assert c["status"] == "warn" and c["works"] is False and c["modes"] == [] and c["auto"] == "runsc"
+    assert "runsc run failed (exit 3): args: --root /tmp/state --network=none --ignore-cgroups run " \
+           "--bundle /tmp/bundle sbx-check" in c["detail"]
+    assert "--runtime native" in c["remedy"]
 
 
 def test_runsc_output_reaches_no_terminal_raw(tmp_path):
+    if not RUNSC_USABLE:
+        pytest.skip("without a subuid range runsc is not run: none of its output is shown")
     env, _ = fake_runsc(tmp_path, r"printf 'starting\n\033]0;pwned\007 \377 failed\n'; exit 1")
     r = sbx("check", env=env)
     line = next(l for l in r.stdout.splitlines() if l.startswith("warn runsc:"))
@@ -221,15 +278,41 @@ def test_runsc_output_reaches_no_terminal_raw(tmp_path):
 def test_runsc_that_works(tmp_path):
     env, _ = fake_runsc(tmp_path, 'exit 0')
     c = check_json(env=env)["checks"]["runsc"]
-    assert c["status"] == "ok" and c["works"] is True
+    if not RUNSC_USABLE:
+        return assert_not_usable(c)
+    assert c["status"] == "ok" and c["works"] is True and c["modes"] == [RUNSC_MODE] and c["auto"] == "runsc"
 
 
-def test_runsc_trial_is_bounded(tmp_path):
-    env, _ = fake_runsc(tmp_path, 'sleep 300')
+def processes_with(arg):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if arg.encode() in cmdline:
+            found.append(pid)
+    return found
+
+
+def test_runsc_trial_is_bounded_and_leaves_nothing(tmp_path):
+    """A runsc that hangs, and leaves a process in a session of its own (as
+    runsc's gofer and sandbox are): the trial ends in time and the process
+    goes with the trial's pid namespace."""
+    marker = f"31{os.getpid() % 1000:03d}"
+    env, _ = fake_runsc(tmp_path, f'case "$*" in *" run "*) setsid sleep {marker} & sleep 300;; '
+                                  f'*) sleep 300;; esac')
     start = time.monotonic()
     c = check_json(env=env, timeout=60)["checks"]["runsc"]
     assert time.monotonic() - start < 30
-    assert c["status"] == "warn" and "timed out" in c["detail"]
+    assert c["platform"] is None  # `runsc flags` hung: bounded too
+    if not RUNSC_USABLE:
+        return assert_not_usable(c)
+    assert c["status"] == "warn" and "runsc run timed out" in c["detail"] and c["works"] is False
+    deadline = time.monotonic() + 5
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with(marker) == []
 
 
 def test_usage():
@@ -276,3 +359,30 @@ def test_apparmor_restriction_gets_the_sysctl_and_a_profile(tmp_path):
     assert "remedy: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in lines[0]
     assert f"profile sbx {os.path.realpath(SBX)} flags=(unconfined) {{" in [l.strip() for l in lines]
     assert "userns," in [l.strip() for l in lines]
+
+
+def test_runsc_version_is_bounded(tmp_path):
+    """A runsc whose --version hangs: check ends in time and says so.  (40 s:
+    an unbounded check would finish too late, and leave nothing for long.)"""
+    env, f = fake_runsc(tmp_path, "exit 0")
+    f.write_text("#!/bin/sh\nsleep 40\n")
+    start = time.monotonic()
+    doc = check_json(env=env, timeout=60)
+    c = doc["checks"]["runsc"]
+    assert time.monotonic() - start < 30
+    assert c["status"] == "warn" and c["detail"] == f"{f} --version timed out" and c["version"] is None
+    assert c["works"] is None and "reinstall runsc" in c["remedy"]
+
+
+def test_concurrent_checks_each_run_runsc():
+    """runsc's control socket is an abstract one named after the container:
+    checks at the same time must not take each other's."""
+    if shutil.which("runsc") is None:
+        pytest.skip("runsc is not installed (scripts/deps installs it)")
+    if not RUNSC_USABLE:
+        pytest.skip("without a subuid range runsc is not run")
+    procs = [subprocess.Popen([SBX, "check", "--json"], stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        out, _ = p.communicate(timeout=60)
+        c = json.loads(out)["checks"]["runsc"]
+        assert c["works"] is True, c["detail"]

@@ -22,7 +22,7 @@ import tarfile
 
 import pytest
 
-from conftest import REPO, SBX, expected_ws_owner, sbx
+from conftest import MODE, REPO, SBX, expected_ws_owner, sbx
 
 SCRIPT = REPO / "scripts" / "run-sandbox.sh"
 LIMIT_OPTIONS = ["--memory", "--cpus", "--pids-limit", "--runtime"]
@@ -199,6 +199,9 @@ def test_limits_reach_sbx_which_speaks_only_of_those_set(env, workspace, sbx_hel
     what it holds less than asked, and nothing about its own defaults."""
     if not all(lists(sbx_help, o) for o in ("--memory", "--cpus", "--pids-limit")):
         pytest.skip("this sbx has no limit options (test_unenforced_limits_warn_only_when_set)")
+    # sbx's own sandbox (runc's stand-in): its rlimits show in /proc/self/limits;
+    # under runsc see test_limits_reach_sbx_under_runsc.
+    env = {**env, "SANDBOX_RUNTIME": "runc"}
     r = wrapper(env, str(workspace), "/bin/cat", "/proc/self/limits")
     assert r.returncode == 0 and r.stderr == "", r.stderr
     r = wrapper(env, str(workspace), "/bin/cat", "/proc/self/limits", SANDBOX_MEMORY="64m", SANDBOX_CPUS="0.5",
@@ -214,6 +217,27 @@ def test_limits_reach_sbx_which_speaks_only_of_those_set(env, workspace, sbx_hel
         assert data == ["unlimited"] * 2
 
 
+def test_limits_reach_sbx_under_runsc(env, workspace, sbx_help):
+    """SANDBOX_RUNTIME=runsc with limits: the run goes to gVisor with them
+    (root, or rootless with a subuid range), or fails 125 saying why (no
+    range).  gVisor emulates /proc and has no /proc/self/limits (Debian's
+    runsc), where the native sandbox shows its rlimits."""
+    if not lists(sbx_help, "--runtime"):
+        pytest.skip("this sbx has no --runtime (test_runsc_requested_but_unsupported_is_125)")
+    if shutil.which("runsc") is None:
+        pytest.skip("runsc is not installed (scripts/deps installs it)")
+    limits = dict(SANDBOX_MEMORY="64m", SANDBOX_CPUS="0.5", SANDBOX_PIDS="0", SANDBOX_RUNTIME="runsc")
+    r = wrapper(env, str(workspace), "/bin/sh", "-c", "echo ran; touch /workspace/ran", **limits)
+    if MODE == "nosub":
+        assert r.returncode == 125 and "--runtime runsc" in r.stderr and "subordinate ids" in r.stderr
+        assert r.stdout == "" and not (workspace / "ran").exists()
+        return
+    assert r.returncode == 0 and r.stdout == "ran\n" and warnings(r.stderr) == [], r.stderr
+    assert (workspace / "ran").exists()
+    r = wrapper(env, str(workspace), "/bin/cat", "/proc/self/limits", **limits)
+    assert r.returncode == 1 and "/proc/self/limits" in r.stderr
+
+
 def test_runsc_requested_but_unsupported_is_125(env, workspace, sbx_help):
     if lists(sbx_help, "--runtime"):
         pytest.skip("this sbx has --runtime")
@@ -221,17 +245,21 @@ def test_runsc_requested_but_unsupported_is_125(env, workspace, sbx_help):
     assert r.returncode == 125
     assert "SANDBOX_RUNTIME=runsc" in r.stderr and "gVisor" in r.stderr
     assert not (workspace / "ran").exists()
-    # auto and sbx run with sbx's own isolation, without complaint
-    for runtime in ["auto", "sbx"]:
+    # auto, runc and sbx run with sbx's own isolation (all this sbx has),
+    # without complaint
+    for runtime in ["auto", "runc", "sbx"]:
         r = wrapper(env, str(workspace), "/bin/true", SANDBOX_RUNTIME=runtime)
         assert r.returncode == 0 and warnings(r.stderr) == [], r.stderr
 
 
-@pytest.mark.parametrize("var,value", [("SANDBOX_RUNTIME", "docker"), ("SANDBOX_NETWORK", "bridge")])
+@pytest.mark.parametrize("var,value", [("SANDBOX_RUNTIME", "docker"), ("SANDBOX_RUNTIME", "kata"),
+                                       ("SANDBOX_NETWORK", "bridge")])
 def test_bad_setting_is_125(env, workspace, var, value):
     r = wrapper(env, str(workspace), "/bin/sh", "-c", "touch /workspace/ran", **{var: value})
     assert r.returncode == 125
     assert f"{var}={value}" in r.stderr
+    if var == "SANDBOX_RUNTIME":
+        assert "expected runsc (gVisor), runc (sbx's own sandbox) or auto" in r.stderr
     assert not (workspace / "ran").exists()
 
 
@@ -280,7 +308,7 @@ if [ "$1 $2" = "run --help" ]; then
 	echo "      --memory SIZE         memory limit"
 	echo "      --cpus N              CPU limit"
 	echo "      --pids-limit N        process limit"
-	echo "      --runtime NAME        sbx or runsc"
+	echo "      --runtime NAME        auto, native or runsc"
 	exit 0
 fi
 if [ "$1" = run ]; then
@@ -328,18 +356,24 @@ def test_supported_limits_are_passed_on(env, workspace, recording_sbx):
                                             "--runtime"]] == ["1g", "0.5", "64", "9", "host", "runsc"]
 
 
-def test_auto_runtime_uses_runsc_when_installed(env, workspace, recording_sbx):
+@pytest.mark.parametrize("setting,passed", [("runsc", "runsc"), ("runc", "native"), ("native", "native"),
+                                            ("sbx", "native"), ("auto", None), ("", None)])
+def test_sandbox_runtime_maps_onto_sbx_runtime(env, workspace, recording_sbx, setting, passed):
+    """The seed's SANDBOX_RUNTIME=runsc|runc becomes --runtime runsc|native;
+    auto is sbx's own default, even with runsc on PATH: sbx, not the
+    wrapper, knows whether this caller can run it."""
     fake, args, bindir = recording_sbx
     runsc = bindir / "runsc"
     runsc.write_text("#!/bin/sh\nexit 0\n")
     runsc.chmod(0o755)
-    e = {**env, "SBX": str(fake), "PATH": f"{bindir}:/usr/bin:/bin"}
+    e = {**env, "SBX": str(fake), "PATH": f"{bindir}:/usr/bin:/bin", "SANDBOX_RUNTIME": setting}
     r = wrapper(e, str(workspace), "/bin/true")
-    assert r.returncode == 3, r.stderr
-    assert option_value(recorded(args), "--runtime") == "runsc"
-    r = wrapper(e, str(workspace), "/bin/true", SANDBOX_RUNTIME="sbx")
-    assert r.returncode == 3, r.stderr
-    assert option_value(recorded(args), "--runtime") == "sbx"
+    assert r.returncode == 3 and warnings(r.stderr) == [], r.stderr
+    argv = recorded(args)
+    if passed is None:
+        assert "--runtime" not in argv[:argv.index("--")]
+    else:
+        assert option_value(argv, "--runtime") == passed
 
 
 # --- the default image is built when missing ------------------------------
