@@ -85,7 +85,7 @@ static const char *user_name(uid_t uid, char *buf, size_t len)
 
 /* runsc needs every id of a full range inside (its gofer and sentry take
  * ids of their own): a caller without one cannot run it. */
-static bool caller_has_ranges(char *why, size_t len)
+static bool caller_has_ranges(char *why, size_t len, bool *lacks_range)
 {
 	struct sbx_id_range r;
 	char helper[PATH_MAX], name[64];
@@ -95,6 +95,7 @@ static bool caller_has_ranges(char *why, size_t len)
 	if (!sbx_read_subid_range("/etc/subuid", name, uid, &r) || !sbx_read_subid_range("/etc/subgid", name, uid, &r)) {
 		snprintf(why, len, "runsc needs a range of subordinate ids and %s has none in /etc/subuid and "
 				   "/etc/subgid", name);
+		*lacks_range = true;
 		return false;
 	}
 	if (!sbx_find_map_helper("newuidmap", helper, sizeof(helper)) ||
@@ -124,7 +125,7 @@ void sbx_runsc_probe(struct sbx_runsc_probe *p)
 		snprintf(p->why, sizeof(p->why), "runsc is not installed (not on PATH)");
 		return;
 	}
-	p->usable = sbx_is_host_root() || caller_has_ranges(p->why, sizeof(p->why));
+	p->usable = sbx_is_host_root() || caller_has_ranges(p->why, sizeof(p->why), &p->lacks_range);
 }
 
 int sbx_runsc_fail_without_range(struct sbx_error *err)
@@ -204,7 +205,7 @@ static void bundle_mount_path(size_t i, char *out, size_t len)
 
 int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err)
 {
-	static char names[SBX_SPEC_MAX_MOUNTS][32];
+	char names[SBX_SPEC_MAX_MOUNTS][64];
 	struct sbx_bundle_paths paths = { .root = BUNDLE "/rootfs" };
 
 	for (size_t i = 0; i < sb->spec.n_mounts; i++)
@@ -309,7 +310,7 @@ static int write_bundle(struct sandbox *sb, struct sbx_error *err)
 		return -1;
 	for (size_t i = 0; i < sb->spec.n_mounts; i++) {
 		const struct sbx_spec_mount *m = &sb->spec.mounts[i];
-		char path[32];
+		char path[64];
 		const char *name = path + sizeof(BUNDLE);
 
 		if (!has_bundle_source(m))

@@ -23,6 +23,7 @@ struct sbx_runsc_probe {
 	char path[PATH_MAX];
 	bool usable;           /* and this caller can run it */
 	char why[512];         /* found but not usable: the reason and remedy */
+	bool lacks_range;      /* the reason: no /etc/subuid and /etc/subgid range */
 };
 
 /* Look for runsc on PATH and decide whether this caller can run it: root

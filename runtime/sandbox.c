@@ -289,11 +289,12 @@ static int namespace_flags(const struct sandbox *sb)
 {
 	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID;
 
-	if (sb->runtime == SBX_RUNTIME_RUNSC)
-		return flags;
-	flags |= CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+	/* runsc's too: its control socket is an abstract one, reachable by
+	 * every process of the network namespace it is made in. */
 	if (sb->spec.network_namespace)
 		flags |= CLONE_NEWNET;
+	if (sb->runtime != SBX_RUNTIME_RUNSC)
+		flags |= CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
 	return flags;
 }
 
@@ -471,6 +472,8 @@ static int choose_runtime(struct sandbox *sb, struct sbx_error *err)
 			 probe.path);
 		return 0;
 	}
+	if (asked == SBX_RUNTIME_RUNSC && probe.found && probe.lacks_range)
+		return sbx_runsc_fail_without_range(err);
 	if (asked == SBX_RUNTIME_RUNSC) {
 		sbx_fail(err, 0, "--runtime runsc: %s", probe.found ? probe.why : "runsc is not installed (not on PATH)");
 		return sbx_error_hint(err, probe.found ? "or run with --runtime native"
