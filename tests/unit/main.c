@@ -18,6 +18,7 @@ int main(void)
 		{ "init", test_init },
 		{ "limits", test_limits },
 		{ "runsc_bundle", test_runsc_bundle },
+		{ "spec", test_spec },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

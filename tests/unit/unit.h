@@ -38,5 +38,6 @@ void test_oci(void);
 void test_init(void);
 void test_limits(void);
 void test_runsc_bundle(void);
+void test_spec(void);
 
 #endif
