@@ -69,11 +69,11 @@ int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err);
 
 /* The runsc backend's stdout and stderr when they are files (see
  * runsc.c), in the write ends of out_pipe and err_pipe. */
-int sbx_runsc_prepare_stdio(struct sandbox *sb, struct sbx_error *err);
+void sbx_runsc_prepare_stdio(struct sandbox *sb);
 
 /* The runsc backend's child: sets up the bundle and runs runsc as the
- * sandbox's init would run the command.  Never returns. */
-void sbx_runsc_child_main(struct sandbox *sb);
+ * sandbox's init would run the command.  Returns only on failure. */
+int sbx_runsc_setup(struct sandbox *sb, struct sbx_error *err);
 
 /* The layers the runsc backend applied, for the JSON result. */
 void sbx_runsc_record_layers(const struct sandbox *sb, struct sbx_result *res);

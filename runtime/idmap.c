@@ -414,10 +414,9 @@ static int run_map_helper(const char *name, pid_t pid, const struct sbx_idmap *m
 	char path[64], pidbuf[16], nums[SBX_IDMAP_MAX * 3][16];
 	char *argv[2 + SBX_IDMAP_MAX * 3 + 1];
 	char *const envp[] = { NULL };
-	int pipefd[2], status;
+	int status;
 	char output[512] = "";
-	size_t used = 0, argc = 0;
-	pid_t child;
+	size_t argc = 0;
 
 	if (!sbx_find_map_helper(name, path, sizeof(path)))
 		return sbx_fail(err, ENOENT, "%s", name);
@@ -433,37 +432,8 @@ static int run_map_helper(const char *name, pid_t pid, const struct sbx_idmap *m
 		argv[argc++] = nums[3 * i + 2];
 	}
 	argv[argc] = NULL;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return sbx_fail(err, errno, "%s: pipe", name);
-	child = fork();
-	if (child < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return sbx_fail(err, errno, "%s: fork", name);
-	}
-	if (child == 0) {
-		dup2(pipefd[1], STDOUT_FILENO);
-		dup2(pipefd[1], STDERR_FILENO);
-		execve(path, argv, envp);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	for (;;) {
-		ssize_t n = read(pipefd[0], output + used, sizeof(output) - 1 - used);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		used += (size_t)n;
-		if (used == sizeof(output) - 1)
-			break;
-	}
-	output[used] = '\0';
-	close(pipefd[0]);
-	while (waitpid(child, &status, 0) < 0)
-		if (errno != EINTR)
-			return sbx_fail(err, errno, "%s: waitpid", name);
+	if (sbx_run_capture(path, argv, envp, output, sizeof(output), &status, err) < 0)
+		return sbx_error_wrap(err, "%s", name);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		output[strcspn(output, "\n")] = '\0';
 		return sbx_fail(err, 0, "%s failed: %s", name, output[0] ? output : "no message");

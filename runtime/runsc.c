@@ -143,50 +143,16 @@ int sbx_runsc_fail_without_range(struct sbx_error *err)
 			      name, start, start, start + 65535, start, start + 65535, name);
 }
 
-static ssize_t read_all(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, buf + got, len - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -1 : (ssize_t)got;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 int sbx_runsc_version(const char *path, char *out, size_t len, struct sbx_error *err)
 {
-	int fds[2];
-	pid_t pid;
-	ssize_t n;
+	char *const argv[] = { (char *)path, "--version", NULL };
+	char *const envp[] = { NULL };
 	int status;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return sbx_fail(err, errno, "running %s --version", path);
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return sbx_fail(err, errno, "running %s --version", path);
-	}
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		execl(path, "runsc", "--version", (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	n = read_all(fds[0], out, len - 1);
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (sbx_run_capture(path, argv, envp, out, len, &status, err) < 0)
+		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out[0] == '\0')
 		return sbx_fail(err, 0, "%s --version failed", path);
-	out[n] = '\0';
 	out[strcspn(out, "\n")] = '\0';
 	return 0;
 }
@@ -197,7 +163,8 @@ static bool has_bundle_source(const struct sbx_spec_mount *m)
 	return m->origin != SBX_SPEC_MOUNT_NEW;
 }
 
-/* Where the clone of a host source is attached in the bundle. */
+/* Where the clone of a host source, or a file sbx writes, is in the
+ * bundle. */
 static void bundle_mount_path(size_t i, char *out, size_t len)
 {
 	snprintf(out, len, BUNDLE "/m%zu", i);
@@ -222,32 +189,27 @@ int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err)
  * descriptor: with `> log 2>&1` stdout and stderr overwrite each other.
  * Opened again with O_APPEND (from sbx, which may open it), every write
  * lands at the end, as the kernel would put it. */
-static int reopen_for_append(int fd, int *out, struct sbx_error *err)
+static int reopen_for_append(int fd)
 {
 	char path[32];
 	struct stat st;
 	int flags = fcntl(fd, F_GETFL);
 
-	*out = -1;
 	if (flags < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (flags & O_APPEND) ||
 	    (flags & O_ACCMODE) == O_RDONLY)
-		return 0;
+		return -1;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	*out = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
-	if (*out < 0)
-		return sbx_fail(err, errno, "opening the file on %s again for runsc (to append)",
-				fd == STDOUT_FILENO ? "stdout" : "stderr");
-	return 0;
+	/* -1 for a file handed to us that we may not open ourselves (another
+	 * user's): it stays as it is. */
+	return open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
 }
 
-int sbx_runsc_prepare_stdio(struct sandbox *sb, struct sbx_error *err)
+void sbx_runsc_prepare_stdio(struct sandbox *sb)
 {
 	if (sb->spec.output_limit || sb->spec.terminal)
-		return 0;
-	if (reopen_for_append(STDOUT_FILENO, &sb->out_pipe[1], err) < 0 ||
-	    reopen_for_append(STDERR_FILENO, &sb->err_pipe[1], err) < 0)
-		return -1;
-	return 0;
+		return;
+	sb->out_pipe[1] = reopen_for_append(STDOUT_FILENO);
+	sb->err_pipe[1] = reopen_for_append(STDERR_FILENO);
 }
 
 /* Attach TREE at BUNDLE/NAME. */
@@ -458,7 +420,7 @@ static int run_runsc(struct sandbox *sb, struct sbx_error *err)
 	return sbx_init_run(&init, err);
 }
 
-static int setup_runsc(struct sandbox *sb, struct sbx_error *err)
+int sbx_runsc_setup(struct sandbox *sb, struct sbx_error *err)
 {
 	/* 1. */
 	if (sbx_child_begin(sb, err) < 0)
@@ -484,19 +446,6 @@ static int setup_runsc(struct sandbox *sb, struct sbx_error *err)
 	sbx_sources_close(&sb->src);
 	/* 4. */
 	return run_runsc(sb, err);
-}
-
-void sbx_runsc_child_main(struct sandbox *sb)
-{
-	struct sbx_error err = { 0 };
-
-	sbx_closep(&sb->cg.dirfd);
-	sbx_closep(&sb->cg.parentfd);
-	if (setup_runsc(sb, &err) < 0) {
-		sbx_sync_send(sb->sync_fd, SBX_MSG_ERROR, &err);
-		_exit(err.status ? err.status : SBX_EXIT_FAILURE);
-	}
-	_exit(SBX_EXIT_FAILURE);
 }
 
 void sbx_runsc_record_layers(const struct sandbox *sb, struct sbx_result *res)

@@ -276,7 +276,7 @@ static int child_main(struct sandbox *sb)
 	sbx_closep(&sb->cg.dirfd);
 	sbx_closep(&sb->cg.parentfd);
 
-	if (setup_sandbox(sb, &err) < 0) {
+	if ((sb->runtime == SBX_RUNTIME_RUNSC ? sbx_runsc_setup(sb, &err) : setup_sandbox(sb, &err)) < 0) {
 		sbx_sync_send(sb->sync_fd, SBX_MSG_ERROR, &err);
 		_exit(err.status ? err.status : SBX_EXIT_FAILURE);
 	}
@@ -649,8 +649,8 @@ static int sandbox_create(struct sandbox *sb, struct sbx_error *err)
 
 	if (prepare(sb, opts, err) < 0 || make_pipes(sb, err) < 0)
 		return -1;
-	if (sb->runtime == SBX_RUNTIME_RUNSC && sbx_runsc_prepare_stdio(sb, err) < 0)
-		return -1;
+	if (sb->runtime == SBX_RUNTIME_RUNSC)
+		sbx_runsc_prepare_stdio(sb);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
 		return sbx_fail(err, errno, "creating the sync socket");
 	sb->parent_fd = fds[0];
@@ -678,8 +678,6 @@ static int sandbox_create(struct sandbox *sb, struct sbx_error *err)
 	if (sb->child == 0) {
 		close(sb->parent_fd);
 		close(sb->sigfd);
-		if (sb->runtime == SBX_RUNTIME_RUNSC)
-			sbx_runsc_child_main(sb);
 		child_main(sb);
 	}
 	sbx_closep(&sb->sync_fd);

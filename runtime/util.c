@@ -273,3 +273,45 @@ int sbx_exit_status(int wstatus)
 		return 128 + WTERMSIG(wstatus);
 	return SBX_EXIT_FAILURE;
 }
+
+int sbx_run_capture(const char *path, char *const argv[], char *const envp[], char *out, size_t len,
+		    int *status, struct sbx_error *err)
+{
+	int pipefd[2];
+	size_t used = 0;
+	pid_t child;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return sbx_fail(err, errno, "%s: pipe", path);
+	child = fork();
+	if (child < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return sbx_fail(err, errno, "%s: fork", path);
+	}
+	if (child == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		char drop[512];
+		bool full = used + 1 >= len;
+		ssize_t n = read(pipefd[0], full ? drop : out + used, full ? sizeof(drop) : len - 1 - used);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (!full)
+			used += (size_t)n;
+	}
+	out[used] = '\0';
+	close(pipefd[0]);
+	while (waitpid(child, status, 0) < 0)
+		if (errno != EINTR)
+			return sbx_fail(err, errno, "%s: waitpid", path);
+	return 0;
+}

@@ -71,4 +71,10 @@ int sbx_exit_status(int wstatus);
 /* Progress for -v: one "sbx: ..." line on stderr when VERBOSE is set. */
 void sbx_verbose(bool verbose, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Run PATH with ARGV and ENVP, its stdout and stderr captured: the first
+ * LEN - 1 bytes into OUT (NUL-terminated), the rest read and dropped.
+ * *STATUS gets its wait status.  -1 only when it could not be run. */
+int sbx_run_capture(const char *path, char *const argv[], char *const envp[], char *out, size_t len,
+		    int *status, struct sbx_error *err);
+
 #endif
