@@ -30,7 +30,7 @@ struct sandbox {
 	const struct sbx_run_options *opts;
 	struct sbx_spec spec;
 	enum sbx_runtime runtime; /* the backend chosen: native or runsc */
-	char runtime_reason[256];
+	char runtime_reason[512];
 	char runsc_path[4096];    /* runsc: the binary found on PATH */
 	char *runsc_config;       /* runsc: config.json, made in sbx (the profile is read here) */
 	char runsc_id[48];        /* runsc: the container's id, unique on the host (runsc names its

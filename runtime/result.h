@@ -32,7 +32,7 @@ struct sbx_result {
 	bool failed;       /* sbx or the exec failed: ERROR says why */
 	struct sbx_error error;
 	const char *runtime;         /* the backend: "native" or "runsc" */
-	char runtime_reason[256];    /* why that one */
+	char runtime_reason[512];    /* why that one */
 	const char *seccomp_profile; /* NULL: unconfined */
 	int landlock_abi;            /* 0: the kernel has none */
 	unsigned int root_flags;     /* SBX_ROOT_* the sandbox reported */

@@ -461,13 +461,19 @@ static int choose_runtime(struct sandbox *sb, struct sbx_error *err)
 		snprintf(sb->runtime_reason, sizeof(sb->runtime_reason), "--runtime native");
 		return 0;
 	}
+	if (asked == SBX_RUNTIME_AUTO && sb->opts->require_landlock) {
+		sb->runtime = SBX_RUNTIME_NATIVE;
+		snprintf(sb->runtime_reason, sizeof(sb->runtime_reason),
+			 "--require landlock: only the native sandbox applies Landlock");
+		return 0;
+	}
 	sbx_runsc_probe(&probe);
 	if (probe.usable) {
 		if (sbx_runsc_name_container(sb->runsc_id, sizeof(sb->runsc_id), err) < 0)
 			return -1;
 		sb->runtime = SBX_RUNTIME_RUNSC;
 		snprintf(sb->runsc_path, sizeof(sb->runsc_path), "%s", probe.path);
-		snprintf(sb->runtime_reason, sizeof(sb->runtime_reason), "%s: %.200s",
+		snprintf(sb->runtime_reason, sizeof(sb->runtime_reason), "%s: %.400s",
 			 asked == SBX_RUNTIME_RUNSC ? "--runtime runsc" : "runsc is installed and usable",
 			 probe.path);
 		return 0;
@@ -481,7 +487,7 @@ static int choose_runtime(struct sandbox *sb, struct sbx_error *err)
 							  "--runtime native");
 	}
 	sb->runtime = SBX_RUNTIME_NATIVE;
-	snprintf(sb->runtime_reason, sizeof(sb->runtime_reason), "%.250s",
+	snprintf(sb->runtime_reason, sizeof(sb->runtime_reason), "%.500s",
 		 probe.found ? probe.why : "runsc is not installed (not on PATH)");
 	return 0;
 }
@@ -502,12 +508,31 @@ static int build_spec(struct sandbox *sb, struct sbx_error *err)
 	return 0;
 }
 
+/* runsc's config.json from the description.  A sandbox runsc cannot run
+ * as asked (a profile it cannot apply as sbx does) is an error with
+ * --runtime runsc; auto runs it natively instead and says why. */
+static int runsc_takes_spec(struct sandbox *sb, struct sbx_error *err)
+{
+	struct sbx_error why = { 0 };
+
+	if (sb->runtime != SBX_RUNTIME_RUNSC || sbx_runsc_prepare(sb, &why) == 0)
+		return 0;
+	if (sb->opts->runtime == SBX_RUNTIME_RUNSC) {
+		*err = why;
+		return sbx_error_wrap(err, "--runtime runsc");
+	}
+	sb->runtime = SBX_RUNTIME_NATIVE;
+	snprintf(sb->runtime_reason, sizeof(sb->runtime_reason), "runsc cannot run this sandbox as asked: %.400s",
+		 why.msg);
+	return 0;
+}
+
 static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struct sbx_error *err)
 {
 	int64_t ws_uid, ws_gid;
 	char desc[512];
 
-	if (choose_runtime(sb, err) < 0 || build_spec(sb, err) < 0)
+	if (choose_runtime(sb, err) < 0 || build_spec(sb, err) < 0 || runsc_takes_spec(sb, err) < 0)
 		return -1;
 	sbx_verbose(opts->verbose, "runtime: %s (%s)", sbx_runtime_name(sb->runtime), sb->runtime_reason);
 	if (sbx_sources_resolve(opts, &sb->src, err) < 0 || sbx_statedirs_check(opts, &sb->src, err) < 0 ||
@@ -518,8 +543,6 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	if (sb->runtime == SBX_RUNTIME_RUNSC && sb->ids.writer == SBX_IDMAP_SINGLE)
 		return sbx_runsc_fail_without_range(err);
 	if (prepare_security(sb, err) < 0 || prepare_limits(sb, ws_uid, err) < 0)
-		return -1;
-	if (sb->runtime == SBX_RUNTIME_RUNSC && sbx_runsc_prepare(sb, err) < 0)
 		return -1;
 	sbx_idplan_describe(&sb->ids, desc, sizeof(desc));
 	sbx_verbose(opts->verbose, "user namespace: %s", desc);
