@@ -82,14 +82,17 @@ int sbx_sync_recv(int fd, struct sbx_msg *msg, int *passed, struct sbx_error *er
 		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
 	};
 	ssize_t n;
+	int reset = 0;
 
 	if (passed != NULL)
 		*passed = -1;
+	/* A peer that ended with messages of ours unread (a child whose setup
+	 * failed before it read "start", one killed) resets the socket: the
+	 * reset is reported once, before what the peer sent is read, so read
+	 * on; what follows its last message is end of file. */
 	do
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	/* A peer killed with messages unread resets the socket: for the
-	 * reader that is the peer's end, like end of file. */
+	while (n < 0 && (errno == EINTR || (errno == ECONNRESET && !reset++)));
 	if (n < 0 && errno == ECONNRESET)
 		return 0;
 	if (n < 0)
