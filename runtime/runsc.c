@@ -46,6 +46,7 @@
 #define BUNDLE "/tmp/bundle"
 #define STATE BUNDLE "/state"
 #define LOG BUNDLE "/runsc.log"
+#define PANIC_LOG BUNDLE "/panic.log"
 #define MAX_ARGS 16
 
 /* An executable regular file NAME in one of PATH's absolute directories. */
@@ -293,7 +294,7 @@ static int write_bundle(struct sandbox *sb, struct sbx_error *err)
 	return sbx_runsc_config_write_text(bundle, sb->runsc_config, err);
 }
 
-/* runsc's command line: its own state and log in the bundle, no cgroup
+/* runsc's command line: its own state and logs in the bundle, no cgroup
  * work of its own (sbx's cgroup holds it from outside), no network unless
  * --network host, the profile loaded inside gVisor too. */
 static void runsc_argv(const struct sandbox *sb, const char **argv)
@@ -306,6 +307,7 @@ static void runsc_argv(const struct sandbox *sb, const char **argv)
 	argv[n++] = "--ignore-cgroups";
 	argv[n++] = "--log=" LOG;
 	argv[n++] = "--log-format=json";
+	argv[n++] = "--panic-log=" PANIC_LOG;
 	if (sb->spec.seccomp_profile != NULL)
 		argv[n++] = "--oci-seccomp";
 	argv[n++] = "run";
@@ -365,8 +367,38 @@ static bool runsc_last_error(char *out, size_t len)
 	return found;
 }
 
+/* The first line of what the Go runtime of runsc's processes wrote when
+ * one of them crashed (a panic, a fatal error), into OUT. */
+static bool runsc_crash_line(char *out, size_t len)
+{
+	struct sbx_error ignored = { 0 };
+	cleanup_free char *log = NULL;
+	char *save = NULL;
+	char *line;
+
+	if (sbx_read_file(PANIC_LOG, 1 << 20, &log, &ignored) < 0)
+		return false;
+	line = strtok_r(log, "\n", &save);
+	if (line == NULL)
+		return false;
+	snprintf(out, len, "%s", line);
+	return true;
+}
+
+/* Whether the crash was the host refusing a thread or process (EAGAIN):
+ * under --pids, pids.max counts gVisor's own threads. */
+static bool crash_lacked_threads(const char *line)
+{
+	return strstr(line, "resource temporarily unavailable") != NULL || strstr(line, "errno=11") != NULL;
+}
+
 /* runsc run exits with the container's status, 128+N for a signal N, and
- * 128 for a failure of its own (which its log then holds). */
+ * 128 for a failure of its own (which its log then holds).  When gVisor's
+ * sandbox (the sentry) crashes, runsc run exits with the sandbox process's
+ * status instead (2 for a Go panic): that is gVisor failing, not the
+ * command's status, and its panic log says why.  A sandbox killed by a
+ * signal without a crash (the OOM killer's SIGKILL under --memory) stays
+ * the run's end, with the signal. */
 static int final_status(const struct sbx_init_config *c, int wstatus, struct sbx_error *err)
 {
 	char msg[SBX_ERROR_MSG_MAX];
@@ -383,6 +415,14 @@ static int final_status(const struct sbx_init_config *c, int wstatus, struct sbx
 		err->status = load && strstr(msg, "no such file") ? SBX_EXIT_NOTFOUND
 			      : load && strstr(msg, "permission denied") ? SBX_EXIT_NOEXEC
 			      : SBX_EXIT_FAILURE;
+		return -1;
+	}
+	if (runsc_crash_line(msg, sizeof(msg))) {
+		sbx_fail(err, 0, "runsc: gVisor's sandbox crashed before the command ended (runsc exited with %d): %s",
+			 code, msg);
+		if (crash_lacked_threads(msg))
+			sbx_error_hint(err, "the host refused gVisor a thread: under --pids, pids.max counts gVisor's "
+					    "own threads (about 45) and several per process of the command; raise --pids");
 		return -1;
 	}
 	if (code > 128 && code < 128 + 65)

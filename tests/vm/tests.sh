@@ -44,6 +44,9 @@ if [ $# -eq 0 ]; then
 fi
 
 MODE=$1
+# The limit tests above run under the native backend; the runsc variants
+# (t_runsc_*) ask for --runtime runsc themselves.
+export SBX_RUNTIME=native
 WORK=$(mktemp -d /tmp/vmtest.XXXXXX)
 J=$WORK/result.json OUT=$WORK/stdout ERR=$WORK/stderr
 FAILS=0
@@ -361,6 +364,248 @@ t_nodeleg_no_limits_runs() {
 	check_clean "$1" && ok "$1"
 }
 
+# --- the same limits under --runtime runsc -------------------------------------
+# sbx puts runsc's whole tree (runsc run, its sandbox, gofer and, on the
+# ptrace platform, the stub processes that run the command) into the
+# sandbox's cgroup from outside; runsc runs with --ignore-cgroups.  So the
+# cgroup bounds gVisor as a whole: memory.max its sentry and the command's
+# memory, pids.max every host thread of it (about 45 for runsc's own
+# processes, several more per process of the command).
+
+RUNSC_MISSING=$(cat /etc/vm-runsc-missing 2>/dev/null)
+# runsc's ptrace platform under TCG: a run takes seconds, not milliseconds.
+RUNSC_TIMEOUT=${RUNSC_TIMEOUT:-180}
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+sbx_runsc() {
+	rm -f "$J" "$OUT" "$ERR"
+	t0=$(uptime_s)
+	timeout "$RUNSC_TIMEOUT" "$SBX" run --runtime runsc --rootfs "$ROOTFS" --json "$J" "$@" >"$OUT" 2>"$ERR" </dev/null
+	RC=$?
+	RUN_S=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
+}
+
+# Host processes of runsc (runsc, runsc-sandbox, runsc-gofer: runsc names
+# its children in argv[0]; they run /proc/self/exe).
+runsc_procs() {
+	for d in /proc/[0-9]*; do
+		case $({ tr '\0' ' ' < "$d/cmdline"; } 2>/dev/null) in runsc* | /usr/bin/runsc*) echo "${d#/proc/}" ;; esac
+	done
+}
+
+# check_clean, and no process of runsc left.
+check_clean_runsc() { # name
+	left=""
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		left=$(runsc_procs)
+		[ -z "$left" ] && break
+		sleep 0.5
+	done
+	[ -z "$left" ] || { fail "$1" "runsc processes left: $left"; return 1; }
+	check_clean "$1"
+}
+
+expect_runsc() { # name
+	[ "$(jget runtime)" = '"runsc"' ] || { fail "$1" "runtime in the JSON is '$(jget runtime)', want runsc"; return 1; }
+}
+
+t_runsc_runs() {
+	sbx_runsc -- echo hello from gvisor
+	expect_rc "$1" 0 || return
+	expect_runsc "$1" || return
+	[ "$(cat "$OUT")" = "hello from gvisor" ] || { fail "$1" "stdout is '$(cat "$OUT")'"; return; }
+	say "info $MODE $1: ${RUN_S}s"
+	check_clean_runsc "$1" && ok "$1"
+}
+
+# Every descendant of PID (pids, one a line).
+descendants() { # pid
+	for d in /proc/[0-9]*; do
+		echo "$(cut -d' ' -f4 "$d/stat" 2>/dev/null) ${d#/proc/}"
+	done > "$WORK/ppids"
+	todo=$1
+	while [ -n "$todo" ]; do
+		next=""
+		for p in $todo; do
+			for c in $(awk -v p="$p" '$1 == p { print $2 }' "$WORK/ppids"); do
+				echo "$c"
+				next="$next $c"
+			done
+		done
+		todo=$next
+	done
+}
+
+# Every process sbx starts for runsc (its shim, runsc run, the sandbox,
+# the gofer, the ptrace platform's stub processes) lives in the sandbox's
+# cgroup, not the caller's, with the limits asked for.
+t_runsc_tree_in_cgroup() {
+	rm -f "$OUT" "$ERR" "$J"
+	"$SBX" run --runtime runsc --rootfs "$ROOTFS" --json "$J" --timeout 30 --kill-grace 1 --memory 256m --pids 200 \
+		-- sbx-hog sleepers 2 >"$OUT" 2>"$ERR" </dev/null &
+	BG=$!
+	for _ in $(seq 600); do
+		grep -q ready "$OUT" 2>/dev/null && break
+		kill -0 "$BG" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q ready "$OUT" 2>/dev/null || { kill $BG; wait_bg; fail "$1" "the sandbox did not start (exit $RC)"; return; }
+	want=$CG$(own_cgroup)
+	want=${want%/*}/sbx-$BG
+	[ "$MODE" = root ] && want=$CG/sbx/sbx-$BG
+	why="" n=0
+	for pid in $(descendants $BG); do
+		got=$CG$(sed -n 's/^0:://p' "/proc/$pid/cgroup" 2>/dev/null)
+		[ "$got" = "$CG" ] && continue # gone meanwhile
+		n=$((n + 1))
+		[ "$got" = "$want" ] || why="${why}process $pid ($(tr '\0' ' ' < /proc/$pid/cmdline | cut -c1-40)) is in $got; "
+	done
+	nrunsc=$(runsc_procs | wc -l)
+	# The shim, runsc run, its sandbox and gofer, a stub per process.
+	[ "$n" -ge 6 ] && [ "$nrunsc" -ge 3 ] || why="${why}only $n descendants of sbx, $nrunsc of them runsc's; "
+	[ "$(cat "$want/memory.max" 2>&1)" = 268435456 ] || why="${why}memory.max is '$(cat "$want/memory.max" 2>&1)'; "
+	[ "$(cat "$want/pids.max" 2>&1)" = 200 ] || why="${why}pids.max is '$(cat "$want/pids.max" 2>&1)'; "
+	say "info $MODE $1: $n processes ($nrunsc runsc), $(wc -l < "$want/cgroup.threads") threads in ${want#$CG}"
+	kill -TERM $BG
+	wait_bg
+	[ -z "$why" ] || { fail "$1" "$why"; return; }
+	[ ! -d "$want" ] || { fail "$1" "$want is left"; return; }
+	check_clean_runsc "$1" && ok "$1"
+}
+
+# A hog beyond --memory: the OOM killer ends the sandbox (gVisor's sentry
+# holds the command's memory: the whole sandbox goes, with SIGKILL).
+t_runsc_memory_oom() {
+	sbx_runsc --memory 64m -- sbx-hog mem 256
+	say "info $MODE $1: ${RUN_S}s, $(grep -c '^mem [0-9]' "$OUT") progress lines, $(tail -n 1 "$OUT")"
+	expect_rc "$1" 137 || return
+	expect_runsc "$1" || return
+	expect_cgroup "$1" memory || return
+	[ "$(jget oom_killed)" = true ] || { fail "$1" "oom_killed is '$(jget oom_killed)'"; return; }
+	[ "$(jget signal)" = 9 ] || { fail "$1" "signal is '$(jget signal)', want 9"; return; }
+	! grep -q "^mem done" "$OUT" || { fail "$1" "the hog got all of its 256 MiB under --memory 64m"; return; }
+	peak=$(jget memory_peak_bytes)
+	# memory.peak may pass memory.max by the page being charged.
+	holds "$peak > 32 * $MIB && $peak <= 64 * $MIB + 65536" || { fail "$1" "memory_peak_bytes $peak, want 32..64 MiB"; return; }
+	check_clean_runsc "$1" && ok "$1"
+}
+
+t_runsc_memory_within() {
+	sbx_runsc --memory 256m -- sbx-hog mem 16
+	expect_rc "$1" 0 || return
+	[ "$(jget oom_killed)" = false ] || { fail "$1" "oom_killed is '$(jget oom_killed)'"; return; }
+	peak=$(jget memory_peak_bytes)
+	holds "$peak >= 16 * $MIB && $peak <= 256 * $MIB" || { fail "$1" "memory_peak_bytes $peak, want 16..256 MiB"; return; }
+	say "info $MODE $1: ${RUN_S}s, memory_peak_bytes $peak (gVisor's own included)"
+	check_clean_runsc "$1" && ok "$1"
+}
+
+# --pids bounds a fork bomb: pids.max counts every host thread of gVisor,
+# and this runsc's sentry panics when it cannot make one (its ptrace
+# platform makes a stub process with a thread per sentry thread for each
+# process of the command), so the bomb ends the sandbox: sbx says so (125),
+# never the sentry's exit status as the command's.
+RUNSC_PIDS=128
+t_runsc_pids_fork_bomb() {
+	sbx_runsc --pids $RUNSC_PIDS -- sbx-hog fork 500
+	say "info $MODE $1: ${RUN_S}s, exit $RC, pids_peak $(jget pids_peak): $(cat "$OUT" "$ERR" | tr '\n' ' ' | cut -c1-400)"
+	case $RC in
+	0) ;; # gVisor gave the hog EAGAIN
+	125) grep -q "gVisor's sandbox crashed" "$ERR" || { fail "$1" "exit 125 without saying that gVisor's sandbox crashed"; return; } ;;
+	*) fail "$1" "exit status $RC, want 0 (EAGAIN in the sandbox) or 125 (gVisor's sandbox crashed)"; return ;;
+	esac
+	expect_cgroup "$1" pids || return
+	[ "$(jget pids_limit_hit)" = true ] || { fail "$1" "pids_limit_hit is '$(jget pids_limit_hit)'"; return; }
+	peak=$(jget pids_peak)
+	holds "$peak > 45 && $peak <= $RUNSC_PIDS" || { fail "$1" "pids_peak $peak, want 46..$RUNSC_PIDS"; return; }
+	check_clean_runsc "$1" && ok "$1"
+}
+
+t_runsc_pids_not_hit() {
+	sbx_runsc --pids $RUNSC_PIDS -- sbx-hog fork 5
+	expect_rc "$1" 3 || return
+	[ "$(jget pids_limit_hit)" = false ] || { fail "$1" "pids_limit_hit is '$(jget pids_limit_hit)'"; return; }
+	say "info $MODE $1: ${RUN_S}s, pids_peak $(jget pids_peak) for the hog and 5 children"
+	check_clean_runsc "$1" && ok "$1"
+}
+
+# --cpus 0.5 throttles the whole of gVisor (the command's CPU is spent in
+# its stub process and the sentry).
+t_runsc_cpus_throttle() {
+	sbx_runsc --cpus 0.5 -- sbx-hog spin 3
+	expect_rc "$1" 0 || return
+	expect_cgroup "$1" cpu || return
+	thr=$(jget cpu_throttled_s)
+	holds "$thr > 0" || { fail "$1" "cpu_throttled_s is '$thr'"; return; }
+	ratio=$(sed -n 's/^cpu_ratio=//p' "$OUT")
+	say "info $MODE $1: ${RUN_S}s, cpu_ratio=$ratio cpu_throttled_s=$thr"
+	# gVisor's clock of the task runs while its stub is throttled too:
+	# more than 0.5 (0.55..0.65 measured), well under runsc_cpus_unlimited's.
+	holds "$ratio < 0.8" || { fail "$1" "the busy loop got $ratio of a CPU under --cpus 0.5"; return; }
+	check_clean_runsc "$1" && ok "$1"
+}
+
+t_runsc_cpus_unlimited() {
+	sbx_runsc -- sbx-hog spin 2
+	expect_rc "$1" 0 || return
+	ratio=$(sed -n 's/^cpu_ratio=//p' "$OUT")
+	say "info $MODE $1: ${RUN_S}s, cpu_ratio=$ratio cpu_throttled_s=$(jget cpu_throttled_s)"
+	holds "$ratio > 0.8" || { fail "$1" "the busy loop got $ratio of a CPU without --cpus"; return; }
+	check_clean_runsc "$1" && ok "$1"
+}
+
+# A timeout ends runsc and everything in the cgroup.
+t_runsc_timeout_cleans_up() {
+	sbx_runsc --timeout 3 --kill-grace 1 --memory 256m -- sbx-hog sleepers 4
+	expect_rc "$1" 124 || return
+	[ "$(jget timed_out)" = true ] || { fail "$1" "timed_out is '$(jget timed_out)'"; return; }
+	check_clean_runsc "$1" && ok "$1"
+}
+
+# SIGKILL of sbx: runsc's whole tree dies with it (sbx's shim is the init
+# of its pid namespace), and the next run removes the cgroup left.
+t_runsc_sigkill_cleans_up() {
+	rm -f "$OUT" "$ERR" "$J"
+	"$SBX" run --runtime runsc --rootfs "$ROOTFS" --memory 256m --pids 200 -- sbx-hog sleepers 4 >"$OUT" 2>"$ERR" </dev/null &
+	pid=$!
+	for _ in $(seq 600); do
+		grep -q ready "$OUT" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q ready "$OUT" || { kill -KILL $pid; fail "$1" "the sandbox did not start"; return; }
+	[ -n "$(runsc_procs)" ] || { kill -KILL $pid; fail "$1" "no runsc process while the sandbox runs"; return; }
+	kill -KILL $pid
+	wait $pid 2>/dev/null
+	left=""
+	for _ in $(seq 20); do
+		left=$(runsc_procs)
+		[ -z "$left" ] && break
+		sleep 0.5
+	done
+	[ -z "$left" ] || { fail "$1" "runsc processes left after SIGKILL of sbx: $left"; return; }
+	sbx_runsc --memory 256m -- true
+	expect_rc "$1" 0 || return
+	check_clean_runsc "$1" && ok "$1"
+}
+
+# Without a subordinate range runsc cannot run: 125 and the line to add.
+t_runsc_needs_range() {
+	sbx_runsc -- true
+	expect_rc "$1" 125 || return
+	grep -q "add the line 'sbxtest-nosub:[0-9]*:65536' to /etc/subuid" "$ERR" || { fail "$1" "stderr does not give the /etc/subuid line"; return; }
+	check_clean_runsc "$1" && ok "$1"
+}
+
+RUNSC_TESTS="t_runsc_runs t_runsc_tree_in_cgroup t_runsc_memory_oom t_runsc_memory_within t_runsc_pids_fork_bomb
+	t_runsc_pids_not_hit t_runsc_cpus_throttle t_runsc_cpus_unlimited t_runsc_timeout_cleans_up t_runsc_sigkill_cleans_up"
+run_runsc_tests() { # tests...
+	for t in "$@"; do
+		selected "$MODE" "${t#t_}" || continue
+		if [ -n "$RUNSC_MISSING" ]; then skip "${t#t_}" "$RUNSC_MISSING"; else $t "${t#t_}"; fi
+	done
+}
+
 say "mode $MODE: uid $(id -u), cgroup $(cat /proc/self/cgroup)"
 if [ "$MODE" = nodeleg ]; then
 	cg_dirs > "$WORK/cg.base"
@@ -384,5 +629,13 @@ for t in t_cgroup_files t_default_limits t_no_limits_no_cgroup t_require_limits_
 	t_concurrent_sandbox_untouched t_gc_removes_leftover; do
 	! selected "$MODE" "${t#t_}" || $t "${t#t_}"
 done
+runsc_t0=$(uptime_s)
+if [ "$MODE" = nosub ]; then
+	run_runsc_tests t_runsc_needs_range
+else
+	# shellcheck disable=SC2086
+	run_runsc_tests $RUNSC_TESTS
+fi
+say "info $MODE runsc tests: $(awk -v a="$runsc_t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')s"
 rm -rf "$WORK"
 [ "$FAILS" = 0 ]
