@@ -250,11 +250,32 @@ int sbx_runsc_prepare_stdio(struct sandbox *sb, struct sbx_error *err)
 	return 0;
 }
 
+/* A --bind of a file: its clone goes on an empty file of the bundle (a
+ * file cannot be mounted on a directory). */
+static int attach_file_in_bundle(int bundle, int tree, const char *name, struct sbx_error *err)
+{
+	cleanup_close int target = -1;
+	cleanup_close int made = openat(bundle, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	if (made < 0)
+		return sbx_fail(err, errno, "making the mount point %s in the bundle", name);
+	target = openat(bundle, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (target < 0)
+		return sbx_fail(err, errno, "opening the mount point %s in the bundle", name);
+	return sbx_attach(tree, target, err);
+}
+
 /* Attach TREE at BUNDLE/NAME. */
 static int attach_in_bundle(int bundle, int tree, const char *name, struct sbx_error *err)
 {
-	cleanup_close int mounted = sbx_attach_in_staging(bundle, tree, name, err);
+	cleanup_close int mounted = -1;
+	struct stat st;
 
+	if (fstat(tree, &st) < 0)
+		return sbx_fail(err, errno, "%s: fstat", name);
+	if (!S_ISDIR(st.st_mode))
+		return attach_file_in_bundle(bundle, tree, name, err);
+	mounted = sbx_attach_in_staging(bundle, tree, name, err);
 	return mounted < 0 ? -1 : 0;
 }
 
