@@ -208,6 +208,11 @@ int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err)
 	char names[SBX_SPEC_MAX_MOUNTS][64];
 	struct sbx_bundle_paths paths = { .root = BUNDLE "/rootfs" };
 
+	/* gVisor applies the profile in its sentry: nothing reaches the
+	 * kernel's log, and a request that would do nothing is refused. */
+	if (sb->opts->seccomp_log)
+		return sbx_fail(err, 0, "--seccomp-log: under runsc gVisor applies the profile and logs nothing "
+				   "to the kernel's log: run with --runtime native");
 	for (size_t i = 0; i < sb->spec.n_mounts; i++)
 		if (has_bundle_source(&sb->spec.mounts[i])) {
 			bundle_mount_path(i, names[i], sizeof(names[i]));
