@@ -320,6 +320,38 @@ def test_network_none_has_only_lo_up(rootfs):
         assert ok(probe(rootfs, "connect-tcp", "127.0.0.1", port, opts=["--network", "host"])) == ""
     finally:
         srv.close()
+    # No route out: to another network, and to the host's own address
+    # (gVisor's stack, with no interface but lo, says EHOSTUNREACH).
+    unreachable = "EHOSTUNREACH" if RUNTIME == "runsc" else "ENETUNREACH"
+    route = subprocess.run(["ip", "-4", "route", "get", "192.0.2.1"], capture_output=True, text=True).stdout.split()
+    for addr in ["192.0.2.1"] + ([route[route.index("src") + 1]] if "src" in route else []):
+        err(probe(rootfs, "connect-tcp", addr, "80"), unreachable)
+
+
+def test_runscs_control_socket_is_not_in_the_hosts_network_namespace(rootfs):
+    """gVisor's control socket is an abstract unix socket
+    (@runsc-sandbox.ID), which no file permission guards: in the host's
+    network namespace any local user could connect to it.  With --network
+    none runsc runs in sbx's own network namespace.  (Under native there is
+    no such socket: the check holds trivially.)"""
+    p = subprocess.Popen([SBX, "run", "--rootfs", str(rootfs), "--", "sh", "-c", "echo ready; sleep 30"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n", p.stderr.read()
+        # runsc's container id is sbx-PID-NONCE, PID sbx's.
+        name = f"@runsc-sandbox.sbx-{p.pid}-"
+        host = subprocess.run(["ss", "-xlH"], capture_output=True, text=True, check=True).stdout
+        assert name not in host, host
+        if RUNTIME == "runsc" and os.geteuid() == 0:
+            # Negative control: the socket is there, in the network
+            # namespace runsc runs in (runsc makes it and hands it on).
+            runsc = next(pid for pid in descendants(p.pid) if program(pid).endswith("/runsc"))
+            inside = subprocess.run(["nsenter", "-t", str(runsc), "-n", "ss", "-xlH"], capture_output=True,
+                                    text=True, check=True).stdout
+            assert name in inside, inside
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
 
 
 def test_host_abstract_socket_unreachable(rootfs):
