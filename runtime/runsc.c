@@ -203,6 +203,45 @@ static void bundle_mount_path(size_t i, char *out, size_t len)
 	snprintf(out, len, BUNDLE "/m%zu", i);
 }
 
+/* The host id that inside id 0 (runsc, its gofer) has in MAP. */
+static bool root_outside(const struct sbx_idmap *map, uint32_t *out)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (map->e[i].inside == 0) {
+			*out = map->e[i].outside;
+			return true;
+		}
+	return false;
+}
+
+/* Add ID <-> ID to the workspace's idmap unless ID is taken either way. */
+static void add_identity(struct sbx_idmap *m, uint32_t id)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if ((id >= m->e[i].inside && id - m->e[i].inside < m->e[i].count) ||
+		    (id >= m->e[i].outside && id - m->e[i].outside < m->e[i].count))
+			return;
+	if (m->n < SBX_IDMAP_MAX)
+		m->e[m->n++] = (struct sbx_idmap_entry){ id, id, 1 };
+}
+
+/* runsc's gofer makes the workspace's files with its own ids (root of
+ * sbx's namespace) and then gives them to the sandbox user: through an
+ * idmapped workspace it needs a mapping of its own, or every creation
+ * fails (EOVERFLOW).  Its range ids stand for themselves there, and own
+ * a file only until the gofer's chown. */
+static void map_gofer_in_workspace(struct sbx_idplan *ids)
+{
+	uint32_t uid, gid;
+
+	if (!ids->workspace_idmapped)
+		return;
+	if (root_outside(&ids->uid, &uid))
+		add_identity(&ids->workspace_uid, uid);
+	if (root_outside(&ids->gid, &gid))
+		add_identity(&ids->workspace_gid, gid);
+}
+
 int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err)
 {
 	char names[SBX_SPEC_MAX_MOUNTS][64];
@@ -220,6 +259,7 @@ int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err)
 		}
 	if (sbx_runsc_config_gen(&sb->spec, &paths, &sb->runsc_config, err) < 0)
 		return sbx_error_wrap(err, "runsc's config.json");
+	map_gofer_in_workspace(&sb->ids);
 	return 0;
 }
 
