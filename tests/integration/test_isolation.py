@@ -229,6 +229,17 @@ def test_extra_mounts(rootfs, tmp_path):
     assert ok(probe(rootfs, "read", "/tmp/f", opts=["--ro-bind", f"{data}/f:/tmp/f"])) == "hello"
 
 
+def test_a_file_bound_onto_the_image(rootfs, tmp_path):
+    """A --ro-bind of a file onto a file of the image, and onto a point the
+    image lacks in one of its directories (made by sbx)."""
+    src = tmp_path / "f"
+    src.write_text("hello")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(src, 0o644)
+    for target in ("/notexec", "/opt/data/f"):
+        assert ok(probe(rootfs, "read", target, opts=["--ro-bind", f"{src}:{target}"])) == "hello", target
+
+
 def test_proc_is_fresh_and_masked(rootfs):
     assert int(ok(probe(rootfs, "statfs", "/proc")).split()[0].split("=")[1], 16) == PROC_SUPER_MAGIC
     for path in ("/proc/keys", "/proc/timer_list", "/proc/kallsyms", "/proc/interrupts"):
