@@ -171,11 +171,55 @@ static void bundle_mount_path(size_t i, char *out, size_t len)
 	snprintf(out, len, BUNDLE "/m%zu", i);
 }
 
+/* The host id that inside id 0 (runsc, its gofer) has in MAP. */
+static bool root_outside(const struct sbx_idmap *map, uint32_t *out)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (map->e[i].inside == 0) {
+			*out = map->e[i].outside;
+			return true;
+		}
+	return false;
+}
+
+/* Add ID <-> ID to the workspace's idmap unless ID is taken either way. */
+static void add_identity(struct sbx_idmap *m, uint32_t id)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if ((id >= m->e[i].inside && id - m->e[i].inside < m->e[i].count) ||
+		    (id >= m->e[i].outside && id - m->e[i].outside < m->e[i].count))
+			return;
+	if (m->n < SBX_IDMAP_MAX)
+		m->e[m->n++] = (struct sbx_idmap_entry){ id, id, 1 };
+}
+
+/* runsc's gofer makes the workspace's files with its own ids (root of
+ * sbx's namespace) and then gives them to the sandbox user: through an
+ * idmapped workspace it needs a mapping of its own, or every creation
+ * fails (EOVERFLOW).  Its range ids stand for themselves there, and own
+ * a file only until the gofer's chown. */
+static void map_gofer_in_workspace(struct sbx_idplan *ids)
+{
+	uint32_t uid, gid;
+
+	if (!ids->workspace_idmapped)
+		return;
+	if (root_outside(&ids->uid, &uid))
+		add_identity(&ids->workspace_uid, uid);
+	if (root_outside(&ids->gid, &gid))
+		add_identity(&ids->workspace_gid, gid);
+}
+
 int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err)
 {
 	char names[SBX_SPEC_MAX_MOUNTS][64];
 	struct sbx_bundle_paths paths = { .root = BUNDLE "/rootfs" };
 
+	/* gVisor applies the profile in its sentry: nothing reaches the
+	 * kernel's log, and a request that would do nothing is refused. */
+	if (sb->opts->seccomp_log)
+		return sbx_fail(err, 0, "--seccomp-log: under runsc gVisor applies the profile and logs nothing "
+				   "to the kernel's log: run with --runtime native");
 	for (size_t i = 0; i < sb->spec.n_mounts; i++)
 		if (has_bundle_source(&sb->spec.mounts[i])) {
 			bundle_mount_path(i, names[i], sizeof(names[i]));
@@ -183,6 +227,7 @@ int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err)
 		}
 	if (sbx_runsc_config_gen(&sb->spec, &paths, &sb->runsc_config, err) < 0)
 		return sbx_error_wrap(err, "runsc's config.json");
+	map_gofer_in_workspace(&sb->ids);
 	return 0;
 }
 
@@ -213,11 +258,32 @@ void sbx_runsc_prepare_stdio(struct sandbox *sb)
 	sb->err_pipe[1] = reopen_for_append(STDERR_FILENO);
 }
 
+/* A --bind of a file: its clone goes on an empty file of the bundle (a
+ * file cannot be mounted on a directory). */
+static int attach_file_in_bundle(int bundle, int tree, const char *name, struct sbx_error *err)
+{
+	cleanup_close int target = -1;
+	cleanup_close int made = openat(bundle, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	if (made < 0)
+		return sbx_fail(err, errno, "making the mount point %s in the bundle", name);
+	target = openat(bundle, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (target < 0)
+		return sbx_fail(err, errno, "opening the mount point %s in the bundle", name);
+	return sbx_attach(tree, target, err);
+}
+
 /* Attach TREE at BUNDLE/NAME. */
 static int attach_in_bundle(int bundle, int tree, const char *name, struct sbx_error *err)
 {
-	cleanup_close int mounted = sbx_attach_in_staging(bundle, tree, name, err);
+	cleanup_close int mounted = -1;
+	struct stat st;
 
+	if (fstat(tree, &st) < 0)
+		return sbx_fail(err, errno, "%s: fstat", name);
+	if (!S_ISDIR(st.st_mode))
+		return attach_file_in_bundle(bundle, tree, name, err);
+	mounted = sbx_attach_in_staging(bundle, tree, name, err);
 	return mounted < 0 ? -1 : 0;
 }
 

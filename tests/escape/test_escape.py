@@ -15,13 +15,15 @@ Run: cd tests/escape && /usr/bin/python3 -m pytest -q -rfEs
 (tests/run-integration runs it in every mode).  README.md lists the attacks.
 """
 import dataclasses
+import json
 import os
+import subprocess
 import pwd
 import signal
 
 import pytest
 
-from conftest import MODE, SECRET, SBX, file_state, read_core_pattern, sha256
+from conftest import MODE, SECRET, SBX, file_state, integration, read_core_pattern, sha256
 
 # The probe's outcome of one attempt: "ok" (the call returned >= 0), an errno
 # name, or the name of the signal that killed the attempt.
@@ -166,6 +168,54 @@ ATTACKS = [
 BY_NAME = {a.name: a for a in ATTACKS}
 assert len(BY_NAME) == len(ATTACKS)
 
+# Under runsc every call is gVisor's: its sentry implements the system
+# calls, and runsc applies the profile there (turning each SCMP_ACT_ERRNO
+# into EPERM).  What differs from the table above, measured with Debian's
+# runsc 0.0~20221219:
+RUNTIME = integration.RUNTIME
+RUNSC_SANDBOXED = {
+    "mount_setattr": "EPERM",             # the profile's errno, as runsc gives it
+    # The profile's default action, likewise: numbers beyond runsc's table
+    # get it, not ENOSYS (runtime/sbx.1, --seccomp).
+    "syscall(1000)": "EPERM",
+    "x32 getpid": "EPERM",                # runsc's filter answers, it does not kill
+    "i386 int 0x80 getpid": "EBADF",      # gVisor has no int 0x80 entry: no i386 getpid
+    "personality(0xffffffff)": "EINVAL",  # gVisor has no persona query
+    # gVisor's own tmpfs, its own emulated device: no node of the host's
+    # (the host's /tmp and /dev are out of its reach).
+    "mknod(char 1:3)": "ok",
+    # gVisor's /proc/sys has no core_pattern: nothing of the host's to write.
+    "write /proc/sys/kernel/core_pattern": "ENOENT",
+}
+# The same attempts with no profile (--seccomp unconfined): gVisor's own
+# answers.  Where it equals the sandboxed one, gVisor refuses the call
+# itself (it implements no mount, module, clock or raw socket for a
+# sandbox): the layer is gVisor's, not sbx's filter.
+RUNSC_UNCONFINED = {
+    "mount": "EPERM", "umount2": "EPERM", "chroot": "EPERM", "open_tree": "ENOSYS",
+    "fsconfig": "ENOSYS", "mount_setattr": "ENOSYS",
+    # gVisor's own namespaces, inside its sentry, which the host's
+    # kernel never sees.
+    "unshare(CLONE_NEWNS)": "ok", "unshare(CLONE_NEWTIME)": "ok",
+    "clone3": "ENOSYS", "setns": "EOPNOTSUPP",
+    "process_vm_readv": "ENOSYS", "process_vm_writev": "ENOSYS", "kcmp": "EPERM", "pidfd_getfd": "ENOSYS",
+    "keyctl": "EACCES", "add_key": "EACCES", "request_key": "EACCES", "bpf": "EPERM",
+    "userfaultfd": "ENOSYS", "io_uring_enter": "EPERM", "io_uring_register": "ENOSYS",
+    "perf_event_open": "ENODEV", "open_by_handle_at": "EOPNOTSUPP",
+    "init_module": "EPERM", "finit_module": "EPERM", "delete_module": "EPERM", "kexec_load": "EPERM",
+    "swapon": "EPERM", "settimeofday": "EPERM", "clock_settime": "EPERM",
+    "socket(AF_PACKET)": "EPERM", "socket(AF_VSOCK)": "EAFNOSUPPORT", "socket(AF_ALG)": "EAFNOSUPPORT",
+    "socket(AF_NETLINK, NETLINK_AUDIT)": "EPROTONOSUPPORT",
+    "personality(ADDR_NO_RANDOMIZE)": "EINVAL", "personality(0xffffffff)": "EINVAL",
+    "prctl(PR_SET_MM)": "EPERM", "i386 int 0x80 getpid": "EBADF", "syscall(1000)": "ENOSYS",
+}
+
+
+def expected_sandboxed(attack):
+    if RUNTIME == "runsc" and attack.name in RUNSC_SANDBOXED:
+        return (RUNSC_SANDBOXED[attack.name],)
+    return attack.sandboxed
+
 
 def ids(attack):
     return attack.name
@@ -197,11 +247,17 @@ def test_status_inside(sandboxed):
     """Catalog Part 0 item 6: no capability in any set, no_new_privs,
     seccomp filtering, uid 1000, stdio only, the clean environment."""
     st = sandboxed["status"]
-    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+    if RUNTIME == "runsc":
+        # gVisor's status: no CapAmb, NoNewPrivs or Seccomp_filters line
+        # (no ambient or file capabilities in its sentry); its filter is
+        # the profile, sbx's host-safety one is on runsc, outside.
+        assert not {"CapAmb", "NoNewPrivs", "Seccomp_filters"} & set(st), st
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd") + (() if RUNTIME == "runsc" else ("CapAmb",)):
         assert st[cap] == "0000000000000000", (cap, st)
-    assert st["NoNewPrivs"] == "1"
+    if RUNTIME != "runsc":
+        assert st["NoNewPrivs"] == "1"
+        assert int(st["Seccomp_filters"]) >= 1
     assert st["Seccomp"] == "2"
-    assert int(st["Seccomp_filters"]) >= 1
     assert (st["uid"], st["gid"]) == (1000, 1000)
     assert st["fds"] == [0, 1, 2]
     assert {e.split("=", 1)[0] for e in st["environ"]} <= {"PATH", "HOME", "LANG", "TERM"}, st["environ"]
@@ -210,9 +266,14 @@ def test_status_inside(sandboxed):
 def test_status_controls(sandboxed, unconfined, host_run):
     """The status line tells the layers apart: only sbx's host-safety filter
     when unconfined, no no_new_privs and a full bounding set on the host."""
-    assert unconfined["status"]["Seccomp"] == "2"
-    assert unconfined["status"]["Seccomp_filters"] == "1", "unconfined: the host-safety filter and no profile"
-    assert unconfined["status"]["NoNewPrivs"] == "1", "--seccomp unconfined must keep the other layers"
+    if RUNTIME == "runsc":
+        # No filter in gVisor: the host-safety one is on runsc's processes.
+        assert unconfined["status"]["Seccomp"] == "0"
+        assert unconfined["status"]["CapBnd"] == "0000000000000000", "--seccomp unconfined must keep the other layers"
+    else:
+        assert unconfined["status"]["Seccomp"] == "2"
+        assert unconfined["status"]["Seccomp_filters"] == "1", "unconfined: the host-safety filter and no profile"
+        assert unconfined["status"]["NoNewPrivs"] == "1", "--seccomp unconfined must keep the other layers"
     host = host_run["status"]
     assert host["NoNewPrivs"] == "0" and host["Seccomp"] == "0"
     assert host["CapBnd"] != "0000000000000000"
@@ -230,7 +291,8 @@ def test_attack_is_refused(attack, sandboxed, host_run):
     if attack.name == I386 and outcome(host_run[I386]) == "SIGSEGV":
         pytest.skip(NO_IA32)
     got = outcome(sandboxed[attack.name])
-    assert got in attack.sandboxed, f"{attack.name}: {got}, expected {' or '.join(attack.sandboxed)}"
+    expected = expected_sandboxed(attack)
+    assert got in expected, f"{attack.name}: {got}, expected {' or '.join(expected)}"
 
 
 # ---- negative controls: the same attempt with the layer off -----------------------
@@ -245,16 +307,39 @@ def test_negative_control(attack, request):
     got = outcome(rec)
     if attack.name == I386 and got == "SIGSEGV":
         pytest.skip(NO_IA32)
+    if RUNTIME == "runsc" and attack.control == U and attack.name in RUNSC_UNCONFINED:
+        # gVisor's own answer with no profile.  Equal to the sandboxed one,
+        # the refusal is gVisor's own (see RUNSC_UNCONFINED).
+        assert got == RUNSC_UNCONFINED[attack.name], f"{attack.name} in {run.what}: {got}"
+        return
     assert got in attack.unblocked, \
         f"{attack.name} in {run.what}: {got}, expected {' or '.join(attack.unblocked)}"
     if attack.allowed:
-        assert got in attack.sandboxed, f"{attack.name} is allowed: the filter must not change its answer"
+        assert got in expected_sandboxed(attack), f"{attack.name} is allowed: the filter must not change its answer"
         return
     if got in attack.sandboxed:
         if attack.why_same:
             pytest.skip(f"{attack.name}: control answers {got} like the sandbox: {attack.why_same}")
         pytest.fail(f"{attack.name}: with the layer off the probe still sees {got}: it cannot tell "
                     "the sandbox refused it")
+
+
+def test_layers_say_whose_they_are(rootfs):
+    """Under runsc the refusals are gVisor's and the profile's as runsc
+    applies it: the JSON says so, and claims none of sbx's native layers."""
+    rfd, wfd = os.pipe()
+    r = subprocess.run([SBX, "run", "--json-fd", str(wfd), "--rootfs", str(rootfs), "--", "true"],
+                       pass_fds=(wfd,), capture_output=True, text=True, timeout=60)
+    os.close(wfd)
+    with os.fdopen(rfd) as f:
+        layers = json.load(f)["layers"]
+    assert r.returncode == 0, r.stderr
+    assert {"seccomp", "host-safety-filter", "no-capabilities"} <= set(layers), layers
+    if RUNTIME == "runsc":
+        assert {"gvisor", "gvisor-seccomp"} <= set(layers), layers
+        assert not {"landlock", "securebits-locked", "masked-proc", "no-nested-user-namespaces"} & set(layers)
+    else:
+        assert "gvisor" not in layers and "no-nested-user-namespaces" in layers, layers
 
 
 def test_every_refusal_has_a_control():

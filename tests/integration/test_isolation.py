@@ -1,6 +1,7 @@
 """Every isolation property of `sbx run`, each checked by an attack or a
 measurement that fails if the property breaks."""
 import ctypes
+import json
 import os
 import re
 import signal
@@ -9,7 +10,7 @@ import subprocess
 import time
 import uuid
 
-from conftest import new_tmp_entries, MODE, SBX, expected_ws_owner, host_mounts, probe, run, sbx
+from conftest import new_tmp_entries, MODE, RUNTIME, SBX, expected_ws_owner, host_mounts, probe, run, sbx
 
 PROC_SUPER_MAGIC = 0x9FA0
 TMPFS_MAGIC = 0x01021994
@@ -38,7 +39,30 @@ def test_uid_0_only_when_asked(rootfs):
     assert ok(probe(rootfs, "ids", opts=["--user", "1234:5678"])).startswith("uid=1234,1234,1234 gid=5678,5678,5678")
 
 
+def sandbox_maps_from_the_host(*args):
+    """The id maps of the user namespace sbx made, read on the host from
+    sbx's child while the sandbox runs: under runsc the command sees
+    gVisor's own ("0 0 4294967295"), and the maps that matter are those of
+    the namespace runsc, its gofer and its sandbox run in."""
+    p = subprocess.Popen([SBX, "run", *args, "--", "sh", "-c", "echo ready; sleep 30"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n", p.stderr.read()
+        with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+            child = f.read().split()[0]
+        maps = {}
+        for name in ("uid", "gid"):
+            with open(f"/proc/{child}/{name}_map") as f:
+                maps[name] = [tuple(int(x) for x in l.split()) for l in f if l.strip()]
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+    return maps
+
+
 def read_maps(rootfs, *opts):
+    if RUNTIME == "runsc":
+        return sandbox_maps_from_the_host("--rootfs", str(rootfs), *opts)["uid"]
     uid_map = ok(probe(rootfs, "read", "/proc/self/uid_map", opts=list(opts)))
     return [tuple(int(x) for x in l.split()) for l in uid_map.splitlines() if l.strip()]
 
@@ -81,8 +105,7 @@ def test_a_root_owned_workspace_never_gets_root_rights(rootfs, tmp_path):
         st = os.stat(ws / "made")
         assert (st.st_uid, st.st_gid) == (0, 0)
         err(probe(rootfs, "read", "/tmp/secret", opts=opts), "EACCES")
-        uid_map = ok(probe(rootfs, "read", "/proc/self/uid_map", opts=opts))
-        assert all(int(l.split()[1]) != 0 for l in uid_map.splitlines())
+        assert all(outside != 0 for _, outside, _ in read_maps(rootfs, *opts))
     else:
         err(probe(rootfs, "write", "/workspace/pwned", opts=["-w", "/usr/share"]), "EACCES")
         assert not os.path.exists("/usr/share/pwned")
@@ -97,12 +120,25 @@ def test_no_capabilities_left_after_switching_user(rootfs):
 
 # ---- file system -------------------------------------------------------------
 
+# gVisor checks permissions before the read-only mount: an open for writing
+# gets EACCES where the sandbox user could not write anyway (its own
+# /proc/sys, /sys and /dev are root's; as root, the trees given, whose
+# owners are no ids of the sandbox), EROFS only on a tree of its own
+# (rootless: the caller's).  It reports no ST_RDONLY in statfs; its mount
+# table says "ro".
+ROFS_OPEN = "EACCES" if RUNTIME == "runsc" else "EROFS"
+ROFS_TREE = "EACCES" if RUNTIME == "runsc" and os.geteuid() == 0 else "EROFS"
+
+
 def test_root_is_read_only(rootfs):
-    err(probe(rootfs, "write", "/newfile"), "EROFS")
-    err(probe(rootfs, "write", "/bin/busybox"), "EROFS")
+    err(probe(rootfs, "write", "/newfile"), ROFS_TREE)
+    err(probe(rootfs, "write", "/bin/busybox"), ROFS_TREE)
     err(probe(rootfs, "mkdir", "/etc/x"), "EROFS")
-    flags = int(re.search(r"flags=(0x[0-9a-f]+)", ok(probe(rootfs, "statfs", "/"))).group(1), 16)
-    assert flags & ST_RDONLY
+    if RUNTIME == "runsc":
+        assert "ro" in mount_options(rootfs, "/")[0]
+    else:
+        flags = int(re.search(r"flags=(0x[0-9a-f]+)", ok(probe(rootfs, "statfs", "/"))).group(1), 16)
+        assert flags & ST_RDONLY
     assert not (rootfs / "newfile").exists()
 
 
@@ -116,13 +152,17 @@ def mount_options(rootfs, target, *opts):
 
 
 def test_mount_flags(rootfs, workspace):
+    # gVisor's mount table shows ro/rw only: it has no set-id or device
+    # semantics of the host's to turn off (set-id programs grant nothing:
+    # test_security.py), and the host's mounts below are runsc's.
+    nosuid = set() if RUNTIME == "runsc" else {"nosuid", "nodev"}
     root, _ = mount_options(rootfs, "/", "-w", str(workspace))
-    assert {"ro", "nosuid", "nodev"} <= set(root)
+    assert {"ro"} | nosuid <= set(root)
     ws, _ = mount_options(rootfs, "/workspace", "-w", str(workspace))
-    assert "rw" in ws and {"nosuid", "nodev"} <= set(ws)
+    assert "rw" in ws and nosuid <= set(ws)
     for target in ("/tmp", "/dev/shm"):
         opts, line = mount_options(rootfs, target)
-        assert {"rw", "nosuid", "nodev"} <= set(opts), line
+        assert {"rw"} | nosuid <= set(opts), line
         assert "tmpfs" in line
 
 
@@ -182,11 +222,22 @@ def test_extra_mounts(rootfs, tmp_path):
     os.chmod(rw, 0o777)
     opts = ["--ro-bind", f"{data}:/opt/data", "--bind", f"{rw}:/opt/rw"]
     assert ok(probe(rootfs, "read", "/opt/data/f", opts=opts)) == "hello"
-    err(probe(rootfs, "write", "/opt/data/g", opts=opts), "EROFS")
+    err(probe(rootfs, "write", "/opt/data/g", opts=opts), ROFS_TREE)
     assert ok(probe(rootfs, "write", "/opt/rw/g", opts=opts)) == ""
     assert (rw / "g").exists()
     # A file onto a file, created in /tmp since the image lacks it.
     assert ok(probe(rootfs, "read", "/tmp/f", opts=["--ro-bind", f"{data}/f:/tmp/f"])) == "hello"
+
+
+def test_a_file_bound_onto_the_image(rootfs, tmp_path):
+    """A --ro-bind of a file onto a file of the image, and onto a point the
+    image lacks in one of its directories (made by sbx)."""
+    src = tmp_path / "f"
+    src.write_text("hello")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(src, 0o644)
+    for target in ("/notexec", "/opt/data/f"):
+        assert ok(probe(rootfs, "read", target, opts=["--ro-bind", f"{src}:{target}"])) == "hello", target
 
 
 def test_proc_is_fresh_and_masked(rootfs):
@@ -199,7 +250,9 @@ def test_proc_is_fresh_and_masked(rootfs):
         # Masked by sbx's /dev/null: writes go nowhere.
         assert "rdev=1:3" in ok(probe(rootfs, "stat", path)), path
     for path in ("/proc/sys/kernel/hostname", "/proc/sys/kernel/core_pattern", "/proc/sys/vm/drop_caches"):
-        err(probe(rootfs, "write", path), "EROFS")
+        # Under runsc gVisor's own /proc (none of the host's entries above
+        # exist there), its /proc/sys read-only to the sandbox.
+        err(probe(rootfs, "write", path), ROFS_OPEN)
     with open("/proc/sys/kernel/core_pattern") as f:
         before = f.read()
     probe(rootfs, "write", "/proc/sys/kernel/core_pattern", opts=["--user", "0"])
@@ -213,14 +266,24 @@ def test_proc_is_fresh_and_masked(rootfs):
 def test_dev_is_minimal(rootfs):
     r = run(rootfs, "ls", "-1", "/dev")
     assert r.returncode == 0, r.stderr
+    # gVisor's /dev adds its own emulated fuse and net/tun: no host device.
+    extra = {"fuse", "net"} if RUNTIME == "runsc" else set()
     assert set(r.stdout.split()) == {"fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr",
-                                     "stdin", "stdout", "tty", "urandom", "zero"}
+                                     "stdin", "stdout", "tty", "urandom", "zero"} | extra
     assert "rdev=1:3" in ok(probe(rootfs, "stat", "/dev/null"))
-    err(probe(rootfs, "write", "/dev/newnode"), "EROFS")
+    err(probe(rootfs, "write", "/dev/newnode"), ROFS_OPEN)
 
 
 def test_sys_shows_nothing_of_the_host(rootfs):
     r = run(rootfs, "ls", "-A", "/sys")
+    if RUNTIME == "runsc":
+        # gVisor's own sysfs, made up by its sentry (no host's kobject),
+        # read-only.
+        assert r.returncode == 0 and r.stdout.split() == ["block", "bus", "class", "dev", "devices", "firmware",
+                                                          "fs", "kernel", "module", "power"], r.stdout
+        assert "ro" in mount_options(rootfs, "/sys")[0]
+        err(probe(rootfs, "write", "/sys/x"), "EACCES")
+        return
     assert r.returncode == 0 and r.stdout.strip() == "", r.stdout
     err(probe(rootfs, "write", "/sys/x"), "EROFS")
 
@@ -243,9 +306,15 @@ def test_pid_namespace(rootfs):
     canary = subprocess.Popen(["sleep", "60"])
     try:
         assert canary.pid > 2
-        # Only sbx's init (1) and the probe itself (2).
-        assert ok(probe(rootfs, "pids")).split() == ["1", "2"]
-        assert ok(probe(rootfs, "pid")) == "2", "the command must not be pid 1"
+        if RUNTIME == "runsc":
+            # gVisor's pid namespace: the command is its init; sbx's init
+            # is outside gVisor, with runsc.
+            assert ok(probe(rootfs, "pids")).split() == ["1"]
+            assert ok(probe(rootfs, "pid")) == "1"
+        else:
+            # Only sbx's init (1) and the probe itself (2).
+            assert ok(probe(rootfs, "pids")).split() == ["1", "2"]
+            assert ok(probe(rootfs, "pid")) == "2", "the command must not be pid 1"
         err(probe(rootfs, "kill", str(canary.pid)), "ESRCH")
         assert canary.poll() is None
     finally:
@@ -266,6 +335,38 @@ def test_network_none_has_only_lo_up(rootfs):
         assert ok(probe(rootfs, "connect-tcp", "127.0.0.1", port, opts=["--network", "host"])) == ""
     finally:
         srv.close()
+    # No route out: to another network, and to the host's own address
+    # (gVisor's stack, with no interface but lo, says EHOSTUNREACH).
+    unreachable = "EHOSTUNREACH" if RUNTIME == "runsc" else "ENETUNREACH"
+    route = subprocess.run(["ip", "-4", "route", "get", "192.0.2.1"], capture_output=True, text=True).stdout.split()
+    for addr in ["192.0.2.1"] + ([route[route.index("src") + 1]] if "src" in route else []):
+        err(probe(rootfs, "connect-tcp", addr, "80"), unreachable)
+
+
+def test_runscs_control_socket_is_not_in_the_hosts_network_namespace(rootfs):
+    """gVisor's control socket is an abstract unix socket
+    (@runsc-sandbox.ID), which no file permission guards: in the host's
+    network namespace any local user could connect to it.  With --network
+    none runsc runs in sbx's own network namespace.  (Under native there is
+    no such socket: the check holds trivially.)"""
+    p = subprocess.Popen([SBX, "run", "--rootfs", str(rootfs), "--", "sh", "-c", "echo ready; sleep 30"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n", p.stderr.read()
+        # runsc's container id is sbx-PID-NONCE, PID sbx's.
+        name = f"@runsc-sandbox.sbx-{p.pid}-"
+        host = subprocess.run(["ss", "-xlH"], capture_output=True, text=True, check=True).stdout
+        assert name not in host, host
+        if RUNTIME == "runsc" and os.geteuid() == 0:
+            # Negative control: the socket is there, in the network
+            # namespace runsc runs in (runsc makes it and hands it on).
+            runsc = next(pid for pid in descendants(p.pid) if program(pid).endswith("/runsc"))
+            inside = subprocess.run(["nsenter", "-t", str(runsc), "-n", "ss", "-xlH"], capture_output=True,
+                                    text=True, check=True).stdout
+            assert name in inside, inside
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
 
 
 def test_host_abstract_socket_unreachable(rootfs):
@@ -348,7 +449,52 @@ def test_nothing_left_on_the_host(rootfs, workspace):
     assert new_tmp_entries(tmp_before) == set()
 
 
+def descendants(pid):
+    """PID's processes, children first."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    kids = [int(x) for x in f.read().split()]
+                out += kids
+                todo += kids
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def program(pid):
+    """argv[0] of PID (runsc's processes are all /proc/self/exe: "exe")."""
+    try:
+        with open(f"/proc/{pid}/cmdline") as f:
+            return f.read().split("\0")[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def sigkill_under_runsc(rootfs):
+    """The command runs inside gVisor's sentry, out of the host's sight:
+    what must go with sbx is runsc, its gofer and its sandbox."""
+    mounts_before = host_mounts()
+    p = subprocess.Popen([SBX, "run", "--rootfs", str(rootfs), "--", "sh", "-c", "echo ready; sleep 300"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "ready\n", p.stderr.read()
+    procs = {pid: program(pid) for pid in descendants(p.pid)}
+    assert {"runsc-sandbox", "runsc-gofer"} <= set(procs.values()), procs
+    p.kill()
+    p.wait()
+    deadline = time.time() + 5
+    while any(program(pid) == name for pid, name in procs.items()):
+        assert time.time() < deadline, "runsc's processes outlived sbx"
+        time.sleep(0.05)
+    assert host_mounts() == mounts_before
+
+
 def test_sigkill_of_sbx_takes_the_sandbox_along(rootfs):
+    if RUNTIME == "runsc":
+        return sigkill_under_runsc(rootfs)
     marker = f"sbx-orphan-{uuid.uuid4().hex[:8]}"
     mounts_before = host_mounts()
     p = subprocess.Popen([SBX, "run", "--rootfs", str(rootfs), "--",
@@ -385,13 +531,24 @@ def test_make_install(tmp_path, rootfs):
     assert (tmp_path / "usr/share/sbx/profiles/default.json").is_file()
     assert (tmp_path / "usr/share/sbx/profiles/seed.json").is_file()
     # The installed binary finds its profiles beside it, under any prefix.
-    r = subprocess.run([str(tmp_path / "usr/bin/sbx"), "run", "-v", "--rootfs", str(rootfs), "--", "true"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0 and "seccomp: default" in r.stderr, r.stderr
+    rfd, wfd = os.pipe()
+    r = subprocess.run([str(tmp_path / "usr/bin/sbx"), "run", "-v", "--json-fd", str(wfd), "--rootfs", str(rootfs),
+                        "--", "true"], capture_output=True, text=True, pass_fds=(wfd,))
+    os.close(wfd)
+    with os.fdopen(rfd) as f:
+        res = json.loads(f.read())
+    assert r.returncode == 0 and res["seccomp_profile"] == "default" and "seccomp" in res["layers"], r.stderr
+    if RUNTIME != "runsc":  # under runsc the profile goes to gVisor in config.json
+        assert "seccomp: default" in r.stderr, r.stderr
 
 
 def test_cgroup_namespace(rootfs):
     cgroups = ok(probe(rootfs, "read", "/proc/self/cgroup")).splitlines()
+    if RUNTIME == "runsc":
+        # gVisor's /proc shows no cgroup of the host (it has none of its
+        # own without --ignore-cgroups off).
+        assert cgroups == [], cgroups
+        return
     assert cgroups and all(line.endswith(":/") for line in cgroups), cgroups
 
 
@@ -446,6 +603,11 @@ def test_no_fresh_proc_means_a_clear_error_not_the_hosts(rootfs):
               f"exec {SBX} run --seccomp unconfined --rootfs {rootfs} -- /bin/true")
     r = subprocess.run(["unshare", "-Urpfm", "--mount-proc", "sh", "-c", script],
                        capture_output=True, text=True, timeout=60)
+    if RUNTIME == "runsc":
+        # Root of a namespace of one id has no range: runsc cannot run
+        # there at all, and sbx says so before any /proc is mounted.
+        assert r.returncode == 125 and "/etc/subuid" in r.stderr, r.stderr
+        return
     assert r.returncode == 125, r.stderr
     assert "mounting a fresh /proc" in r.stderr and "masked" in r.stderr, r.stderr
     # Negative control: without the cover the same nesting works.
@@ -459,6 +621,16 @@ def test_the_init_reveals_nothing_of_the_host(rootfs, workspace):
     its environment and memory unreadable (ESC-02, ESC-62)."""
     env = dict(os.environ, SBX_CANARY_SECRET="canary-init-5b0c")
     opts = ["-w", str(workspace)]
+    if RUNTIME == "runsc":
+        # gVisor's pid 1 is the command itself; sbx's init and runsc are
+        # outside gVisor, on the host, where the command cannot look.
+        cmdline = probe(rootfs, "read", "/proc/1/cmdline", opts=opts, env=env).stdout
+        assert cmdline.startswith("ok /bin/sbx-probe"), cmdline
+        assert str(rootfs) not in cmdline and str(workspace) not in cmdline
+        environ = ok(probe(rootfs, "read", "/proc/1/environ", opts=opts, env=env))
+        assert "canary" not in environ and str(rootfs) not in environ, environ
+        assert ok(probe(rootfs, "pids", opts=opts)).split() == ["1"]
+        return
     cmdline = probe(rootfs, "read", "/proc/1/cmdline", opts=opts, env=env).stdout
     assert cmdline.startswith("ok sbx-init"), cmdline
     assert str(rootfs) not in cmdline and str(workspace) not in cmdline

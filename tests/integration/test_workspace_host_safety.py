@@ -15,7 +15,7 @@ import tempfile
 
 import pytest
 
-from conftest import MODE, PROBE, ROOT_MODE_WS_UID, SBX, python_rootfs, sbx
+from conftest import MODE, PROBE, ROOT_MODE_WS_UID, RUNTIME, SBX, python_rootfs, sbx
 
 pytestmark = pytest.mark.skipif(platform.machine() != "x86_64",
                                 reason="the attack uses x86_64 system call numbers")
@@ -198,6 +198,30 @@ def run_attack(ws, *opts):
                "python3", "-c", ATTACK, timeout=120)
 
 
+def expected_answers(seccomp):
+    """What the attack's calls answer inside.  The verdict is the host's
+    walk; these say which layer stopped each call."""
+    refused = ("chmod", "chmod-g", "fchmod", "fchmodat", "fchmodat2", "creat", "open", "openat",
+               "openat-hi", "mknod", "mknodat", "tmpfile", "copy2", "symlink-chmod")
+    if RUNTIME != "runsc":
+        return {**{name: "err 1" for name in refused}, "openat2": "err 38", "io_uring_setup": "err 38"}
+    # Under runsc the calls are gVisor's; its gofer makes the host's files,
+    # under sbx's host-safety filter.  A set-id creation mode reaches the
+    # gofer's open and is refused (EPERM).  gVisor answers a set-id chmod
+    # with success in its own view, but the gofer's fchmod is refused: the
+    # host's file keeps its mode (the walk checks it).  No O_TMPFILE
+    # (EOPNOTSUPP) in gVisor; openat2 is unknown to it (ENOSYS), and the
+    # profile's errnos become EPERM in runsc; io_uring is gVisor's own.
+    answers = {name: "err 1" for name in ("creat", "open", "openat", "openat-hi", "mknod", "mknodat")}
+    answers.update({name: "ret None" for name in ("chmod", "chmod-g", "fchmod", "fchmodat")})
+    answers.update({"tmpfile": "err 95", "copy2": "ret copy2", "symlink-chmod": "ret (None, None)"})
+    if seccomp == "default":
+        answers.update({"fchmodat2": "err 1", "openat2": "err 1", "io_uring_setup": "err 38"})
+    else:
+        answers.update({"fchmodat2": "err 38", "openat2": "err 38", "io_uring_setup": "ret 5"})
+    return answers
+
+
 @pytest.mark.parametrize("seccomp", ["default", "unconfined"])
 def test_no_set_id_file_or_capability_reaches_the_host(host_dir, seccomp):
     """chmod, fchmod, fchmodat, fchmodat2, creation modes (creat, open,
@@ -213,11 +237,34 @@ def test_no_set_id_file_or_capability_reaches_the_host(host_dir, seccomp):
             if os.geteuid() == 0:
                 assert elevated_when_run_by_nobody(ws) == [], (label, opts)
             lines = dict(l.split(" ", 1) for l in r.stdout.splitlines() if " " in l)
-            for name in ("chmod", "chmod-g", "fchmod", "fchmodat", "fchmodat2", "creat", "open", "openat",
-                         "openat-hi", "mknod", "mknodat", "tmpfile", "copy2", "symlink-chmod"):
-                assert lines.get(name) == "err 1", (label, opts, name, r.stdout)
-            assert lines.get("openat2") == "err 38", (label, opts, r.stdout)
-            assert lines.get("io_uring_setup") == "err 38", (label, opts, r.stdout)
+            for name, answer in expected_answers(seccomp).items():
+                assert lines.get(name) == answer, (label, opts, name, r.stdout)
+
+
+@pytest.mark.parametrize("how", ["-w", "--bind"])
+def test_no_set_id_bit_reaches_a_users_tree(host_dir, how):
+    """The attack with no profile, on a tree of an ordinary user, as the
+    workspace and as a --bind: under runsc it is gVisor's gofer that writes
+    there, and only the host-safety filter on runsc's processes keeps the
+    bits off the host's files (tests/mutants/run runsc-host-filter-off)."""
+    ws = make_ws(host_dir, ROOT_MODE_WS_UID, ROOT_MODE_WS_UID)
+    if how == "--bind":
+        # Not the workspace: the sandbox user is no owner of it, so others
+        # may write it.
+        os.chmod(ws, 0o777)
+        mount = ["--bind", f"{ws}:/mnt"]
+        cmd = ["sh", "-c", 'cd /mnt && exec python3 -c "$0"', ATTACK.replace("/workspace/payload", "payload")]
+    else:
+        mount = ["-w", ws]
+        cmd = ["python3", "-c", ATTACK]
+    for opts in ([], ["--user", "0"]):
+        r = sbx("run", "--no-tty", "--rootfs", python_rootfs(), "--seccomp", "unconfined", *mount, *opts, "--",
+                *cmd, timeout=120)
+        assert r.returncode == 0, (opts, r.stdout, r.stderr)
+        assert "chmod" in r.stdout and "copy2" in r.stdout, r.stdout
+        assert privileged_entries(ws) == [], (opts, r.stdout)
+        if os.geteuid() == 0:
+            assert elevated_when_run_by_nobody(ws) == [], opts
 
 
 def test_the_i386_entry_is_covered_too(host_dir):
@@ -237,6 +284,17 @@ def test_user_namespaces_are_refused_inside_whatever_the_profile(host_dir):
     the workspace (as root, through the idmapped mount, one that works on
     the host); Landlock happens to stop writing the maps, sbx must not rely
     on it."""
+    if RUNTIME == "runsc":
+        # gVisor's user namespaces are its own (emulated): root of one
+        # holds no capability over the host's files, which its gofer
+        # writes, and the gofer passes no security.* attribute on.
+        ws = make_ws(host_dir, ROOT_MODE_WS_UID, ROOT_MODE_WS_UID)
+        r = sbx("run", "--no-tty", "--rootfs", python_rootfs(), "--seccomp", "unconfined", "-w", ws, "--",
+                "python3", "-c", NESTED_SETXATTR)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["unshare", "0", "setxattr", "95"], r.stdout  # EOPNOTSUPP
+        assert privileged_entries(ws) == []
+        return
     script = ("import ctypes; l = ctypes.CDLL(None, use_errno=True); "
               "print(open('/proc/sys/user/max_user_namespaces').read().strip(), "
               "l.unshare(0x10000000), ctypes.get_errno())")
@@ -244,6 +302,22 @@ def test_user_namespaces_are_refused_inside_whatever_the_profile(host_dir):
             "python3", "-c", script)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["0", "-1", "28"], r.stdout  # ENOSPC
+
+
+NESTED_SETXATTR = r'''
+import ctypes, os, struct
+l = ctypes.CDLL(None, use_errno=True)
+uid, gid = os.getuid(), os.getgid()
+open("/workspace/f", "wb").write(open("/workspace/payload", "rb").read())
+print("unshare", l.unshare(0x10000000), flush=True)
+open("/proc/self/uid_map", "w").write(f"0 {uid} 1")
+open("/proc/self/gid_map", "w").write(f"0 {gid} 1")
+try:
+    os.setxattr("/workspace/f", "security.capability", struct.pack("<IIIII", 0x02000001, 0xc0, 0xc0, 0, 0))
+    print("setxattr 0")
+except OSError as e:
+    print("setxattr", e.errno)
+'''
 
 
 MMAP_WRITE = r'''
@@ -301,7 +375,12 @@ def test_a_workspace_group_its_owner_lacks_is_not_given(host_dir, owner):
     r = sbx("run", "--no-tty", "--rootfs", python_rootfs(), "-w", ws, "--", "sh", "-c",
             "cat /proc/self/gid_map; touch /workspace/made")
     assert r.returncode == 0, r.stderr
-    outside = [int(l.split()[1]) for l in r.stdout.splitlines()]
+    if RUNTIME == "runsc":
+        # gVisor shows its own maps inside: sbx's, read on the host.
+        from test_isolation import sandbox_maps_from_the_host
+        outside = [e[1] for e in sandbox_maps_from_the_host("--rootfs", python_rootfs(), "-w", ws)["gid"]]
+    else:
+        outside = [int(l.split()[1]) for l in r.stdout.splitlines()]
     assert DISK_GID not in outside and 0 not in outside, r.stdout
     st = os.stat(os.path.join(ws, "made"))
     assert st.st_gid not in (DISK_GID, 0) if owner else st.st_gid == 0, st
