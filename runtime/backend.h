@@ -67,6 +67,10 @@ int sbx_die_with_parent(int sync_fd, struct sbx_error *err);
 /* The runsc backend's part of the preparation, in sbx: config.json. */
 int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err);
 
+/* Once the sources are resolved and the id maps decided: what runsc
+ * cannot do with them (an error), and the ids its gofer needs. */
+int sbx_runsc_fit_sources(struct sandbox *sb, int64_t ws_gid, struct sbx_error *err);
+
 /* The runsc backend's stdout and stderr when they are files (see
  * runsc.c), in the write ends of out_pipe and err_pipe. */
 void sbx_runsc_prepare_stdio(struct sandbox *sb);

@@ -227,6 +227,52 @@ int sbx_runsc_prepare(struct sandbox *sb, struct sbx_error *err)
 		}
 	if (sbx_runsc_config_gen(&sb->spec, &paths, &sb->runsc_config, err) < 0)
 		return sbx_error_wrap(err, "runsc's config.json");
+	return 0;
+}
+
+static bool maps_host_id(const struct sbx_idmap *map, uint32_t host)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (host >= map->e[i].outside && host - map->e[i].outside < map->e[i].count)
+			return true;
+	return false;
+}
+
+/* What runsc cannot do with this host's sources, found once they are
+ * resolved and the id maps decided. */
+static int check_sources(const struct sandbox *sb, int64_t ws_gid, struct sbx_error *err)
+{
+	const struct sbx_run_options *o = sb->opts;
+
+	/* The gofer writes the workspace as root of sbx's namespace, which
+	 * overrides permissions only on files whose owner and group are both
+	 * mapped there; a group the owner lacks is never mapped (the sandbox
+	 * must not get it). */
+	if (ws_gid >= 0 && !sb->ids.workspace_idmapped && !maps_host_id(&sb->ids.gid, (uint32_t)ws_gid))
+		return sbx_fail(err, 0, "--workspace %s: its group (gid %lld) is not one of its owner's, and "
+				   "runsc's gofer could not write it without holding that group; chgrp it to the "
+				   "owner's group or run with --runtime native",
+				o->workspace, (long long)ws_gid);
+	/* This runsc mounts files only onto files that exist: not onto a
+	 * point sbx would make in one of its tmpfs mounts. */
+	for (size_t i = 0; i < o->n_mounts; i++) {
+		struct stat st;
+
+		if (sb->src.mount_paths[i] < 0 || fstat(sb->src.mount_paths[i], &st) < 0 || S_ISDIR(st.st_mode))
+			continue;
+		if (sbx_point_home(o, i, o->mounts[i].dst, false) == SBX_HOME_SBX_TMPFS)
+			return sbx_fail(err, 0, "%s of a file onto %s, inside a tmpfs: gVisor (this runsc) cannot "
+					   "mount a file there; bind it onto a path of the image, bind its directory, "
+					   "or run with --runtime native",
+					o->mounts[i].kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind", o->mounts[i].dst);
+	}
+	return 0;
+}
+
+int sbx_runsc_fit_sources(struct sandbox *sb, int64_t ws_gid, struct sbx_error *err)
+{
+	if (check_sources(sb, ws_gid, err) < 0)
+		return -1;
 	map_gofer_in_workspace(&sb->ids);
 	return 0;
 }

@@ -508,14 +508,22 @@ static int build_spec(struct sandbox *sb, struct sbx_error *err)
 	return 0;
 }
 
-/* runsc's config.json from the description.  A sandbox runsc cannot run
- * as asked (a profile it cannot apply as sbx does) is an error with
- * --runtime runsc; auto runs it natively instead and says why. */
-static int runsc_takes_spec(struct sandbox *sb, struct sbx_error *err)
+static int runsc_takes_spec(struct sandbox *sb, int64_t unused, struct sbx_error *err)
+{
+	(void)unused;
+	return sbx_runsc_prepare(sb, err);
+}
+
+/* A sandbox runsc cannot run as asked (a profile it cannot apply as sbx
+ * does, a source it cannot serve) is an error with --runtime runsc; auto
+ * runs it natively instead and says why.  CHECK is the runsc backend's
+ * check of one stage: the description, then the resolved sources. */
+static int runsc_takes(struct sandbox *sb, int (*check)(struct sandbox *, int64_t, struct sbx_error *),
+		       int64_t arg, struct sbx_error *err)
 {
 	struct sbx_error why = { 0 };
 
-	if (sb->runtime != SBX_RUNTIME_RUNSC || sbx_runsc_prepare(sb, &why) == 0)
+	if (sb->runtime != SBX_RUNTIME_RUNSC || check(sb, arg, &why) == 0)
 		return 0;
 	if (sb->opts->runtime == SBX_RUNTIME_RUNSC) {
 		*err = why;
@@ -532,14 +540,16 @@ static int prepare(struct sandbox *sb, const struct sbx_run_options *opts, struc
 	int64_t ws_uid, ws_gid;
 	char desc[512];
 
-	if (choose_runtime(sb, err) < 0 || build_spec(sb, err) < 0 || runsc_takes_spec(sb, err) < 0)
+	if (choose_runtime(sb, err) < 0 || build_spec(sb, err) < 0 ||
+	    runsc_takes(sb, runsc_takes_spec, 0, err) < 0)
 		return -1;
-	sbx_verbose(opts->verbose, "runtime: %s (%s)", sbx_runtime_name(sb->runtime), sb->runtime_reason);
 	if (sbx_sources_resolve(opts, &sb->src, err) < 0 || sbx_statedirs_check(opts, &sb->src, err) < 0 ||
 	    workspace_owner(sb->src.workspace_path, opts->workspace, &ws_uid, &ws_gid, err) < 0 ||
 	    sbx_idplan_make(opts->uid, opts->gid, ws_uid, ws_gid, &sb->ids, err) < 0 ||
-	    sbx_etc_files_make(opts, &sb->etc, err) < 0)
+	    sbx_etc_files_make(opts, &sb->etc, err) < 0 ||
+	    runsc_takes(sb, sbx_runsc_fit_sources, ws_gid, err) < 0)
 		return -1;
+	sbx_verbose(opts->verbose, "runtime: %s (%s)", sbx_runtime_name(sb->runtime), sb->runtime_reason);
 	if (sb->runtime == SBX_RUNTIME_RUNSC && sb->ids.writer == SBX_IDMAP_SINGLE)
 		return sbx_runsc_fail_without_range(err);
 	if (prepare_security(sb, err) < 0 || prepare_limits(sb, ws_uid, err) < 0)
