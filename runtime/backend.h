@@ -55,6 +55,7 @@ struct sandbox {
 	int sigfd;
 	bool in_cgroup;
 	struct timespec started;
+	bool stdio_reopened[2]; /* runsc: stdout, stderr opened again to append */
 };
 
 /* The child's first steps, the same under both backends: tie its life to
@@ -74,6 +75,8 @@ int sbx_runsc_fit_sources(struct sandbox *sb, int64_t ws_gid, struct sbx_error *
 /* The runsc backend's stdout and stderr when they are files (see
  * runsc.c), in the write ends of out_pipe and err_pipe. */
 void sbx_runsc_prepare_stdio(struct sandbox *sb);
+/* ... and, once the run is over, the caller's own offsets at their end. */
+void sbx_runsc_end_stdio(const struct sandbox *sb);
 
 /* The runsc backend's child: sets up the bundle and runs runsc as the
  * sandbox's init would run the command.  Returns only on failure. */

@@ -302,6 +302,19 @@ void sbx_runsc_prepare_stdio(struct sandbox *sb)
 		return;
 	sb->out_pipe[1] = reopen_for_append(STDOUT_FILENO);
 	sb->err_pipe[1] = reopen_for_append(STDERR_FILENO);
+	sb->stdio_reopened[0] = sb->out_pipe[1] >= 0;
+	sb->stdio_reopened[1] = sb->err_pipe[1] >= 0;
+}
+
+/* The caller's own descriptions of those files did not move while gVisor
+ * appended: what the caller writes next must follow, as after a native
+ * run. */
+void sbx_runsc_end_stdio(const struct sandbox *sb)
+{
+	if (sb->stdio_reopened[0])
+		lseek(STDOUT_FILENO, 0, SEEK_END);
+	if (sb->stdio_reopened[1])
+		lseek(STDERR_FILENO, 0, SEEK_END);
 }
 
 /* A --bind of a file: its clone goes on an empty file of the bundle (a

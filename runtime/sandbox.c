@@ -792,6 +792,7 @@ int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 		res->exit_code = err.status ? err.status : SBX_EXIT_FAILURE;
 	}
 	record_runtime(&sb, res);
+	sbx_runsc_end_stdio(&sb);
 	/* The sandbox is gone (reaped) by now; what it left, the cgroup
 	 * kills. */
 	sbx_cgroup_destroy(&sb.cg);
