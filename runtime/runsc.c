@@ -212,12 +212,17 @@ void sbx_runsc_prepare_stdio(struct sandbox *sb)
 	sb->err_pipe[1] = reopen_for_append(STDERR_FILENO);
 }
 
-/* Attach TREE at BUNDLE/NAME. */
+/* Attach TREE at BUNDLE/NAME, on a file when TREE is one (a --bind of a
+ * file). */
 static int attach_in_bundle(int bundle, int tree, const char *name, struct sbx_error *err)
 {
-	cleanup_close int mounted = sbx_attach_in_staging(bundle, tree, name, err);
+	enum sbx_target_kind kind;
 
-	return mounted < 0 ? -1 : 0;
+	if (sbx_tree_kind(tree, &kind, err) < 0)
+		return -1;
+	if (sbx_attach_in_root(tree, bundle, name, kind, true, err) < 0)
+		return sbx_error_wrap(err, "staging: mounting on %s", name);
+	return 0;
 }
 
 static const char *etc_file_text(const struct sbx_etc_files *etc, const char *name)
@@ -244,7 +249,11 @@ static int attach_root(struct sandbox *sb, int staging, int bundle, struct sbx_e
 	cleanup_close int clone = -1;
 	unsigned int flags = 0;
 
-	if (root < 0 || sbx_complete_root(staging, &root, sb->opts, &sb->src, &flags, err) < 0)
+	if (root < 0 || sbx_complete_root_for_gofer(staging, &root, sb->opts, &sb->src, &flags, err) < 0)
+		return -1;
+	/* gVisor would follow a link there, and make a missing target in a
+	 * host directory: refused here, as the native setup refuses them. */
+	if (sbx_check_mount_targets(root, sb->opts, &sb->src, err) < 0)
 		return -1;
 	if (flags && sbx_sync_send_value(sb->sync_fd, SBX_MSG_ROOT, (int)flags) < 0)
 		return sbx_fail(err, errno, "telling sbx about the overlay");
