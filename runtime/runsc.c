@@ -374,6 +374,32 @@ static bool runsc_last_error(char *out, size_t len)
 	return found;
 }
 
+/* gVisor's PATH search found nothing: said as the native init says it
+ * (127, the name, the image or rootfs, the PATH). */
+static bool command_not_found(const struct sbx_init_config *c, const char *msg, struct sbx_error *err)
+{
+	static const char name_at[] = "error finding executable \"", path_at[] = " in PATH [";
+	const char *name = strstr(msg, name_at), *name_end, *path, *path_end;
+	char dirs[1024];
+
+	if (name == NULL || strstr(msg, "no such file or directory") == NULL)
+		return false;
+	name += sizeof(name_at) - 1;
+	name_end = strchr(name, '"');
+	path = name_end != NULL ? strstr(name_end, path_at) : NULL;
+	path_end = path != NULL ? strchr(path, ']') : NULL;
+	if (path_end == NULL)
+		return false;
+	path += sizeof(path_at) - 1;
+	snprintf(dirs, sizeof(dirs), "%.*s", (int)(path_end - path), path);
+	for (char *sp = strchr(dirs, ' '); sp != NULL; sp = strchr(sp, ' '))
+		*sp = ':';
+	sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "command not found in the sandbox: %.*s (%s %s has none on PATH=%s)",
+			(int)(name_end - name), name, c->image ? "image" : "rootfs", c->image ? c->image : c->rootfs,
+			dirs);
+	return true;
+}
+
 /* runsc run exits with the container's status, 128+N for a signal N, and
  * 128 for a failure of its own (which its log then holds). */
 static int final_status(const struct sbx_init_config *c, int wstatus, struct sbx_error *err)
@@ -381,13 +407,14 @@ static int final_status(const struct sbx_init_config *c, int wstatus, struct sbx
 	char msg[SBX_ERROR_MSG_MAX];
 	int code;
 
-	(void)c;
 	if (!WIFEXITED(wstatus))
 		return wstatus;
 	code = WEXITSTATUS(wstatus);
 	if (code == 128 && runsc_last_error(msg, sizeof(msg))) {
 		bool load = strstr(msg, "failed to load") != NULL;
 
+		if (command_not_found(c, msg, err))
+			return -1;
 		sbx_fail(err, 0, "runsc: %s", msg);
 		err->status = load && strstr(msg, "no such file") ? SBX_EXIT_NOTFOUND
 			      : load && strstr(msg, "permission denied") ? SBX_EXIT_NOEXEC
