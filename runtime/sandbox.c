@@ -277,7 +277,13 @@ static int child_main(struct sandbox *sb)
 	sbx_closep(&sb->cg.parentfd);
 
 	if ((sb->runtime == SBX_RUNTIME_RUNSC ? sbx_runsc_setup(sb, &err) : setup_sandbox(sb, &err)) < 0) {
+		struct sbx_msg start;
+		struct sbx_error ignored = { 0 };
+
 		sbx_sync_send(sb->sync_fd, SBX_MSG_ERROR, &err);
+		/* sbx sends start without waiting for the setup: left unread,
+		 * it would reset the socket, and the error with it. */
+		(void)sbx_sync_recv(sb->sync_fd, &start, NULL, &ignored);
 		_exit(err.status ? err.status : SBX_EXIT_FAILURE);
 	}
 	_exit(SBX_EXIT_FAILURE);
