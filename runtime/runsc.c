@@ -374,9 +374,13 @@ static bool runsc_last_error(char *out, size_t len)
 	return found;
 }
 
+/* "image NAME" or "rootfs PATH", copied before the init blanks sbx's
+ * arguments, where a --rootfs path lives. */
+static char command_origin[PATH_MAX + 16];
+
 /* gVisor's PATH search found nothing: said as the native init says it
  * (127, the name, the image or rootfs, the PATH). */
-static bool command_not_found(const struct sbx_init_config *c, const char *msg, struct sbx_error *err)
+static bool command_not_found(const char *msg, struct sbx_error *err)
 {
 	static const char name_at[] = "error finding executable \"", path_at[] = " in PATH [";
 	const char *name = strstr(msg, name_at), *name_end, *path, *path_end;
@@ -394,9 +398,8 @@ static bool command_not_found(const struct sbx_init_config *c, const char *msg, 
 	snprintf(dirs, sizeof(dirs), "%.*s", (int)(path_end - path), path);
 	for (char *sp = strchr(dirs, ' '); sp != NULL; sp = strchr(sp, ' '))
 		*sp = ':';
-	sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "command not found in the sandbox: %.*s (%s %s has none on PATH=%s)",
-			(int)(name_end - name), name, c->image ? "image" : "rootfs", c->image ? c->image : c->rootfs,
-			dirs);
+	sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "command not found in the sandbox: %.*s (%s has none on PATH=%s)",
+			(int)(name_end - name), name, command_origin, dirs);
 	return true;
 }
 
@@ -407,13 +410,14 @@ static int final_status(const struct sbx_init_config *c, int wstatus, struct sbx
 	char msg[SBX_ERROR_MSG_MAX];
 	int code;
 
+	(void)c;
 	if (!WIFEXITED(wstatus))
 		return wstatus;
 	code = WEXITSTATUS(wstatus);
 	if (code == 128 && runsc_last_error(msg, sizeof(msg))) {
 		bool load = strstr(msg, "failed to load") != NULL;
 
-		if (command_not_found(c, msg, err))
+		if (command_not_found(msg, err))
 			return -1;
 		sbx_fail(err, 0, "runsc: %s", msg);
 		err->status = load && strstr(msg, "no such file") ? SBX_EXIT_NOTFOUND
@@ -450,6 +454,8 @@ static int run_runsc(struct sandbox *sb, struct sbx_error *err)
 	};
 
 	runsc_argv(sb, argv);
+	snprintf(command_origin, sizeof(command_origin), "%s %s", init.image ? "image" : "rootfs",
+		 init.image ? init.image : init.rootfs);
 	/* The filter needs it, and nothing runsc runs gains privileges. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return sbx_fail(err, errno, "PR_SET_NO_NEW_PRIVS");
