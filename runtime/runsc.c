@@ -504,6 +504,9 @@ void sbx_runsc_record_layers(const struct sandbox *sb, struct sbx_result *res)
 	if (sb->spec.network_namespace)
 		sbx_result_add_layer(res, "network-namespace");
 	sbx_result_add_layer(res, sb->spec.root_readonly ? "read-only-rootfs" : "writable-root-overlay");
+	/* The tree gVisor's gofer serves: the same overlay as natively. */
+	if (res->root_flags & SBX_ROOT_POINTS_MADE)
+		sbx_result_add_layer(res, "mount-points-overlay");
 	sbx_result_add_layer(res, "pid-namespace");
 	sbx_result_add_layer(res, "clean-environment");
 	sbx_result_add_layer(res, "no-capabilities");
