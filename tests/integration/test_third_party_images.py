@@ -28,7 +28,7 @@ import zipfile
 
 import pytest
 
-from conftest import MODE, sbx
+from conftest import MODE, RUNTIME, sbx
 import thirdparty
 
 FAILED, NOT_FOUND = 125, 127
@@ -531,7 +531,10 @@ def test_binds_through_the_images_own_links(store, tmp_path):
     rw = shared_dir(tmp_path, "rw")
     host = [pathlib.Path(f"/run/{new}"), pathlib.Path(f"/usr/lib/{new}")]
     try:
-        r = run(store, DEBIAN, "sh", "-c", f"echo in > /var/run/{new}/f && ls /run && test -d /usr/lib/{new}/t "
+        # bookworm's ls stats a directory with statx, which this runsc's
+        # gVisor fails (EINVAL): the names through the shell's glob there.
+        ls_run = "(cd /run && echo *)" if RUNTIME == "runsc" else "ls /run"
+        r = run(store, DEBIAN, "sh", "-c", f"echo in > /var/run/{new}/f && {ls_run} && test -d /usr/lib/{new}/t "
                 "&& echo made", opts=["--bind", f"{rw}:/var/run/{new}", "--tmpfs", f"/lib/{new}/t"])
         ok(r)  # links inside the root lead inside: nothing to refuse
         assert (rw / "f").read_text() == "in\n"
