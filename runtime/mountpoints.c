@@ -63,9 +63,12 @@ static bool workdir_is_cwd(const struct sbx_run_options *o)
 	return o->workspace == NULL && o->workdir != NULL && strcmp(o->workdir, "/") != 0;
 }
 
-/* Every point sbx will mount on (or enter) that lies in the tree itself. */
-static int list_points(const struct sbx_run_options *o, const struct sbx_sources *src, struct point *pts,
-		       size_t *n, struct sbx_error *err)
+/* Every point sbx will mount on (or enter) that lies in the tree itself;
+ * with BINDS_IN_TREE, the bind targets on a tmpfs of sbx's too (runsc's
+ * gofer mounts every bind on the tree, there, before gVisor's tmpfs
+ * covers it). */
+static int list_points(const struct sbx_run_options *o, const struct sbx_sources *src, bool binds_in_tree,
+		       struct point *pts, size_t *n, struct sbx_error *err)
 {
 	*n = 0;
 	for (size_t i = 0; i < SBX_ARRAY_SIZE(fixed_points); i++)
@@ -76,7 +79,10 @@ static int list_points(const struct sbx_run_options *o, const struct sbx_sources
 		const struct sbx_mount_spec *m = &o->mounts[i];
 		enum sbx_target_kind kind = SBX_TARGET_DIR;
 
-		if (sbx_point_home(o, i, m->dst, false) != SBX_HOME_TREE)
+		enum sbx_point_home home = sbx_point_home(o, i, m->dst, false);
+
+		if (home != SBX_HOME_TREE &&
+		    !(binds_in_tree && home == SBX_HOME_SBX_TMPFS && m->kind != SBX_MOUNT_TMPFS))
 			continue;
 		if (m->kind != SBX_MOUNT_TMPFS && sbx_tree_kind(src->mounts[i], &kind, err) < 0)
 			return -1;
@@ -375,8 +381,8 @@ static int overlay_refused(const struct sbx_run_options *o, const char *missing,
 				   "mkdir -p %s%s (touch, for a file)", o->rootfs, missing);
 }
 
-int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, const struct sbx_sources *src,
-		      unsigned int *flags, struct sbx_error *err)
+static int complete_root(int staging, int *root, const struct sbx_run_options *o, const struct sbx_sources *src,
+			 bool binds_in_tree, unsigned int *flags, struct sbx_error *err)
 {
 	/* Writable only when asked for; all that follows obeys this. */
 	bool writable = o->writable_root;
@@ -390,7 +396,7 @@ int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, c
 	int merged;
 
 	*flags = 0;
-	if (list_points(o, src, pts, &n, err) < 0)
+	if (list_points(o, src, binds_in_tree, pts, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		missing[i] = point_missing(*root, &pts[i]);
@@ -422,6 +428,18 @@ int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, c
 	return 0;
 }
 
+int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, const struct sbx_sources *src,
+		      unsigned int *flags, struct sbx_error *err)
+{
+	return complete_root(staging, root, o, src, false, flags, err);
+}
+
+int sbx_complete_root_for_gofer(int staging, int *root, const struct sbx_run_options *o,
+				const struct sbx_sources *src, unsigned int *flags, struct sbx_error *err)
+{
+	return complete_root(staging, root, o, src, true, flags, err);
+}
+
 int sbx_make_workdir_on_tmpfs(int root, const struct sbx_run_options *o, struct sbx_error *err)
 {
 	cleanup_close int dir = -1;
@@ -431,5 +449,74 @@ int sbx_make_workdir_on_tmpfs(int root, const struct sbx_run_options *o, struct 
 	dir = sbx_open_dir_in_root(root, o->workdir, true, err);
 	if (dir < 0)
 		return sbx_error_wrap(err, "making the image's WorkingDir");
+	return 0;
+}
+
+/* The host directory (-w or an earlier --bind/--ro-bind) that holds the
+ * target PATH of extra mount UPTO: its tree in *TREE, PATH below it in
+ * *REST. */
+static void host_holder(const struct sbx_run_options *o, const struct sbx_sources *src, size_t upto,
+			const char *path, int *tree, const char **rest)
+{
+	size_t len = strlen("/workspace");
+
+	*tree = src->workspace;
+	for (size_t i = 0; i < upto && i < o->n_mounts; i++)
+		if (o->mounts[i].kind != SBX_MOUNT_TMPFS && is_under(path, o->mounts[i].dst, false)) {
+			*tree = src->mounts[i];
+			len = strlen(o->mounts[i].dst);
+		}
+	*rest = path + len;
+}
+
+/* A target of the tree: a real directory, never a symbolic link, as the
+ * native setup opens it to mount on it. */
+static int check_tree_target(int root, const char *path, enum sbx_target_kind kind, bool may_lack,
+			     const char *what, struct sbx_error *err)
+{
+	cleanup_close int fd = sbx_open_in_root(root, path, kind, err);
+
+	if (fd >= 0 || (may_lack && err->err == ENOENT))
+		return 0;
+	return sbx_error_wrap(err, "mounting %s", what);
+}
+
+int sbx_check_mount_targets(int root, const struct sbx_run_options *o, const struct sbx_sources *src,
+			    struct sbx_error *err)
+{
+	static const char *const fixed[] = { "/tmp", "/dev", "/proc", "/sys" };
+
+	if (check_tree_target(root, "/workspace", SBX_TARGET_DIR, o->workspace == NULL,
+			      o->workspace != NULL ? "the workspace" : "scratch /workspace", err) < 0)
+		return -1;
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(fixed); i++)
+		if (check_tree_target(root, fixed[i], SBX_TARGET_DIR, false, fixed[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < o->n_mounts; i++) {
+		const struct sbx_mount_spec *m = &o->mounts[i];
+		const char *opt = m->kind == SBX_MOUNT_TMPFS ? "--tmpfs"
+				  : m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind";
+		enum sbx_point_home home = sbx_point_home(o, i, m->dst, false);
+		enum sbx_target_kind kind = SBX_TARGET_DIR;
+		cleanup_close int fd = -1;
+		const char *rest = m->dst;
+		int tree = root;
+
+		/* A tmpfs of sbx's own is gVisor's too: it makes what is missing there. */
+		if (home == SBX_HOME_SBX_TMPFS)
+			continue;
+		if (m->kind != SBX_MOUNT_TMPFS && sbx_tree_kind(src->mounts[i], &kind, err) < 0)
+			return -1;
+		if (home == SBX_HOME_HOST)
+			host_holder(o, src, i, m->dst, &tree, &rest);
+		fd = sbx_open_in_root(tree, rest, kind, err);
+		if (fd >= 0)
+			continue;
+		sbx_error_wrap(err, "%s %s", opt, m->dst);
+		if (err->err == ENOENT)
+			return sbx_error_hint(err, "a target below a --bind or --ro-bind directory or the -w "
+						   "workspace must exist there: sbx never writes the host's directories");
+		return -1;
+	}
 	return 0;
 }

@@ -50,8 +50,24 @@ enum sbx_point_home sbx_point_home(const struct sbx_run_options *o, size_t upto,
 int sbx_complete_root(int staging, int *root, const struct sbx_run_options *o, const struct sbx_sources *src,
 		      unsigned int *flags, struct sbx_error *err);
 
+/* The same for runsc: its gofer mounts each --bind/--ro-bind on the tree
+ * (making a missing target there, in the image when it may), also those
+ * below /tmp, the scratch /workspace or a --tmpfs, which gVisor's own
+ * tmpfs covers after: those targets are made on the overlay too. */
+int sbx_complete_root_for_gofer(int staging, int *root, const struct sbx_run_options *o,
+				const struct sbx_sources *src, unsigned int *flags, struct sbx_error *err);
+
 /* The image's WorkingDir when the command starts there and it lies on a
  * tmpfs of sbx's: made once the mounts are in place. */
 int sbx_make_workdir_on_tmpfs(int root, const struct sbx_run_options *o, struct sbx_error *err);
+
+/* The targets the native setup opens as it mounts, opened the same way
+ * (inside ROOT, the completed tree, or inside the host directory that
+ * holds them; never through a symbolic link at the end; none made in a
+ * host directory), for a backend whose mounts are made by someone else:
+ * gVisor follows a link inside its root, and makes a missing target, in a
+ * host directory too.  Fails as the native setup would. */
+int sbx_check_mount_targets(int root, const struct sbx_run_options *o, const struct sbx_sources *src,
+			    struct sbx_error *err);
 
 #endif

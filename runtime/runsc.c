@@ -317,33 +317,17 @@ void sbx_runsc_end_stdio(const struct sandbox *sb)
 		lseek(STDERR_FILENO, 0, SEEK_END);
 }
 
-/* A --bind of a file: its clone goes on an empty file of the bundle (a
- * file cannot be mounted on a directory). */
-static int attach_file_in_bundle(int bundle, int tree, const char *name, struct sbx_error *err)
-{
-	cleanup_close int target = -1;
-	cleanup_close int made = openat(bundle, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-
-	if (made < 0)
-		return sbx_fail(err, errno, "making the mount point %s in the bundle", name);
-	target = openat(bundle, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (target < 0)
-		return sbx_fail(err, errno, "opening the mount point %s in the bundle", name);
-	return sbx_attach(tree, target, err);
-}
-
-/* Attach TREE at BUNDLE/NAME. */
+/* Attach TREE at BUNDLE/NAME, on a file when TREE is one (a --bind of a
+ * file). */
 static int attach_in_bundle(int bundle, int tree, const char *name, struct sbx_error *err)
 {
-	cleanup_close int mounted = -1;
-	struct stat st;
+	enum sbx_target_kind kind;
 
-	if (fstat(tree, &st) < 0)
-		return sbx_fail(err, errno, "%s: fstat", name);
-	if (!S_ISDIR(st.st_mode))
-		return attach_file_in_bundle(bundle, tree, name, err);
-	mounted = sbx_attach_in_staging(bundle, tree, name, err);
-	return mounted < 0 ? -1 : 0;
+	if (sbx_tree_kind(tree, &kind, err) < 0)
+		return -1;
+	if (sbx_attach_in_root(tree, bundle, name, kind, true, err) < 0)
+		return sbx_error_wrap(err, "staging: mounting on %s", name);
+	return 0;
 }
 
 static const char *etc_file_text(const struct sbx_etc_files *etc, const char *name)
@@ -370,7 +354,11 @@ static int attach_root(struct sandbox *sb, int staging, int bundle, struct sbx_e
 	cleanup_close int clone = -1;
 	unsigned int flags = 0;
 
-	if (root < 0 || sbx_complete_root(staging, &root, sb->opts, &sb->src, &flags, err) < 0)
+	if (root < 0 || sbx_complete_root_for_gofer(staging, &root, sb->opts, &sb->src, &flags, err) < 0)
+		return -1;
+	/* gVisor would follow a link there, and make a missing target in a
+	 * host directory: refused here, as the native setup refuses them. */
+	if (sbx_check_mount_targets(root, sb->opts, &sb->src, err) < 0)
 		return -1;
 	if (flags && sbx_sync_send_value(sb->sync_fd, SBX_MSG_ROOT, (int)flags) < 0)
 		return sbx_fail(err, errno, "telling sbx about the overlay");
@@ -517,6 +505,31 @@ static bool crash_lacked_threads(const char *line)
 	return strstr(line, "resource temporarily unavailable") != NULL || strstr(line, "errno=11") != NULL;
 }
 
+/* gVisor's PATH search found nothing: said as the native init says it
+ * (127, the name, the image or rootfs, the PATH). */
+static bool command_not_found(const char *msg, const char *origin, struct sbx_error *err)
+{
+	static const char name_at[] = "error finding executable \"", path_at[] = " in PATH [";
+	const char *name = strstr(msg, name_at), *name_end, *path, *path_end;
+	char dirs[1024];
+
+	if (name == NULL || strstr(msg, "no such file or directory") == NULL)
+		return false;
+	name += sizeof(name_at) - 1;
+	name_end = strchr(name, '"');
+	path = name_end != NULL ? strstr(name_end, path_at) : NULL;
+	path_end = path != NULL ? strchr(path, ']') : NULL;
+	if (path_end == NULL)
+		return false;
+	path += sizeof(path_at) - 1;
+	snprintf(dirs, sizeof(dirs), "%.*s", (int)(path_end - path), path);
+	for (char *sp = strchr(dirs, ' '); sp != NULL; sp = strchr(sp, ' '))
+		*sp = ':';
+	sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "command not found in the sandbox: %.*s (%s has none on PATH=%s)",
+			(int)(name_end - name), name, origin, dirs);
+	return true;
+}
+
 /* runsc run exits with the container's status, 128+N for a signal N, and
  * 128 for a failure of its own (which its log then holds).  When gVisor's
  * sandbox (the sentry) crashes, runsc run exits with the sandbox process's
@@ -526,16 +539,18 @@ static bool crash_lacked_threads(const char *line)
  * the run's end, with the signal. */
 static int final_status(const struct sbx_init_config *c, int wstatus, struct sbx_error *err)
 {
+	const struct sandbox *sb = c->backend;
 	char msg[SBX_ERROR_MSG_MAX];
 	int code;
 
-	(void)c;
 	if (!WIFEXITED(wstatus))
 		return wstatus;
 	code = WEXITSTATUS(wstatus);
 	if (code == 128 && runsc_last_error(msg, sizeof(msg))) {
 		bool load = strstr(msg, "failed to load") != NULL;
 
+		if (command_not_found(msg, sb->command_origin, err))
+			return -1;
 		sbx_fail(err, 0, "runsc: %s", msg);
 		err->status = load && strstr(msg, "no such file") ? SBX_EXIT_NOTFOUND
 			      : load && strstr(msg, "permission denied") ? SBX_EXIT_NOEXEC
@@ -579,6 +594,10 @@ static int run_runsc(struct sandbox *sb, struct sbx_error *err)
 	};
 
 	runsc_argv(sb, argv);
+	/* Before the init blanks sbx's arguments, where a --rootfs path
+	 * lives. */
+	snprintf(sb->command_origin, sizeof(sb->command_origin), "%s %s", init.image ? "image" : "rootfs",
+		 init.image ? init.image : init.rootfs);
 	/* The filter needs it, and nothing runsc runs gains privileges. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return sbx_fail(err, errno, "PR_SET_NO_NEW_PRIVS");
@@ -627,6 +646,9 @@ void sbx_runsc_record_layers(const struct sandbox *sb, struct sbx_result *res)
 	if (sb->spec.network_namespace)
 		sbx_result_add_layer(res, "network-namespace");
 	sbx_result_add_layer(res, sb->spec.root_readonly ? "read-only-rootfs" : "writable-root-overlay");
+	/* The tree gVisor's gofer serves: the same overlay as natively. */
+	if (res->root_flags & SBX_ROOT_POINTS_MADE)
+		sbx_result_add_layer(res, "mount-points-overlay");
 	sbx_result_add_layer(res, "pid-namespace");
 	sbx_result_add_layer(res, "clean-environment");
 	sbx_result_add_layer(res, "no-capabilities");

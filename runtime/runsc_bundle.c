@@ -495,6 +495,19 @@ static void gen_args(yajl_gen g, const struct sbx_seccomp_rule *r)
 	yajl_gen_array_close(g);
 }
 
+/* A syscall's name, and the other name this runsc knows it by (its table
+ * predates the kernel's name; it ignores a name it does not know, and the
+ * syscall then meets the default action). */
+static void gen_name(yajl_gen g, const char *name)
+{
+	static const char *const gvisor_names[][2] = { { "pselect6", "pselect" } };
+
+	sbx_json_gen_str(g, NULL, name);
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(gvisor_names); i++)
+		if (strcmp(name, gvisor_names[i][0]) == 0)
+			sbx_json_gen_str(g, NULL, gvisor_names[i][1]);
+}
+
 /* One OCI entry for the rules from one profile entry that rank together
  * and follow each other; returns how many it took from ORDER. */
 static size_t gen_entry(yajl_gen g, const struct translation *t, const size_t *order, const enum rule_rank *rank,
@@ -507,7 +520,7 @@ static size_t gen_entry(yajl_gen g, const struct translation *t, const size_t *o
 	sbx_json_gen_key(g, "names");
 	yajl_gen_array_open(g);
 	while (taken < n && rules[order[taken]].entry == first->entry && rank[order[taken]] == rank[order[0]])
-		sbx_json_gen_str(g, NULL, rules[order[taken++]].name);
+		gen_name(g, rules[order[taken++]].name);
 	yajl_gen_array_close(g);
 	gen_action(g, t, "action", "errnoRet", first->action);
 	gen_args(g, first);

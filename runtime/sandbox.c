@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -277,7 +276,13 @@ static int child_main(struct sandbox *sb)
 	sbx_closep(&sb->cg.parentfd);
 
 	if ((sb->runtime == SBX_RUNTIME_RUNSC ? sbx_runsc_setup(sb, &err) : setup_sandbox(sb, &err)) < 0) {
+		struct sbx_msg start;
+		struct sbx_error ignored = { 0 };
+
 		sbx_sync_send(sb->sync_fd, SBX_MSG_ERROR, &err);
+		/* sbx sends start without waiting for the setup: left unread,
+		 * it would reset the socket, and the error with it. */
+		(void)sbx_sync_recv(sb->sync_fd, &start, NULL, &ignored);
 		_exit(err.status ? err.status : SBX_EXIT_FAILURE);
 	}
 	_exit(SBX_EXIT_FAILURE);
@@ -434,21 +439,6 @@ static int prepare_limits(struct sandbox *sb, int64_t ws_uid, struct sbx_error *
 	return 0;
 }
 
-/* Whether the image's tree has a /workspace directory: without -w a
- * scratch one is mounted there. */
-static bool root_has_workspace(const struct sbx_run_options *o)
-{
-	struct stat st;
-
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/workspace", o->rootfs);
-	if (fstatat(o->rootfs_fd >= 0 ? o->rootfs_fd : AT_FDCWD, o->rootfs_fd >= 0 ? "workspace" : path, &st,
-		    AT_SYMLINK_NOFOLLOW) < 0)
-		return false;
-	return S_ISDIR(st.st_mode);
-}
-
 /* --runtime: auto picks runsc when it is installed and this caller can
  * run it.  The reason goes to -v and to the JSON. */
 static int choose_runtime(struct sandbox *sb, struct sbx_error *err)
@@ -497,7 +487,6 @@ static int build_spec(struct sandbox *sb, struct sbx_error *err)
 	struct sbx_spec_host host = {
 		.stdin_is_tty = isatty(STDIN_FILENO),
 		.term = getenv("TERM"),
-		.root_has_workspace = root_has_workspace(sb->opts),
 	};
 
 	if (sbx_spec_build(sb->opts, &host, &sb->spec, err) < 0)

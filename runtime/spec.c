@@ -60,8 +60,7 @@ static void add_tmpfs(struct sbx_spec *spec, const char *destination, uint64_t s
 
 /* The file systems every sandbox gets, in the order the native setup
  * mounts them: the workspace, /tmp, /dev/shm, /proc, /sys. */
-static void add_standard_mounts(struct sbx_spec *spec, const struct sbx_run_options *o,
-				const struct sbx_spec_host *host)
+static void add_standard_mounts(struct sbx_spec *spec, const struct sbx_run_options *o)
 {
 	struct sbx_spec_mount *m;
 
@@ -69,9 +68,10 @@ static void add_standard_mounts(struct sbx_spec *spec, const struct sbx_run_opti
 		m = add_mount(spec, "/workspace", "bind");
 		m->source = o->workspace;
 		m->origin = SBX_SPEC_MOUNT_WORKSPACE;
-	} else if (host->root_has_workspace || o->writable_root) {
-		/* A writable place to start in, the sandbox user's (a writable
-		 * root gets the directory made). */
+	} else {
+		/* A writable place to start in, the sandbox user's: on the
+		 * tree's /workspace, or on the one sbx_complete_root makes when
+		 * the tree lacks it, as the native setup does. */
 		add_tmpfs(spec, "/workspace", o->tmp_size, 0755, true);
 	}
 	add_tmpfs(spec, "/tmp", o->tmp_size, 01777, false);
@@ -135,7 +135,7 @@ int sbx_spec_build(const struct sbx_run_options *o, const struct sbx_spec_host *
 	spec->no_new_privileges = true;
 	spec->hostname = o->hostname;
 	spec->network_namespace = o->network == SBX_NETWORK_NONE;
-	add_standard_mounts(spec, o, host);
+	add_standard_mounts(spec, o);
 	add_extra_mounts(spec, o);
 	spec->cwd = working_directory(o, spec);
 	spec->memory_limit = o->limits.memory_bytes;

@@ -81,12 +81,10 @@ struct sbx_spec {
 };
 
 /* What the builder needs to know of the world: whether stdin is a
- * terminal (for --tty auto), the caller's TERM, and whether the image's
- * tree has a /workspace (a scratch one is mounted there without -w). */
+ * terminal (for --tty auto) and the caller's TERM. */
 struct sbx_spec_host {
 	bool stdin_is_tty;
 	const char *term;
-	bool root_has_workspace;
 };
 
 /* Fill SPEC from OPTS (the options with the image's config applied).

@@ -15,7 +15,7 @@
 	int argv##_r = sbx_parse_run_options(NARGS(__VA_ARGS__), argv, o, e)
 #define PARSE(o, e, ...) sbx_parse_run_options(NARGS(__VA_ARGS__), ARGS(__VA_ARGS__), o, e)
 
-static const struct sbx_spec_host no_tty = { .stdin_is_tty = false, .term = "xterm", .root_has_workspace = true };
+static const struct sbx_spec_host no_tty = { .stdin_is_tty = false, .term = "xterm" };
 
 static const char *env_get(char *const *env, const char *key)
 {
@@ -112,14 +112,15 @@ static void test_working_directory(void)
 	struct sbx_run_options o;
 	struct sbx_error err = { 0 };
 	struct sbx_spec s;
-	struct sbx_spec_host bare = { .root_has_workspace = false };
+	struct sbx_spec_host bare = { .stdin_is_tty = false };
 
-	/* No -w and no /workspace in the image: no scratch, the root. */
+	/* No -w and no /workspace in the image: the scratch one all the
+	 * same, on the point sbx_complete_root makes, as natively. */
 	PARSE_INTO(a3, &o, &err, "--rootfs", "/r", "true");
 	CHECK(a3_r == 0);
 	CHECK(sbx_spec_build(&o, &bare, &s, &err) == 0);
-	CHECK(sbx_spec_find_mount(&s, "/workspace") == NULL);
-	CHECK_STR(s.cwd, "/");
+	CHECK(sbx_spec_find_mount(&s, "/workspace") != NULL);
+	CHECK_STR(s.cwd, "/workspace");
 	sbx_spec_free(&s);
 	/* The image's WorkingDir without -w. */
 	o.workdir = "/srv/app";
