@@ -253,6 +253,13 @@ static int check_sources(const struct sandbox *sb, int64_t ws_gid, struct sbx_er
 				   "runsc's gofer could not write it without holding that group; chgrp it to the "
 				   "owner's group or run with --runtime native",
 				o->workspace, (long long)ws_gid);
+	/* This runsc does not make a missing working directory, and every
+	 * tmpfs of gVisor's starts empty. */
+	if (o->workspace == NULL && o->workdir != NULL &&
+	    sbx_point_home(o, o->n_mounts, o->workdir, false) == SBX_HOME_SBX_TMPFS)
+		return sbx_fail(err, 0, "the image's WorkingDir %s lies inside a tmpfs of the sandbox, where this "
+				   "runsc cannot start a command (it does not make a missing working directory); "
+				   "give -w, or run with --runtime native", o->workdir);
 	/* This runsc mounts files only onto files that exist: not onto a
 	 * point sbx would make in one of its tmpfs mounts. */
 	for (size_t i = 0; i < o->n_mounts; i++) {
