@@ -403,6 +403,29 @@ static bool runsc_last_error(char *out, size_t len)
 	return found;
 }
 
+/* The command's name, copied before the init takes sbx's argv for its own
+ * name (the spec's args point into it). */
+static char command_name[256];
+
+/* runsc's failure to start the command, in native's words and codes
+ * (command.c): 127 for a command not found (a path, or none on PATH), 126
+ * for one it cannot execute; 125 for any other failure of runsc's. */
+static void command_failure(const char *name, const char *msg, struct sbx_error *err)
+{
+	bool load = strstr(msg, "failed to load") != NULL;
+	bool search = strstr(msg, "error finding executable") != NULL;
+	bool missing = strstr(msg, "no such file") != NULL || strstr(msg, "not a directory") != NULL;
+
+	if (search && missing)
+		sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "command not found in the sandbox: %s (runsc: %s)", name, msg);
+	else if (load && missing)
+		sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "%s: not found in the sandbox (runsc: %s)", name, msg);
+	else if (load || search)
+		sbx_fail_status(err, SBX_EXIT_NOEXEC, 0, "cannot execute %s in the sandbox (runsc: %s)", name, msg);
+	else
+		sbx_fail(err, 0, "runsc: %s", msg);
+}
+
 /* runsc run exits with the container's status, 128+N for a signal N, and
  * 128 for a failure of its own (which its log then holds). */
 static int final_status(const struct sbx_init_config *c, int wstatus, struct sbx_error *err)
@@ -415,12 +438,7 @@ static int final_status(const struct sbx_init_config *c, int wstatus, struct sbx
 		return wstatus;
 	code = WEXITSTATUS(wstatus);
 	if (code == 128 && runsc_last_error(msg, sizeof(msg))) {
-		bool load = strstr(msg, "failed to load") != NULL;
-
-		sbx_fail(err, 0, "runsc: %s", msg);
-		err->status = load && strstr(msg, "no such file") ? SBX_EXIT_NOTFOUND
-			      : load && strstr(msg, "permission denied") ? SBX_EXIT_NOEXEC
-			      : SBX_EXIT_FAILURE;
+		command_failure(command_name, msg, err);
 		return -1;
 	}
 	if (code > 128 && code < 128 + 65)
@@ -452,6 +470,7 @@ static int run_runsc(struct sandbox *sb, struct sbx_error *err)
 	};
 
 	runsc_argv(sb, argv);
+	snprintf(command_name, sizeof(command_name), "%s", sb->spec.args[0]);
 	/* The filter needs it, and nothing runsc runs gains privileges. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return sbx_fail(err, errno, "PR_SET_NO_NEW_PRIVS");
