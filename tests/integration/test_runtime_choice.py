@@ -1,0 +1,261 @@
+"""--runtime auto|native|runsc: which backend runs, why, and that a runsc run
+leaves nothing behind.
+
+auto picks runsc when it is on PATH and usable by the caller (root, or a
+caller with a subordinate range), native otherwise; the JSON result says
+which (runtime) and why (runtime_reason).  --runtime runsc that cannot run
+fails with 125 and the reason.  Under runsc sbx keeps the bundle and
+runsc's state on a tmpfs of its own mount namespace and runs runsc as the
+init of its own pid namespace: after a normal exit, a timeout or a SIGKILL
+of sbx no process of the run, mount, /tmp or /run entry, or runsc state
+(`runsc list`) is left on the host."""
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import MODE, SBX, host_mounts, new_tmp_entries, run
+
+RUNSC = shutil.which("runsc")
+# Whether this caller can run runsc: root, or a caller with a range.
+USABLE = MODE in ("root", "subuid")
+
+
+def need_runsc():
+    if RUNSC is None:
+        pytest.skip("SKIP: runsc is not installed (Debian: apt-get install runsc): nothing to hand off to")
+
+
+def need_usable_runsc():
+    need_runsc()
+    if not USABLE:
+        pytest.skip("SKIP: this caller has no subordinate range: runsc cannot run (see the nosub tests)")
+
+
+def choice(rootfs, *opts, env=None):
+    """Run /bin/true with OPTS; returns (process, runtime, runtime_reason)."""
+    rfd, wfd = os.pipe()
+    try:
+        r = run(rootfs, "/bin/true", opts=["--json-fd", str(wfd), *opts], pass_fds=(wfd,), env=env)
+    finally:
+        os.close(wfd)
+    with os.fdopen(rfd) as f:
+        text = f.read()
+    res = json.loads(text) if text else {}
+    return r, res.get("runtime"), res.get("runtime_reason")
+
+
+def env_without_runsc(tmp_path):
+    """The caller's environment with a PATH of one empty directory: no
+    runsc (sbx finds newuidmap/newgidmap in the system directories)."""
+    d = tmp_path / "path"
+    d.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(d, 0o755)
+    env = dict(os.environ)
+    env["PATH"] = str(d)
+    return env
+
+
+# ---- the choice --------------------------------------------------------------
+
+def test_auto_picks_runsc_when_installed_and_usable(rootfs):
+    need_usable_runsc()
+    r, runtime, reason = choice(rootfs, "--runtime", "auto")
+    assert r.returncode == 0, r.stderr
+    assert runtime == "runsc", (runtime, reason)
+    assert reason == f"runsc is installed and usable: {RUNSC}", reason
+    v = run(rootfs, "/bin/true", opts=["--runtime", "auto", "-v"])
+    assert v.returncode == 0 and f"sbx: runtime: runsc (runsc is installed and usable: {RUNSC})" in v.stderr, v.stderr
+    r, runtime, reason = choice(rootfs, "--runtime", "native")
+    assert r.returncode == 0 and runtime == "native", (runtime, reason, r.stderr)
+
+
+def test_auto_picks_native_when_runsc_is_not_on_path(rootfs, tmp_path):
+    env = env_without_runsc(tmp_path)
+    r, runtime, reason = choice(rootfs, "--runtime", "auto", env=env)
+    assert r.returncode == 0, r.stderr
+    assert runtime == "native" and reason == "runsc is not installed (not on PATH)", (runtime, reason)
+    # forced, it fails before the command with the reason and what to do
+    r = run(rootfs, "/bin/true", opts=["--runtime", "runsc"], env=env)
+    assert r.returncode == 125, r.stderr
+    assert r.stderr.splitlines() == ["sbx: --runtime runsc: runsc is not installed (not on PATH) (install gVisor "
+                                     "(Debian: apt-get install runsc), or run with --runtime native)"], r.stderr
+
+
+def subid_ranges(path):
+    out = []
+    with open(path) as f:
+        for line in f:
+            fields = line.strip().split(":")
+            if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                out.append((int(fields[1]), int(fields[1]) + int(fields[2])))
+    return out
+
+
+def test_without_a_range_auto_is_native_and_runsc_names_the_subuid_line(rootfs):
+    if MODE != "nosub":
+        pytest.skip("a caller without a subordinate range: the nosub mode")
+    need_runsc()
+    user = pwd.getpwuid(os.getuid()).pw_name
+    r, runtime, reason = choice(rootfs, "--runtime", "auto")
+    assert r.returncode == 0, r.stderr
+    assert runtime == "native", (runtime, reason)
+    assert reason == f"runsc needs a range of subordinate ids and {user} has none in /etc/subuid and /etc/subgid"
+    r = run(rootfs, "/bin/true", opts=["--runtime", "runsc"])
+    assert r.returncode == 125, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    m = re.search(rf"add the line '{re.escape(user)}:(\d+):65536' to /etc/subuid and to /etc/subgid", r.stderr)
+    assert m, r.stderr
+    start = int(m.group(1))
+    assert f"usermod --add-subuids {start}-{start + 65535} --add-subgids {start}-{start + 65535} {user}" in r.stderr
+    # a line that can be added as it is: clear of every range already given
+    for path in ("/etc/subuid", "/etc/subgid"):
+        for lo, hi in subid_ranges(path):
+            assert start + 65536 <= lo or hi <= start, (path, lo, hi, start)
+
+
+# ---- nothing left behind -------------------------------------------------------
+
+# Runs sbx as its child, as a child subreaper: every process of the run that
+# outlives sbx is reparented to it, whatever namespace it is in.  ARGV[1] is
+# "exit" (wait for sbx) or "kill" (SIGKILL sbx once runsc's sandbox runs);
+# prints, as JSON, sbx's status and the processes of the run left 5 s later
+# (then killed).
+REAPER = r"""
+import ctypes, json, os, signal, subprocess, sys, time
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+how, argv = sys.argv[1], sys.argv[2:]
+import tempfile
+errf = tempfile.TemporaryFile()  # not a pipe: a process left holding it must not block the read
+p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errf)
+ident = f"sbx-{p.pid}-"
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return None
+
+def ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+def of_the_run():
+    pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
+    return {pid: cmdline(pid) for pid in pids
+            if pid != p.pid and (ppid(pid) == os.getpid() or ident in (cmdline(pid) or ""))}
+
+seen = False
+if how == "kill":
+    deadline = time.time() + 20
+    while time.time() < deadline and p.poll() is None:
+        if any(ident in c and "boot" in c for c in of_the_run().values() if c):
+            seen = True
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)
+    p.kill()
+rc = p.wait()
+errf.seek(0)
+err = errf.read().decode(errors="replace")
+deadline = time.time() + 5
+left = of_the_run()
+while left and time.time() < deadline:
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+    time.sleep(0.05)
+    left = {pid: c for pid, c in of_the_run().items() if c}  # zombies have no command line
+for pid in left:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+print(json.dumps({"rc": rc, "seen": seen, "id": ident, "stderr": err, "left": left}))
+"""
+
+
+def runsc_state_dirs():
+    """Where runsc keeps its state by default, for root and rootless."""
+    dirs = ["/run/runsc", "/var/run/runsc", os.path.expanduser("~/.local/share/runsc"),
+            os.path.expanduser("~/.local/state/runsc"), f"/run/user/{os.getuid()}/runsc"]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        dirs.append(os.path.join(os.environ["XDG_RUNTIME_DIR"], "runsc"))
+    return dirs
+
+
+def state_snapshot():
+    out = {}
+    for d in runsc_state_dirs():
+        try:
+            out[d] = sorted(os.listdir(d))
+        except OSError:
+            out[d] = None
+    return out
+
+
+def runsc_list_ids():
+    """The containers `runsc list` knows in each default state directory."""
+    ids = []
+    for d in runsc_state_dirs():
+        if os.path.isdir(d):
+            r = subprocess.run([RUNSC, "--root", d, "list", "-q"], capture_output=True, text=True, timeout=30)
+            ids += r.stdout.split()
+    return ids
+
+
+def run_dir_entries():
+    try:
+        return set(os.listdir("/run"))
+    except OSError:
+        return set()
+
+
+def check_nothing_left(rootfs, how, *args, expect_rc):
+    need_usable_runsc()
+    mounts, tmp, run_before, state = host_mounts(), set(os.listdir("/tmp")), run_dir_entries(), state_snapshot()
+    out = subprocess.run([sys.executable, "-c", REAPER, how, SBX, "run", "--runtime", "runsc", "--rootfs",
+                          str(rootfs), *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["rc"] == expect_rc, res
+    if how == "kill":
+        assert res["seen"], f"runsc's sandbox ({res['id']}*) never seen running: {res}"
+    assert res["left"] == {}, f"processes of the run left behind: {res['left']}"
+    ident = res["id"]
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    assert [l for l in ps.splitlines() if ident in l] == []
+    assert host_mounts() == mounts
+    # others' runs may add to /tmp and /run meanwhile: what this run could leave
+    ours = lambda names: {n for n in names if n in ("bundle", "state", "runsc.log", "runsc") or ident in n}
+    assert ours(new_tmp_entries(tmp)) == set()
+    assert ours(run_dir_entries() - run_before) == set()
+    assert state_snapshot() == state
+    assert [i for i in runsc_list_ids() if i.startswith(ident)] == []
+
+
+def test_nothing_left_after_a_normal_exit(rootfs):
+    check_nothing_left(rootfs, "exit", "--", "/bin/true", expect_rc=0)
+
+
+def test_nothing_left_after_a_timeout(rootfs):
+    check_nothing_left(rootfs, "exit", "--timeout", "1", "--kill-grace", "0.5", "--", "/bin/sleep", "30",
+                       expect_rc=124)
+
+
+def test_nothing_left_after_sigkill_of_sbx(rootfs):
+    check_nothing_left(rootfs, "kill", "--", "/bin/sleep", "60", expect_rc=-9)
