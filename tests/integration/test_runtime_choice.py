@@ -15,12 +15,11 @@ import pwd
 import re
 import shutil
 import subprocess
-import sys
-import time
 
 import pytest
 
-from conftest import MODE, SBX, host_mounts, new_tmp_entries, run
+from conftest import MODE, new_tmp_entries, run
+from test_supervision import mounts_beside, run_reaped
 
 RUNSC = shutil.which("runsc")
 # Whether this caller can run runsc: root, or a caller with a range.
@@ -123,72 +122,6 @@ def test_without_a_range_auto_is_native_and_runsc_names_the_subuid_line(rootfs):
 
 # ---- nothing left behind -------------------------------------------------------
 
-# Runs sbx as its child, as a child subreaper: every process of the run that
-# outlives sbx is reparented to it, whatever namespace it is in.  ARGV[1] is
-# "exit" (wait for sbx) or "kill" (SIGKILL sbx once runsc's sandbox runs);
-# prints, as JSON, sbx's status and the processes of the run left 5 s later
-# (then killed).
-REAPER = r"""
-import ctypes, json, os, signal, subprocess, sys, time
-ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-how, argv = sys.argv[1], sys.argv[2:]
-import tempfile
-errf = tempfile.TemporaryFile()  # not a pipe: a process left holding it must not block the read
-p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errf)
-ident = f"sbx-{p.pid}-"
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return None
-
-def ppid(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-def of_the_run():
-    pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
-    return {pid: cmdline(pid) for pid in pids
-            if pid != p.pid and (ppid(pid) == os.getpid() or ident in (cmdline(pid) or ""))}
-
-seen = False
-if how == "kill":
-    deadline = time.time() + 20
-    while time.time() < deadline and p.poll() is None:
-        if any(ident in c and "boot" in c for c in of_the_run().values() if c):
-            seen = True
-            break
-        time.sleep(0.02)
-    time.sleep(0.2)
-    p.kill()
-rc = p.wait()
-errf.seek(0)
-err = errf.read().decode(errors="replace")
-deadline = time.time() + 5
-left = of_the_run()
-while left and time.time() < deadline:
-    while True:
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                break
-        except ChildProcessError:
-            break
-    time.sleep(0.05)
-    left = {pid: c for pid, c in of_the_run().items() if c}  # zombies have no command line
-for pid in left:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-print(json.dumps({"rc": rc, "seen": seen, "id": ident, "stderr": err, "left": left}))
-"""
-
-
 def runsc_state_dirs():
     """Where runsc keeps its state by default, for root and rootless."""
     dirs = ["/run/runsc", "/var/run/runsc", os.path.expanduser("~/.local/share/runsc"),
@@ -227,19 +160,16 @@ def run_dir_entries():
 
 def check_nothing_left(rootfs, how, *args, expect_rc):
     need_usable_runsc()
-    mounts, tmp, run_before, state = host_mounts(), set(os.listdir("/tmp")), run_dir_entries(), state_snapshot()
-    out = subprocess.run([sys.executable, "-c", REAPER, how, SBX, "run", "--runtime", "runsc", "--rootfs",
-                          str(rootfs), *args], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    res = json.loads(out.stdout)
+    mounts, tmp, run_before, state = mounts_beside(rootfs), set(os.listdir("/tmp")), run_dir_entries(), state_snapshot()
+    res = run_reaped(how, "run", "--runtime", "runsc", "--rootfs", str(rootfs), *args)
     assert res["rc"] == expect_rc, res
-    if how == "kill":
+    if how == "kill-at-boot":
         assert res["seen"], f"runsc's sandbox ({res['id']}*) never seen running: {res}"
     assert res["left"] == {}, f"processes of the run left behind: {res['left']}"
     ident = res["id"]
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     assert [l for l in ps.splitlines() if ident in l] == []
-    assert host_mounts() == mounts
+    assert mounts_beside(rootfs) == mounts
     # others' runs may add to /tmp and /run meanwhile: what this run could leave
     ours = lambda names: {n for n in names if n in ("bundle", "state", "runsc.log", "runsc") or ident in n}
     assert ours(new_tmp_entries(tmp)) == set()
@@ -258,4 +188,4 @@ def test_nothing_left_after_a_timeout(rootfs):
 
 
 def test_nothing_left_after_sigkill_of_sbx(rootfs):
-    check_nothing_left(rootfs, "kill", "--", "/bin/sleep", "60", expect_rc=-9)
+    check_nothing_left(rootfs, "kill-at-boot", "--", "/bin/sleep", "60", expect_rc=-9)
