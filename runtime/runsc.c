@@ -292,6 +292,67 @@ static int attach_root(struct sandbox *sb, int staging, int bundle, struct sbx_e
 	return 0;
 }
 
+static bool is_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* The host directory that holds the target of mount I (the workspace or
+ * an earlier --bind/--ro-bind), and the target's path inside it. */
+static int host_holder(const struct sandbox *sb, size_t i, const char **rel)
+{
+	const struct sbx_run_options *o = sb->opts;
+	const char *dst = o->mounts[i].dst;
+	int tree = -1;
+
+	if (o->workspace != NULL && is_below(dst, "/workspace")) {
+		tree = sb->src.workspace;
+		*rel = dst + strlen("/workspace") + 1;
+	}
+	for (size_t j = 0; j < i; j++)
+		if (o->mounts[j].kind != SBX_MOUNT_TMPFS && is_below(dst, o->mounts[j].dst)) {
+			tree = sb->src.mounts[j];
+			*rel = dst + strlen(o->mounts[j].dst) + 1;
+		}
+	return tree;
+}
+
+/* Native's rule (layout.c): a target below a host directory must exist
+ * there, sbx never makes it.  runsc would make it, through its gofer, in
+ * the host's directory: checked here first, in native's words. */
+static int check_targets_in_host_dirs(const struct sandbox *sb, struct sbx_error *err)
+{
+	const struct sbx_run_options *o = sb->opts;
+
+	for (size_t i = 0; i < o->n_mounts; i++) {
+		const struct sbx_mount_spec *m = &o->mounts[i];
+		const char *opt = m->kind == SBX_MOUNT_TMPFS ? "--tmpfs" : m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind";
+		enum sbx_target_kind kind = SBX_TARGET_DIR;
+		const char *rel = NULL;
+		cleanup_close int target = -1;
+		int holder;
+
+		if (sbx_point_home(o, i, m->dst, false) != SBX_HOME_HOST)
+			continue;
+		holder = host_holder(sb, i, &rel);
+		if (holder < 0)
+			continue;
+		if (m->kind != SBX_MOUNT_TMPFS && sbx_tree_kind(sb->src.mounts[i], &kind, err) < 0)
+			return -1;
+		target = sbx_open_in_root(holder, rel, kind, err);
+		if (target < 0) {
+			sbx_error_wrap(err, "%s %s", opt, m->dst);
+			if (err->err == ENOENT)
+				return sbx_error_hint(err, "a target below a --bind or --ro-bind directory or the -w "
+							   "workspace must exist there: sbx never writes the host's directories");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Step 3: the bundle, on the staging tmpfs: the root, the clones and
  * files where sbx_runsc_prepare said they would be, and its config. */
 static int write_bundle(struct sandbox *sb, struct sbx_error *err)
@@ -299,7 +360,7 @@ static int write_bundle(struct sandbox *sb, struct sbx_error *err)
 	cleanup_close int staging = sbx_mount_staging(err);
 	cleanup_close int bundle = -1;
 
-	if (staging < 0)
+	if (staging < 0 || check_targets_in_host_dirs(sb, err) < 0)
 		return -1;
 	if (mkdirat(staging, "bundle", 0700) < 0)
 		return sbx_fail(err, errno, "making the bundle's directory");
@@ -376,21 +437,44 @@ static void forward_signal(const struct sbx_init_config *c, pid_t command, int s
 	/* Reaped with the other orphans. */
 }
 
+/* The next record of runsc's JSON log at *CURSOR, its length in *LEN:
+ * runsc's processes write the log each at an offset of its own, so a
+ * record may follow another on the same line ("}{") as well as on the
+ * next. */
+static const char *next_record(const char **cursor, size_t *len)
+{
+	const char *rec = *cursor;
+	const char *joined;
+
+	rec += strspn(rec, "\n");
+	if (*rec == '\0')
+		return NULL;
+	*len = strcspn(rec, "\n");
+	joined = strstr(rec, "}{\"");
+	if (joined != NULL && (size_t)(joined - rec) < *len)
+		*len = (size_t)(joined - rec) + 1;
+	*cursor = rec + *len;
+	return rec;
+}
+
 /* The message of runsc's last error in its JSON log, into OUT. */
 static bool runsc_last_error(char *out, size_t len)
 {
 	struct sbx_error ignored = { 0 };
 	cleanup_free char *log = NULL;
-	char *save = NULL;
+	const char *cursor;
+	size_t n = 0;
 	bool found = false;
 
 	if (sbx_read_file(LOG, 1 << 20, &log, &ignored) < 0)
 		return false;
-	for (char *line = strtok_r(log, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+	cursor = log;
+	for (const char *rec = next_record(&cursor, &n); rec != NULL; rec = next_record(&cursor, &n)) {
+		cleanup_free char *line = strndup(rec, n);
 		sbx_json *doc = NULL;
 		const char *level, *msg;
 
-		if (sbx_json_parse(line, "runsc's log", &doc, &ignored) < 0)
+		if (line == NULL || sbx_json_parse(line, "runsc's log", &doc, &ignored) < 0)
 			continue;
 		level = sbx_json_string(sbx_json_get(doc, "level"));
 		msg = sbx_json_string(sbx_json_get(doc, "msg"));
