@@ -191,9 +191,12 @@ def test_setup_failure_in_json(rootfs, tmp_path):
     # directories, so the setup fails in the sandbox's child.
     ws = tmp_path / "ws"
     ws.mkdir()
+    if os.geteuid() == 0:  # a workspace the sandbox user owns: it could make the target (runsc's gofer did)
+        os.chown(ws, 4242, 4242)
     r, res = run_json(rootfs, "true", opts=["-w", str(ws), "--bind", f"{tmp_path}:/workspace/no/such/dir"])
     assert r.returncode == 125 and "/workspace/no/such/dir" in res["setup_error"], res
     assert res["layers"] == []
+    assert list(ws.iterdir()) == []
     r, res = run_json(tmp_path / "missing", "true")
     assert r.returncode == 125 and "--rootfs" in res["setup_error"]
 
