@@ -391,14 +391,21 @@ def test_interactive_shell(rootfs):
     t.expect("$ ")
     t.send("echo $((6*7)); tty\n")
     t.expect("42")
-    t.expect("/dev/pts/0")
+    if RUNTIME == "runsc":
+        # gVisor's console is the host's terminal passed in ("host:[1]" in
+        # its /proc), which ttyname cannot name: a terminal all the same
+        t.expect("not a tty")
+        t.send("[ -t 0 ] && echo is-a-terminal\n")
+        t.expect("is-a-terminal")
+    else:
+        t.expect("/dev/pts/0")
     # Ctrl-C reaches the foreground job inside.
     t.send("sleep 100\n")
     time.sleep(0.3)
     start = time.time()
     t.send("\x03")
-    t.send("echo after-interrupt\n")
-    t.expect("after-interrupt\r\n")
+    t.send("echo after-$((6*7))\n")  # not the echo of the typed line: its output
+    t.expect("after-42\r\n")
     assert time.time() - start < 5
     t.resize(33, 111)
     time.sleep(0.2)
@@ -426,15 +433,27 @@ def test_tiocsti_never_reaches_the_callers_terminal(rootfs):
     sandbox's terminal only; without one there is no terminal to push to."""
     t = Tty([SBX, "run", "--seccomp", "unconfined", "--rootfs", str(rootfs), "--", "sh", "-c",
              "for fd in 0 1 2 tty; do /bin/sbx-probe tiocsti 'echo PWNED' $fd; done; sleep 0.2"])
-    # Negative control: inside, the pushes work (on the sandbox's own pty).
-    assert re.search(rb"ok pushed=[1-9]", t.expect("pushed="))
+    if RUNTIME == "runsc":
+        # gVisor implements no TIOCSTI on the terminal it is given: refused
+        # inside, so the negative control cannot be made; nothing reaches
+        # the caller's terminal all the same (input_pending below)
+        assert b"pushed=0 errno=ENOTTY" in t.expect("pushed=")
+    else:
+        # Negative control: inside, the pushes work (on the sandbox's own pty).
+        assert re.search(rb"ok pushed=[1-9]", t.expect("pushed="))
     assert t.close() == 0
     assert t.input_pending() == 0
     # Without a terminal (--no-tty) the command has no controlling tty.
     t = Tty([SBX, "run", "--seccomp", "unconfined", "--no-tty", "--rootfs", str(rootfs), "--", "sh", "-c",
              "/bin/sbx-probe tiocsti 'echo PWNED' 0; /bin/sbx-probe tiocsti x tty"])
     assert t.close() in (0, 1)
-    assert b"pushed=0 errno=EPERM" in t.expect("errno=")
+    if RUNTIME == "runsc":
+        # gVisor: the caller's terminal is a plain host file inside (no TIOCSTI
+        # on it) and there is no controlling terminal (/dev/tty: EIO)
+        out = t.expect("EIO")
+        assert b"pushed=0 errno=ENOTTY" in out and b"err 5 EIO" in out, out
+    else:
+        assert b"pushed=0 errno=EPERM" in t.expect("errno=")
     assert t.input_pending() == 0
 
 
@@ -449,7 +468,12 @@ def test_a_reader_going_away_does_not_kill_the_run(rootfs):
     r = subprocess.run([SBX, "run", "--rootfs", str(rootfs), "--", "/bin/sbx-probe", "flood", "1m"],
                        stdout=wfd, stderr=subprocess.PIPE, timeout=60)
     os.close(wfd)
-    assert r.returncode == 128 + signal.SIGPIPE
+    if RUNTIME == "runsc":
+        # gVisor's write to the host's pipe fails with EPIPE and raises no
+        # SIGPIPE: the command ends on the error (the probe's exit 1), sbx lives
+        assert r.returncode == 1 and r.stderr == b"", r
+    else:
+        assert r.returncode == 128 + signal.SIGPIPE
 
 
 def test_the_init_holds_no_capability_and_one_descriptor(rootfs):
@@ -457,9 +481,14 @@ def test_the_init_holds_no_capability_and_one_descriptor(rootfs):
     for line in status.splitlines():
         if line.startswith(("CapInh", "CapPrm", "CapEff", "CapAmb")):
             assert line.split()[1] == "0000000000000000", line
-    # Its descriptors cannot even be listed from inside (non-dumpable).
-    r = probe(rootfs, "read", "/proc/1/fdinfo/0")
-    assert r.stdout.startswith("err") and "EACCES" in r.stdout, r.stdout
+    if RUNTIME == "runsc":
+        # sbx-init runs runsc outside gVisor: no process inside sees it at all
+        # (gVisor's /proc shows its own processes only)
+        assert "sbx-init" not in probe(rootfs, "read", "/proc/1/comm").stdout
+    else:
+        # Its descriptors cannot even be listed from inside (non-dumpable).
+        r = probe(rootfs, "read", "/proc/1/fdinfo/0")
+        assert r.stdout.startswith("err") and "EACCES" in r.stdout, r.stdout
     # From the host: one socket to sbx, nothing else.
     p = subprocess.Popen([SBX, "run", "--rootfs", str(rootfs), "--", "/bin/sbx-probe", "sleep", "30"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
