@@ -189,3 +189,37 @@ def test_nothing_left_after_a_timeout(rootfs):
 
 def test_nothing_left_after_sigkill_of_sbx(rootfs):
     check_nothing_left(rootfs, "kill-at-boot", "--", "/bin/sleep", "60", expect_rc=-9)
+
+
+# ---- runsc's failures in native's terms (also run by tests/mutants/run, which
+# pins no runtime) --------------------------------------------------------------
+
+def test_runsc_not_found_is_127_and_not_executable_126(rootfs):
+    need_usable_runsc()
+    for cmd, code, words in [("no-such-command", 127, "command not found in the sandbox: no-such-command"),
+                             ("/bin/missing", 127, "/bin/missing: not found in the sandbox"),
+                             ("/notexec", 126, "cannot execute /notexec in the sandbox"),
+                             ("/bin", 126, "cannot execute /bin in the sandbox")]:
+        r = run(rootfs, cmd, opts=["--runtime", "runsc"])
+        # runsc prints its own error first, on the stderr it shares with the command
+        assert r.returncode == code and r.stderr.splitlines()[-1].startswith(f"sbx: {words} (runsc: "), (cmd, r.stderr)
+
+
+def test_runsc_makes_no_target_in_a_host_directory(rootfs, tmp_path):
+    """A target below the workspace or a bind must exist there, as under
+    native: runsc's gofer would make it in the host's directory."""
+    need_usable_runsc()
+    os.chmod(tmp_path, 0o755)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    if os.geteuid() == 0:  # owned by the sandbox user: it could write there
+        os.chown(ws, 4242, 4242)
+        os.chown(data, 4242, 4242)
+    for opts, where in [(["-w", str(ws), "--bind", f"{data}:/workspace/no/such/dir"], "--bind /workspace/no/such/dir"),
+                        (["--bind", f"{data}:/opt/data", "--tmpfs", "/opt/data/made"], "--tmpfs /opt/data/made")]:
+        r = run(rootfs, "true", opts=["--runtime", "runsc", *opts])
+        assert r.returncode == 125 and where in r.stderr and "sbx never writes the host's directories" in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert list(ws.iterdir()) == [] and list(data.iterdir()) == []
