@@ -460,21 +460,44 @@ static void forward_signal(const struct sbx_init_config *c, pid_t command, int s
 	/* Reaped with the other orphans. */
 }
 
+/* The next record of runsc's JSON log at *CURSOR, its length in *LEN:
+ * runsc's processes write the log each at an offset of its own, so a
+ * record may follow another on the same line ("}{") as well as on the
+ * next. */
+static const char *next_record(const char **cursor, size_t *len)
+{
+	const char *rec = *cursor;
+	const char *joined;
+
+	rec += strspn(rec, "\n");
+	if (*rec == '\0')
+		return NULL;
+	*len = strcspn(rec, "\n");
+	joined = strstr(rec, "}{\"");
+	if (joined != NULL && (size_t)(joined - rec) < *len)
+		*len = (size_t)(joined - rec) + 1;
+	*cursor = rec + *len;
+	return rec;
+}
+
 /* The message of runsc's last error in its JSON log, into OUT. */
 static bool runsc_last_error(char *out, size_t len)
 {
 	struct sbx_error ignored = { 0 };
 	cleanup_free char *log = NULL;
-	char *save = NULL;
+	const char *cursor;
+	size_t n = 0;
 	bool found = false;
 
 	if (sbx_read_file(LOG, 1 << 20, &log, &ignored) < 0)
 		return false;
-	for (char *line = strtok_r(log, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+	cursor = log;
+	for (const char *rec = next_record(&cursor, &n); rec != NULL; rec = next_record(&cursor, &n)) {
+		cleanup_free char *line = strndup(rec, n);
 		sbx_json *doc = NULL;
 		const char *level, *msg;
 
-		if (sbx_json_parse(line, "runsc's log", &doc, &ignored) < 0)
+		if (line == NULL || sbx_json_parse(line, "runsc's log", &doc, &ignored) < 0)
 			continue;
 		level = sbx_json_string(sbx_json_get(doc, "level"));
 		msg = sbx_json_string(sbx_json_get(doc, "msg"));
@@ -537,6 +560,28 @@ static bool command_not_found(const char *msg, const char *origin, struct sbx_er
 	return true;
 }
 
+/* runsc's failure to start the command, in native's words and codes
+ * (command.c): 127 for a command not found (a path, or none on PATH), 126
+ * for one it cannot execute; 125 for any other failure of runsc's. */
+static void command_failure(const struct sandbox *sb, const char *msg, struct sbx_error *err)
+{
+	const char *name = sb->command_name;
+	bool load = strstr(msg, "failed to load") != NULL;
+	bool search = strstr(msg, "error finding executable") != NULL;
+	bool missing = strstr(msg, "no such file") != NULL || strstr(msg, "not a directory") != NULL;
+
+	if (search && missing && command_not_found(msg, sb->command_origin, err))
+		return;
+	if (search && missing)
+		sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "command not found in the sandbox: %s (runsc: %s)", name, msg);
+	else if (load && missing)
+		sbx_fail_status(err, SBX_EXIT_NOTFOUND, 0, "%s: not found in the sandbox (runsc: %s)", name, msg);
+	else if (load || search)
+		sbx_fail_status(err, SBX_EXIT_NOEXEC, 0, "cannot execute %s in the sandbox (runsc: %s)", name, msg);
+	else
+		sbx_fail(err, 0, "runsc: %s", msg);
+}
+
 /* runsc run exits with the container's status, 128+N for a signal N, and
  * 128 for a failure of its own (which its log then holds).  When gVisor's
  * sandbox (the sentry) crashes, runsc run exits with the sandbox process's
@@ -554,14 +599,7 @@ static int final_status(const struct sbx_init_config *c, int wstatus, struct sbx
 		return wstatus;
 	code = WEXITSTATUS(wstatus);
 	if (code == 128 && runsc_last_error(msg, sizeof(msg))) {
-		bool load = strstr(msg, "failed to load") != NULL;
-
-		if (command_not_found(msg, sb->command_origin, err))
-			return -1;
-		sbx_fail(err, 0, "runsc: %s", msg);
-		err->status = load && strstr(msg, "no such file") ? SBX_EXIT_NOTFOUND
-			      : load && strstr(msg, "permission denied") ? SBX_EXIT_NOEXEC
-			      : SBX_EXIT_FAILURE;
+		command_failure(sb, msg, err);
 		return -1;
 	}
 	if (runsc_crash_line(msg, sizeof(msg))) {
@@ -605,6 +643,7 @@ static int run_runsc(struct sandbox *sb, struct sbx_error *err)
 	 * lives. */
 	snprintf(sb->command_origin, sizeof(sb->command_origin), "%s %s", init.image ? "image" : "rootfs",
 		 init.image ? init.image : init.rootfs);
+	snprintf(sb->command_name, sizeof(sb->command_name), "%s", sb->spec.args[0]);
 	/* The filter needs it, and nothing runsc runs gains privileges. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return sbx_fail(err, errno, "PR_SET_NO_NEW_PRIVS");
