@@ -35,6 +35,7 @@ struct sandbox {
 	char *runsc_config;       /* runsc: config.json, made in sbx (the profile is read here) */
 	char command_origin[4096 + 16]; /* runsc: "image NAME" or "rootfs PATH", for a 127 */
 	char command_name[256];         /* runsc: args[0], kept for a 126/127 */
+	int console_listen;       /* runsc, in its child: the console socket */
 	char runsc_id[48];        /* runsc: the container's id, unique on the host (runsc names its
 				   * control socket, an abstract one, after it) */
 	struct sbx_idplan ids;

@@ -203,6 +203,19 @@ static void supervise_command(const struct sbx_init_config *c, pid_t command, co
 	}
 }
 
+static int pass_console(const struct sbx_init_config *c, pid_t command, struct sbx_error *err)
+{
+	int master = c->console(c, command, err);
+
+	if (master == -1 && err->msg[0] != '\0')
+		return -1;
+	if (master >= 0 && sbx_sync_send_fd(c->sync_fd, SBX_MSG_PTY, master) < 0)
+		return sbx_fail(err, errno, "passing the terminal to sbx");
+	if (master >= 0)
+		close(master);
+	return 0;
+}
+
 int sbx_init_wait_for_start(int sync_fd, struct sbx_error *err)
 {
 	struct sbx_msg msg;
@@ -254,6 +267,8 @@ int sbx_init_run(const struct sbx_init_config *c, struct sbx_error *err)
 	if (command == 0)
 		run_command(c, argv, origin, slave);
 	sbx_sync_send(c->sync_fd, SBX_MSG_STARTED, NULL);
+	if (c->console != NULL && pass_console(c, command, err) < 0)
+		return -1;
 	close_all_but(c->sync_fd);
 	supervise_command(c, command, &set);
 	return 0;

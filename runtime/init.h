@@ -37,7 +37,10 @@ struct sbx_init_config {
 	void (*forward_signal)(const struct sbx_init_config *c, pid_t command, int sig);
 	/* The wait status to report, or -1 with ERR (reported as an error). */
 	int (*final_status)(const struct sbx_init_config *c, int wstatus, struct sbx_error *err);
-	const void *backend; /* for the two above */
+	/* Once the command runs: a terminal the runtime made (runsc's
+	 * console), passed to sbx as the pty; -1 for none. */
+	int (*console)(const struct sbx_init_config *c, pid_t command, struct sbx_error *err);
+	const void *backend; /* for the three above */
 };
 
 /* The signals sbx forwards to the command through the init. */

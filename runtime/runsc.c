@@ -26,7 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/random.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -46,6 +49,7 @@
 #define BUNDLE "/tmp/bundle"
 #define STATE BUNDLE "/state"
 #define LOG BUNDLE "/runsc.log"
+#define CONSOLE BUNDLE "/console.sock"
 #define PANIC_LOG BUNDLE "/panic.log"
 #define MAX_ARGS 16
 
@@ -431,6 +435,8 @@ static void runsc_argv(const struct sandbox *sb, const char **argv)
 	if (sb->spec.seccomp_profile != NULL)
 		argv[n++] = "--oci-seccomp";
 	argv[n++] = "run";
+	if (sb->spec.terminal)
+		argv[n++] = "--console-socket=" CONSOLE;
 	argv[n++] = "--bundle=" BUNDLE;
 	argv[n++] = sb->runsc_id;
 	argv[n] = NULL;
@@ -615,6 +621,68 @@ static int final_status(const struct sbx_init_config *c, int wstatus, struct sbx
 	return wstatus;
 }
 
+/* The pty master runsc sends to its console socket once it has made the
+ * sandbox's terminal: the sandbox holds the other side as its controlling
+ * terminal, so a Ctrl-C typed there reaches gVisor, which passes it to the
+ * command's foreground job.  Waits while runsc runs. */
+static int receive_console(const struct sbx_init_config *c, pid_t command, struct sbx_error *err)
+{
+	const struct sandbox *sb = c->backend;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf) };
+	struct pollfd pfd = { .fd = sb->console_listen, .events = POLLIN };
+	cleanup_close int conn = -1;
+	struct cmsghdr *cm;
+	int master;
+
+	for (;;) {
+		siginfo_t info = { 0 };
+		int r = poll(&pfd, 1, 100);
+
+		if (r > 0)
+			break;
+		if (r < 0 && errno != EINTR)
+			return sbx_fail(err, errno, "waiting for runsc's console");
+		/* runsc ended before it made one: its status says why. */
+		if (waitid(P_PID, (id_t)command, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == command)
+			return -1;
+	}
+	conn = accept4(sb->console_listen, NULL, NULL, SOCK_CLOEXEC);
+	if (conn < 0)
+		return sbx_fail(err, errno, "accepting runsc's console");
+	if (recvmsg(conn, &mh, MSG_CMSG_CLOEXEC) < 0)
+		return sbx_fail(err, errno, "receiving runsc's console");
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm == NULL || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+		return sbx_fail(err, EPROTO, "runsc's console socket passed no terminal");
+	memcpy(&master, CMSG_DATA(cm), sizeof(master));
+	return master;
+}
+
+/* The console socket, listening before runsc starts. */
+static int listen_for_console(struct sandbox *sb, struct sbx_error *err)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = CONSOLE };
+	int null;
+
+	sb->console_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sb->console_listen < 0 || bind(sb->console_listen, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(sb->console_listen, 1) < 0)
+		return sbx_fail(err, errno, "making runsc's console socket");
+	/* The terminal is the console now: runsc's own stdin is nothing. */
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+		return sbx_fail(err, errno, "giving runsc /dev/null as stdin");
+	close(null);
+	return 0;
+}
+
 static int run_runsc(struct sandbox *sb, struct sbx_error *err)
 {
 	static char *const env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
@@ -631,10 +699,10 @@ static int run_runsc(struct sandbox *sb, struct sbx_error *err)
 		.sync_fd = sb->sync_fd,
 		.stdout_fd = sb->out_pipe[1],
 		.stderr_fd = sb->err_pipe[1],
-		.pty = sb->spec.terminal,
 		.seccomp = &host_only,
 		.forward_signal = forward_signal,
 		.final_status = final_status,
+		.console = sb->spec.terminal ? receive_console : NULL,
 		.backend = sb,
 	};
 
@@ -644,6 +712,8 @@ static int run_runsc(struct sandbox *sb, struct sbx_error *err)
 	snprintf(sb->command_origin, sizeof(sb->command_origin), "%s %s", init.image ? "image" : "rootfs",
 		 init.image ? init.image : init.rootfs);
 	snprintf(sb->command_name, sizeof(sb->command_name), "%s", sb->spec.args[0]);
+	if (sb->spec.terminal && listen_for_console(sb, err) < 0)
+		return -1;
 	/* The filter needs it, and nothing runsc runs gains privileges. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return sbx_fail(err, errno, "PR_SET_NO_NEW_PRIVS");
