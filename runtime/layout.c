@@ -58,7 +58,7 @@ int sbx_sources_resolve(const struct sbx_run_options *opts, struct sbx_sources *
 
 		if (m->kind == SBX_MOUNT_TMPFS)
 			continue;
-		src->mount_paths[i] = sbx_open_host_path(m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind",
+		src->mount_paths[i] = sbx_open_host_path(sbx_mount_option_name(m),
 							 m->src, false, err);
 		if (src->mount_paths[i] < 0)
 			return -1;
@@ -240,7 +240,7 @@ int sbx_sources_open(const struct sbx_run_options *opts, struct sbx_sources *src
 
 		if (m->kind == SBX_MOUNT_TMPFS)
 			continue;
-		src->mounts[i] = clone_source(m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind",
+		src->mounts[i] = clone_source(sbx_mount_option_name(m),
 					      src->mount_paths[i], m->src,
 					      m->kind == SBX_MOUNT_BIND ? SBX_MNT_NOSUID | SBX_MNT_NODEV : ro,
 					      false, err);
@@ -409,6 +409,20 @@ static bool may_create_target(const struct sbx_run_options *opts, size_t upto, c
 	return sbx_point_home(opts, upto, dst, false) == SBX_HOME_SBX_TMPFS;
 }
 
+const char *sbx_mount_option_name(const struct sbx_mount_spec *m)
+{
+	return m->kind == SBX_MOUNT_TMPFS ? "--tmpfs" : m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind";
+}
+
+int sbx_extra_target_error(const struct sbx_mount_spec *m, struct sbx_error *err)
+{
+	sbx_error_wrap(err, "%s %s", sbx_mount_option_name(m), m->dst);
+	if (err->err == ENOENT)
+		return sbx_error_hint(err, "a target below a --bind or --ro-bind directory or the -w "
+					   "workspace must exist there: sbx never writes the host's directories");
+	return -1;
+}
+
 int sbx_mount_extras(int root, const struct sbx_run_options *opts,
 		     const struct sbx_sources *src, struct sbx_error *err)
 {
@@ -417,8 +431,7 @@ int sbx_mount_extras(int root, const struct sbx_run_options *opts,
 		cleanup_close int fresh = -1; /* a new tmpfs, owned here */
 		int tree;
 		enum sbx_target_kind kind = SBX_TARGET_DIR;
-		const char *opt = m->kind == SBX_MOUNT_TMPFS ? "--tmpfs"
-				  : m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind";
+		const char *opt = sbx_mount_option_name(m);
 
 		if (m->kind == SBX_MOUNT_TMPFS)
 			tree = fresh = sbx_new_tmpfs(SBX_TMPFS(m->size, 01777), SBX_MNT_NOSUID | SBX_MNT_NODEV, err);
@@ -428,13 +441,8 @@ int sbx_mount_extras(int root, const struct sbx_run_options *opts,
 			return sbx_error_wrap(err, "%s %s", opt, m->dst);
 		if (m->kind != SBX_MOUNT_TMPFS && sbx_tree_kind(tree, &kind, err) < 0)
 			return -1;
-		if (sbx_attach_in_root(tree, root, m->dst, kind, may_create_target(opts, i, m->dst), err) < 0) {
-			sbx_error_wrap(err, "%s %s", opt, m->dst);
-			if (err->err == ENOENT)
-				return sbx_error_hint(err, "a target below a --bind or --ro-bind directory or the -w "
-							   "workspace must exist there: sbx never writes the host's directories");
-			return -1;
-		}
+		if (sbx_attach_in_root(tree, root, m->dst, kind, may_create_target(opts, i, m->dst), err) < 0)
+			return sbx_extra_target_error(m, err);
 	}
 	return 0;
 }

@@ -66,6 +66,12 @@ int sbx_mount_workspace(int root, int workspace_tree, struct sbx_error *err);
 int sbx_mount_tmp(int root, uint64_t size, struct sbx_error *err);
 int sbx_mount_etc_files(int root, int staging, const struct sbx_etc_files *files,
 			bool verbose, struct sbx_error *err);
+/* The option that asked for extra mount M ("--bind"...), for messages. */
+const char *sbx_mount_option_name(const struct sbx_mount_spec *m);
+/* ERR, from opening or mounting on M's target, with the option and the
+ * target and, for a missing one, why sbx never makes it.  Returns -1. */
+int sbx_extra_target_error(const struct sbx_mount_spec *m, struct sbx_error *err);
+
 int sbx_mount_extras(int root, const struct sbx_run_options *opts,
 		     const struct sbx_sources *src, struct sbx_error *err);
 

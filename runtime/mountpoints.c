@@ -494,8 +494,6 @@ int sbx_check_mount_targets(int root, const struct sbx_run_options *o, const str
 			return -1;
 	for (size_t i = 0; i < o->n_mounts; i++) {
 		const struct sbx_mount_spec *m = &o->mounts[i];
-		const char *opt = m->kind == SBX_MOUNT_TMPFS ? "--tmpfs"
-				  : m->kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind";
 		enum sbx_point_home home = sbx_point_home(o, i, m->dst, false);
 		enum sbx_target_kind kind = SBX_TARGET_DIR;
 		cleanup_close int fd = -1;
@@ -510,13 +508,8 @@ int sbx_check_mount_targets(int root, const struct sbx_run_options *o, const str
 		if (home == SBX_HOME_HOST)
 			host_holder(o, src, i, m->dst, &tree, &rest);
 		fd = sbx_open_in_root(tree, rest, kind, err);
-		if (fd >= 0)
-			continue;
-		sbx_error_wrap(err, "%s %s", opt, m->dst);
-		if (err->err == ENOENT)
-			return sbx_error_hint(err, "a target below a --bind or --ro-bind directory or the -w "
-						   "workspace must exist there: sbx never writes the host's directories");
-		return -1;
+		if (fd < 0)
+			return sbx_extra_target_error(m, err);
 	}
 	return 0;
 }

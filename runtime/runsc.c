@@ -275,7 +275,7 @@ static int check_sources(const struct sandbox *sb, int64_t ws_gid, struct sbx_er
 			return sbx_fail(err, 0, "%s of a file onto %s, inside a tmpfs: gVisor (this runsc) cannot "
 					   "mount a file there; bind it onto a path of the image, bind its directory, "
 					   "or run with --runtime native",
-					o->mounts[i].kind == SBX_MOUNT_BIND ? "--bind" : "--ro-bind", o->mounts[i].dst);
+					sbx_mount_option_name(&o->mounts[i]), o->mounts[i].dst);
 	}
 	return 0;
 }
