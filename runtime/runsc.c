@@ -248,11 +248,18 @@ static int check_sources(const struct sandbox *sb, int64_t ws_gid, struct sbx_er
 {
 	const struct sbx_run_options *o = sb->opts;
 
+	struct stat ws;
+
 	/* The gofer writes the workspace as root of sbx's namespace, which
 	 * overrides permissions only on files whose owner and group are both
-	 * mapped there; a group the owner lacks is never mapped (the sandbox
-	 * must not get it). */
-	if (ws_gid >= 0 && !sb->ids.workspace_idmapped && !maps_host_id(&sb->ids.gid, (uint32_t)ws_gid))
+	 * mapped there.  A workspace whose owner is the sandbox user but whose
+	 * group is one the owner lacks (never mapped: the sandbox must not get
+	 * it) would be written with the permissions of others, not the
+	 * owner's as natively.  (One whose owner is not mapped either, a
+	 * rootless -w of another user's directory, gets others' permissions
+	 * under both runtimes.) */
+	if (ws_gid >= 0 && !sb->ids.workspace_idmapped && fstat(sb->src.workspace_path, &ws) == 0 &&
+	    maps_host_id(&sb->ids.uid, ws.st_uid) && !maps_host_id(&sb->ids.gid, (uint32_t)ws_gid))
 		return sbx_fail(err, 0, "--workspace %s: its group (gid %lld) is not one of its owner's, and "
 				   "runsc's gofer could not write it without holding that group; chgrp it to the "
 				   "owner's group or run with --runtime native",
