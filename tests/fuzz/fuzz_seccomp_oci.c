@@ -22,6 +22,22 @@ static bool known_action(const char *s)
 	return false;
 }
 
+/* The names of an entry that are rules of the profile: the alias this
+ * runsc knows a syscall by ("pselect" after "pselect6") is not one. */
+static size_t rule_names(const sbx_json *names)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sbx_json_array_size(names); i++) {
+		const char *name = sbx_json_string(sbx_json_array_at(names, i));
+		const char *prev = i > 0 ? sbx_json_string(sbx_json_array_at(names, i - 1)) : NULL;
+
+		if (!(name != NULL && prev != NULL && strcmp(name, "pselect") == 0 && strcmp(prev, "pselect6") == 0))
+			n++;
+	}
+	return n;
+}
+
 /* The output against the native parse of the same text. */
 static void check(const char *text, const char *out)
 {
@@ -41,7 +57,7 @@ static void check(const char *text, const char *out)
 
 		if (!known_action(sbx_json_string(sbx_json_get(e, "action"))))
 			abort();
-		names += sbx_json_array_size(sbx_json_get(e, "names"));
+		names += rule_names(sbx_json_get(e, "names"));
 	}
 	if (names != p.n_rules)
 		abort();
