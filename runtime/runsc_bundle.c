@@ -271,18 +271,24 @@ static void gen_namespaces(yajl_gen g, const struct sbx_spec *spec)
 	yajl_gen_array_close(g);
 }
 
+/* GROUP: {"limit": VALUE}, for a limit in force (0: none). */
+static void gen_limit(yajl_gen g, const char *group, uint64_t value)
+{
+	if (value == 0)
+		return;
+	sbx_json_gen_key(g, group);
+	yajl_gen_map_open(g);
+	sbx_json_gen_uint(g, "limit", value);
+	yajl_gen_map_close(g);
+}
+
 static void gen_resources(yajl_gen g, const struct sbx_spec *spec)
 {
 	if (spec->memory_limit == 0 && spec->cpu_quota_us == 0 && spec->pids_limit == 0)
 		return;
 	sbx_json_gen_key(g, "resources");
 	yajl_gen_map_open(g);
-	if (spec->memory_limit > 0) {
-		sbx_json_gen_key(g, "memory");
-		yajl_gen_map_open(g);
-		sbx_json_gen_uint(g, "limit", spec->memory_limit);
-		yajl_gen_map_close(g);
-	}
+	gen_limit(g, "memory", spec->memory_limit);
 	if (spec->cpu_quota_us > 0) {
 		sbx_json_gen_key(g, "cpu");
 		yajl_gen_map_open(g);
@@ -291,12 +297,7 @@ static void gen_resources(yajl_gen g, const struct sbx_spec *spec)
 			sbx_json_gen_uint(g, "period", spec->cpu_period_us);
 		yajl_gen_map_close(g);
 	}
-	if (spec->pids_limit > 0) {
-		sbx_json_gen_key(g, "pids");
-		yajl_gen_map_open(g);
-		sbx_json_gen_uint(g, "limit", spec->pids_limit);
-		yajl_gen_map_close(g);
-	}
+	gen_limit(g, "pids", spec->pids_limit);
 	yajl_gen_map_close(g);
 }
 
