@@ -13,12 +13,24 @@ BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-st
 	-DSBX_VERSION='"$(VERSION)"' -DSBX_PROFILE_DIR='"$(DATADIR)/sbx/profiles"' $(WARN)
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now
 # Libraries join through pkg-config as the code comes to need each one.
-PKGS := yajl libcap libseccomp mount
-PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS) libarchive nettle))
+PKGS := yajl libcap libseccomp
+PKG_CFLAGS := $(if $(PKGS),$(shell pkg-config --cflags $(PKGS) mount libarchive nettle))
 PKG_LIBS := $(if $(PKGS),$(shell pkg-config --libs $(PKGS)))
-# libarchive and nettle are loaded with dlopen by the image commands only
-# (see runtime/dynlib.h): their headers come through pkg-config, their
+# libarchive and nettle (the image commands) and libmount (where statmount
+# cannot say where cgroup2 is) are loaded with dlopen when needed (see
+# runtime/dynlib.h): their headers come through pkg-config, their
 # libraries stay out of every `sbx run`.
+# yajl, libcap and libseccomp are linked statically into sbx where Debian
+# ships their archives: every shared library costs each `sbx run` its
+# loading and relocation (~0.1 ms for these three; docs/benchmarks.md).
+# STATIC_LIBS=0 links them as shared libraries (distribution packages);
+# the sources of sbx are there to relink against another libseccomp, as
+# its LGPL asks.
+STATIC_LIBS ?= 1
+PKG_LIBDIR := $(shell pkg-config --variable=libdir libseccomp)
+STATIC_ARCHIVES := $(PKG_LIBDIR)/libyajl_s.a $(PKG_LIBDIR)/libcap.a $(PKG_LIBDIR)/libseccomp.a
+SBX_LIBS := $(if $(and $(filter 1,$(STATIC_LIBS)),$(filter $(words $(STATIC_ARCHIVES)),$(words \
+	$(wildcard $(STATIC_ARCHIVES))))),$(STATIC_ARCHIVES),$(PKG_LIBS))
 
 SRCS := $(wildcard runtime/*.c)
 LIB_SRCS := $(filter-out runtime/main.c runtime/cli_image.c,$(SRCS))
@@ -30,7 +42,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 all: sbx
 
 sbx: $(SRCS) $(HDRS)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRCS) $(LDFLAGS_ALL) $(LDFLAGS) $(PKG_LIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRCS) $(LDFLAGS_ALL) $(LDFLAGS) $(SBX_LIBS)
 
 sbx-asan: $(SRCS) $(HDRS)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $(SRCS) $(LDFLAGS_ALL) $(PKG_LIBS)

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libmount.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mountinfo.h"
 #include "util.h"
 
 #define SBX_CGROUP_SUBTREE "sbx"
@@ -90,62 +91,59 @@ static unsigned int read_controllers(int dirfd, const char *name)
 	return controller_bits(text);
 }
 
-/* The mounts, through libmount: the cgroup2 mount (the first; its root
- * too, for a cgroup namespace's view) and the controllers bound to v1. */
-static int find_mounts(struct sbx_cgroup_host_info *out, char *v2_root, size_t root_len)
+/* The cgroup2 mount (its root too, for a cgroup namespace's view). */
+static int find_v2_mount(struct sbx_cgroup_host_info *out, char *v2_root, size_t root_len)
 {
-	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
-	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
-	struct libmnt_fs *fs;
-	bool v1 = false;
+	static const char *const usual[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified", NULL };
+	struct sbx_mount_desc desc;
+	struct sbx_error err = { 0 };
+	int r = sbx_find_mount("cgroup2", CGROUP2_SUPER_MAGIC, usual, &desc, &err);
 
-	if (tb == NULL || it == NULL) {
-		if (tb != NULL)
-			mnt_unref_table(tb);
-		mnt_free_iter(it);
-		snprintf(out->why, sizeof(out->why), "cannot read /proc/self/mountinfo");
+	if (r < 0) {
+		snprintf(out->why, sizeof(out->why), "cannot find the cgroup2 mount: %.400s", err.msg);
 		return -1;
 	}
-	while (mnt_table_next_fs(tb, it, &fs) == 0) {
-		const char *type = mnt_fs_get_fstype(fs);
-
-		if (type != NULL && strcmp(type, "cgroup2") == 0 && out->mount[0] == '\0') {
-			snprintf(out->mount, sizeof(out->mount), "%s", mnt_fs_get_target(fs));
-			snprintf(v2_root, root_len, "%s", mnt_fs_get_root(fs) ? mnt_fs_get_root(fs) : "/");
-		} else if (type != NULL && strcmp(type, "cgroup") == 0) {
-			v1 = true;
-			for (size_t i = 0; i < SBX_ARRAY_SIZE(controllers); i++)
-				if (mnt_fs_get_option(fs, controllers[i].name, NULL, NULL) == 0)
-					out->v1_controllers |= controllers[i].bit;
-		}
+	if (r == 1) {
+		snprintf(out->mount, sizeof(out->mount), "%s", desc.target);
+		snprintf(v2_root, root_len, "%s", desc.root);
 	}
-	mnt_free_iter(it);
-	mnt_unref_table(tb);
-	if (out->mount[0] != '\0')
-		out->mode = v1 ? SBX_CGROUP_MODE_HYBRID : SBX_CGROUP_MODE_V2;
-	else
-		out->mode = v1 ? SBX_CGROUP_MODE_V1 : SBX_CGROUP_MODE_NONE;
 	return 0;
 }
 
-/* The caller's cgroup v2 path: the "0::" line of /proc/self/cgroup (one
- * line of three fields; libmount has no parser for this file). */
-static void find_own_cgroup(struct sbx_cgroup_host_info *out)
+/* /proc/self/cgroup (lines "id:controllers:path"; libmount has no parser
+ * for it): the caller's cgroup v2 path (the "0::" line) and the
+ * controllers bound to v1 hierarchies (every mounted hierarchy has a
+ * line, with its id).  Whether any v1 hierarchy exists at all, even one
+ * without controllers (name=systemd), is what makes a host hybrid. */
+static void read_own_cgroups(struct sbx_cgroup_host_info *out, bool *v1)
 {
 	struct sbx_error ignored;
 	cleanup_free char *text = NULL;
 	char *line;
 
+	*v1 = false;
 	if (sbx_read_file("/proc/self/cgroup", 65536, &text, &ignored) < 0)
 		return;
 	for (line = text; line != NULL && *line != '\0';) {
-		char *next = strchr(line, '\n');
+		char *next = strchr(line, '\n'), *list, *path;
 
 		if (next != NULL)
 			*next++ = '\0';
-		if (strncmp(line, "0::", 3) == 0) {
-			snprintf(out->own, sizeof(out->own), "%s", line + 3);
-			return;
+		list = strchr(line, ':');
+		path = list ? strchr(list + 1, ':') : NULL;
+		if (path != NULL) {
+			*path++ = '\0';
+			if (strncmp(line, "0:", 2) == 0 && list[1] == '\0') {
+				snprintf(out->own, sizeof(out->own), "%s", path);
+			} else {
+				char *c;
+
+				*v1 = true;
+				for (c = list + 1; *c != '\0'; c++)
+					if (*c == ',')
+						*c = ' ';
+				out->v1_controllers |= controller_bits(list + 1);
+			}
 		}
 		line = next;
 	}
@@ -214,11 +212,16 @@ int sbx_cgroup_describe(struct sbx_cgroup_host_info *out)
 	cleanup_close int mnt = -1;
 	char names[64];
 	unsigned int v1_only;
+	bool v1;
 
 	memset(out, 0, sizeof(*out));
-	if (find_mounts(out, v2_root, sizeof(v2_root)) < 0)
+	read_own_cgroups(out, &v1);
+	if (find_v2_mount(out, v2_root, sizeof(v2_root)) < 0)
 		return -1;
-	find_own_cgroup(out);
+	if (out->mount[0] != '\0')
+		out->mode = v1 ? SBX_CGROUP_MODE_HYBRID : SBX_CGROUP_MODE_V2;
+	else
+		out->mode = v1 ? SBX_CGROUP_MODE_V1 : SBX_CGROUP_MODE_NONE;
 	if (out->mount[0] == '\0') {
 		snprintf(out->why, sizeof(out->why), out->mode == SBX_CGROUP_MODE_V1
 			 ? "this host has only cgroup v1, which sbx does not use: boot with "

@@ -19,6 +19,7 @@ int main(void)
 		{ "limits", test_limits },
 		{ "runsc_bundle", test_runsc_bundle },
 		{ "spec", test_spec },
+		{ "mountinfo", test_mountinfo },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

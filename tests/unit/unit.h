@@ -39,5 +39,6 @@ void test_init(void);
 void test_limits(void);
 void test_runsc_bundle(void);
 void test_spec(void);
+void test_mountinfo(void);
 
 #endif
