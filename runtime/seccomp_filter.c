@@ -714,12 +714,17 @@ out:
  * byte, with the versions that shaped the BPF.  The directory must be the
  * caller's own and closed to others; anything unexpected means "compile". */
 
-#define CACHE_MAGIC "sbx-seccomp-bpf-1"
+#define CACHE_MAGIC "sbx-seccomp-bpf-2"
 
+/* A cache file: this header, the profile's text (empty for unconfined),
+ * the host-safety filter H, then the profile's filters.  H is there too:
+ * building it with libseccomp costs each run ~0.2 ms, as much as the rest
+ * of sbx's own work before the clone. */
 struct cache_header {
 	char magic[24];
 	char versions[64]; /* sbx and libseccomp */
 	uint32_t text_len;
+	uint32_t host_len;
 	uint32_t n_filters;
 	uint32_t lens[SBX_SECCOMP_MAX_FILTERS];
 	uint64_t n_rules;
@@ -757,12 +762,49 @@ static void cache_name(const char *text, size_t len, const char *versions, char 
 	snprintf(name, n, "%016llx.bpf", (unsigned long long)h);
 }
 
+/* A copy of LEN instructions at SRC, or an empty program when out of
+ * memory. */
+static struct sock_fprog copy_program(const char *src, uint32_t len)
+{
+	size_t bytes = len * sizeof(struct sock_filter);
+	struct sock_filter *f = malloc(bytes);
+
+	if (f == NULL)
+		return (struct sock_fprog){ 0 };
+	memcpy(f, src, bytes);
+	return (struct sock_fprog){ .len = (unsigned short)len, .filter = f };
+}
+
+/* The header of the cache file BUF (SIZE bytes) when it is whole and
+ * made for TEXT by this sbx and libseccomp. */
+static bool cache_header_fits(const char *buf, size_t size, const char *text, size_t text_len,
+			      const char *versions, struct cache_header *h)
+{
+	size_t total;
+
+	if (size < sizeof(*h))
+		return false;
+	memcpy(h, buf, sizeof(*h));
+	if (memcmp(h->magic, CACHE_MAGIC, sizeof(CACHE_MAGIC)) != 0 ||
+	    strncmp(h->versions, versions, sizeof(h->versions)) != 0 || h->text_len != text_len ||
+	    h->n_filters > SBX_SECCOMP_MAX_FILTERS || (h->n_filters == 0) != (text_len == 0) ||
+	    h->host_len == 0 || h->host_len > BPF_MAXINSNS)
+		return false;
+	total = sizeof(*h) + text_len + h->host_len * sizeof(struct sock_filter);
+	for (uint32_t i = 0; i < h->n_filters; i++) {
+		if (h->lens[i] == 0 || h->lens[i] > BPF_MAXINSNS)
+			return false;
+		total += h->lens[i] * sizeof(struct sock_filter);
+	}
+	return total == size && memcmp(buf + sizeof(*h), text, text_len) == 0;
+}
+
 static int cache_load(const char *text, struct sbx_seccomp *out)
 {
 	cleanup_close int dir = open_cache_dir();
 	cleanup_close int fd = -1;
 	cleanup_free char *buf = NULL;
-	size_t text_len = strlen(text), total = 0;
+	size_t text_len = strlen(text), at;
 	struct cache_header h;
 	char name[64], versions[64];
 	struct stat st;
@@ -773,40 +815,28 @@ static int cache_load(const char *text, struct sbx_seccomp *out)
 	cache_name(text, text_len, versions, name, sizeof(name));
 	fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    st.st_size > (off_t)(PROFILE_MAX_BYTES + sizeof(h) + 2 * BPF_MAXINSNS * 8))
+	    st.st_size > (off_t)(PROFILE_MAX_BYTES + sizeof(h) + 3 * BPF_MAXINSNS * 8))
 		return -1;
 	buf = malloc((size_t)st.st_size);
-	if (buf == NULL || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size || (size_t)st.st_size < sizeof(h))
+	if (buf == NULL || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size ||
+	    !cache_header_fits(buf, (size_t)st.st_size, text, text_len, versions, &h))
 		return -1;
-	memcpy(&h, buf, sizeof(h));
-	if (memcmp(h.magic, CACHE_MAGIC, sizeof(CACHE_MAGIC)) != 0 ||
-	    strncmp(h.versions, versions, sizeof(h.versions)) != 0 || h.text_len != text_len ||
-	    h.n_filters == 0 || h.n_filters > SBX_SECCOMP_MAX_FILTERS)
-		return -1;
-	total = sizeof(h) + text_len;
+	at = sizeof(h) + text_len;
+	out->host = copy_program(buf + at, h.host_len);
+	at += h.host_len * sizeof(struct sock_filter);
 	for (uint32_t i = 0; i < h.n_filters; i++) {
-		if (h.lens[i] == 0 || h.lens[i] > BPF_MAXINSNS)
-			return -1;
-		total += h.lens[i] * sizeof(struct sock_filter);
-	}
-	if (total != (size_t)st.st_size || memcmp(buf + sizeof(h), text, text_len) != 0)
-		return -1;
-	total = sizeof(h) + text_len;
-	for (uint32_t i = 0; i < h.n_filters; i++) {
-		size_t bytes = h.lens[i] * sizeof(struct sock_filter);
-		struct sock_filter *f = malloc(bytes);
-
-		if (f == NULL) {
-			sbx_seccomp_free(out);
-			return -1;
-		}
-		memcpy(f, buf + total, bytes);
-		total += bytes;
-		out->filters[i] = (struct sock_fprog){ .len = (unsigned short)h.lens[i], .filter = f };
+		out->filters[i] = copy_program(buf + at, h.lens[i]);
 		out->n_filters = i + 1;
+		at += h.lens[i] * sizeof(struct sock_filter);
+		if (out->filters[i].filter == NULL)
+			break;
+	}
+	if (out->host.filter == NULL || (h.n_filters && out->filters[out->n_filters - 1].filter == NULL)) {
+		sbx_seccomp_free(out);
+		return -1;
 	}
 	out->n_rules = h.n_rules;
-	out->enabled = true;
+	out->enabled = h.n_filters > 0;
 	out->cached = true;
 	return 0;
 }
@@ -817,7 +847,8 @@ static void cache_store(const char *text, const struct sbx_seccomp *s)
 	cleanup_close int dir = open_cache_dir();
 	cleanup_close int fd = -1;
 	struct cache_header h = { .magic = CACHE_MAGIC, .text_len = (uint32_t)strlen(text),
-				  .n_filters = (uint32_t)s->n_filters, .n_rules = s->n_rules };
+				  .host_len = s->host.len, .n_filters = (uint32_t)s->n_filters,
+				  .n_rules = s->n_rules };
 	char name[64], tmp[96];
 	bool ok;
 
@@ -831,7 +862,8 @@ static void cache_store(const char *text, const struct sbx_seccomp *s)
 	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	ok = sbx_write_all(fd, &h, sizeof(h)) == 0 && sbx_write_all(fd, text, h.text_len) == 0;
+	ok = sbx_write_all(fd, &h, sizeof(h)) == 0 && sbx_write_all(fd, text, h.text_len) == 0 &&
+	     sbx_write_all(fd, s->host.filter, s->host.len * sizeof(struct sock_filter)) == 0;
 	for (size_t i = 0; ok && i < s->n_filters; i++)
 		ok = sbx_write_all(fd, s->filters[i].filter, s->filters[i].len * sizeof(struct sock_filter)) == 0;
 	/* Published whole or not at all. */
@@ -907,18 +939,18 @@ int sbx_seccomp_prepare(const char *spec, bool log, struct sbx_seccomp *out, str
 	snprintf(out->name, sizeof(out->name), "%s", spec);
 	if (log)
 		out->flags |= SECCOMP_FILTER_FLAG_LOG;
-	if (sbx_seccomp_host_filter(&out->host, err) < 0)
-		return -1;
 	r = sbx_seccomp_resolve(spec, path, sizeof(path), err);
-	if (r != 0)
-		return r < 0 ? -1 : 0;
-	if (sbx_seccomp_read_profile(path, &text, err) < 0)
+	if (r < 0)
 		return -1;
-	if (cache_load(text, out) < 0) {
-		if (sbx_seccomp_compile(text, path, out, err) < 0)
-			return -1;
-		cache_store(text, out);
-	}
+	/* Unconfined: the cache's entry for no profile holds H alone. */
+	if (r == 0 && sbx_seccomp_read_profile(path, &text, err) < 0)
+		return -1;
+	if (cache_load(text ? text : "", out) == 0)
+		return 0;
+	if (sbx_seccomp_host_filter(&out->host, err) < 0 ||
+	    (text != NULL && sbx_seccomp_compile(text, path, out, err) < 0))
+		return -1;
+	cache_store(text ? text : "", out);
 	return 0;
 }
 
