@@ -58,6 +58,10 @@ struct sandbox {
 	int sigfd;
 	bool in_cgroup;
 	struct timespec started;
+	/* Native, network none: the namespace is made beside the setup
+	 * (net.h); sbx's end [0], the child's [1], and the maker. */
+	int netns_sock[2];
+	pid_t netns_maker;
 	bool stdio_reopened[2]; /* runsc: stdout, stderr opened again to append */
 };
 

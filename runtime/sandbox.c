@@ -224,13 +224,19 @@ static int setup_sandbox(struct sandbox *sb, struct sbx_error *err)
 	sbx_verbose(o->verbose, "pivot_root into the rootfs, detaching the host's tree");
 	if (sbx_pivot_root(root, err) < 0)
 		return -1;
-	/* 10. Identity and network of the new namespaces. */
+	/* 10. Identity and network of the new namespaces.  The network
+	 *     namespace was made meanwhile beside us (net.h) and is entered
+	 *     as late as this so that its making overlaps all of the above;
+	 *     before the rlimits (RLIMIT_NPROC would not matter, but a
+	 *     failure here must still be sbx's 125) and before the user
+	 *     switch, which drops CAP_SYS_ADMIN that setns needs. */
 	if (sethostname(sb->spec.hostname, strlen(sb->spec.hostname)) < 0)
 		return sbx_fail(err, errno, "setting the hostname");
-	if (sb->spec.network_namespace) {
-		sbx_verbose(o->verbose, "network none: new namespace, lo up");
-		if (sbx_loopback_up(err) < 0)
+	if (sb->netns_sock[1] >= 0) {
+		sbx_verbose(o->verbose, "network none: entering the new namespace (lo up)");
+		if (sbx_netns_enter(sb->netns_sock[1], err) < 0)
 			return -1;
+		sbx_closep(&sb->netns_sock[1]);
 	}
 	/* 11. The rlimits that stand in for what no cgroup holds (the
 	 *     cgroup itself is sbx's: it made it and we were born in it).
@@ -295,8 +301,9 @@ static int namespace_flags(const struct sandbox *sb)
 	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID;
 
 	/* runsc's too: its control socket is an abstract one, reachable by
-	 * every process of the network namespace it is made in. */
-	if (sb->spec.network_namespace)
+	 * every process of the network namespace it is made in.  The native
+	 * sandbox's is made beside its setup (net.h). */
+	if (sb->spec.network_namespace && sb->netns_sock[1] < 0)
 		flags |= CLONE_NEWNET;
 	if (sb->runtime != SBX_RUNTIME_RUNSC)
 		flags |= CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
@@ -667,6 +674,7 @@ static pid_t clone_sandbox(const struct sandbox *sb, bool *in_cgroup)
 static int sandbox_create(struct sandbox *sb, struct sbx_error *err)
 {
 	const struct sbx_run_options *opts = sb->opts;
+	cleanup_close int userns = -1;
 	int fds[2];
 
 	if (prepare(sb, opts, err) < 0 || make_pipes(sb, err) < 0)
@@ -675,6 +683,12 @@ static int sandbox_create(struct sandbox *sb, struct sbx_error *err)
 		sbx_runsc_prepare_stdio(sb);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
 		return sbx_fail(err, errno, "creating the sync socket");
+	if (sb->runtime == SBX_RUNTIME_NATIVE && sb->spec.network_namespace &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sb->netns_sock) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return sbx_fail(err, errno, "creating the network namespace's socket");
+	}
 	sb->parent_fd = fds[0];
 	sb->sync_fd = fds[1];
 	/* Before the clone, so that no signal meant for the command is lost. */
@@ -700,15 +714,20 @@ static int sandbox_create(struct sandbox *sb, struct sbx_error *err)
 	if (sb->child == 0) {
 		close(sb->parent_fd);
 		close(sb->sigfd);
+		sbx_closep(&sb->netns_sock[0]);
 		child_main(sb);
 	}
 	sbx_closep(&sb->sync_fd);
+	sbx_closep(&sb->netns_sock[1]);
+	if (sb->netns_sock[0] >= 0)
+		userns = sbx_netns_open_userns(sb->child, err);
 	sbx_closep(&sb->out_pipe[1]);
 	sbx_closep(&sb->err_pipe[1]);
 	sbx_sources_close(&sb->src);
 	/* Before MAPS_READY: the child waits for it, so nothing it runs
 	 * escapes the cgroup. */
-	if ((sb->cg.dirfd >= 0 && !sb->in_cgroup && sbx_cgroup_join(&sb->cg, sb->child, err) < 0) ||
+	if ((sb->netns_sock[0] >= 0 && userns < 0) ||
+	    (sb->cg.dirfd >= 0 && !sb->in_cgroup && sbx_cgroup_join(&sb->cg, sb->child, err) < 0) ||
 	    sbx_idplan_apply(&sb->ids, sb->child, err) < 0 ||
 	    sbx_sync_send(sb->parent_fd, SBX_MSG_MAPS_READY, NULL) < 0) {
 		if (err->msg[0] == '\0')
@@ -718,6 +737,18 @@ static int sandbox_create(struct sandbox *sb, struct sbx_error *err)
 		reap(sb->child);
 		sb->child = -1;
 		return -1;
+	}
+	/* After MAPS_READY, so that it runs while the child sets up; the
+	 * child fails with the maker's error, if any. */
+	if (sb->netns_sock[0] >= 0) {
+		sb->netns_maker = sbx_netns_make_beside(userns, sb->netns_sock[0], err);
+		sbx_closep(&sb->netns_sock[0]);
+		if (sb->netns_maker < 0) {
+			kill(sb->child, SIGKILL);
+			reap(sb->child);
+			sb->child = -1;
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -769,7 +800,8 @@ static void record_runtime(const struct sandbox *sb, struct sbx_result *res)
 int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 {
 	struct sandbox sb = { .sync_fd = -1, .out_pipe = { -1, -1 }, .err_pipe = { -1, -1 },
-			      .cg = SBX_CGROUP_INIT, .child = -1, .parent_fd = -1, .sigfd = -1 };
+			      .cg = SBX_CGROUP_INIT, .child = -1, .parent_fd = -1, .sigfd = -1,
+			      .netns_sock = { -1, -1 }, .netns_maker = -1 };
 	struct sbx_error err = { 0 };
 
 	sbx_result_init(res);
@@ -779,6 +811,11 @@ int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 		res->failed = true;
 		res->error = err;
 		res->exit_code = err.status ? err.status : SBX_EXIT_FAILURE;
+	}
+	/* Done long ago (it lives ~1 ms); killed first should it hang. */
+	if (sb.netns_maker > 0) {
+		kill(sb.netns_maker, SIGKILL);
+		reap(sb.netns_maker);
 	}
 	record_runtime(&sb, res);
 	sbx_runsc_end_stdio(&sb);
@@ -796,6 +833,7 @@ int sbx_sandbox_run(const struct sbx_run_options *opts, struct sbx_result *res)
 	sbx_seccomp_free(&sb.seccomp);
 	close_pair(sb.out_pipe);
 	close_pair(sb.err_pipe);
+	close_pair(sb.netns_sock);
 	sbx_sources_close(&sb.src);
 	sbx_spec_free(&sb.spec);
 	free(sb.runsc_config);

@@ -15,6 +15,7 @@ enum sbx_msg_type {
 	SBX_MSG_STARTED = 5,    /* init -> sbx: the command's process exists */
 	SBX_MSG_ROOT = 6,       /* child -> sbx: SBX_ROOT_* flags, in wstatus */
 	SBX_MSG_START = 7,      /* sbx -> init: run the command (the init parks until then) */
+	SBX_MSG_NETNS = 8,      /* netns maker -> child: carries the new network namespace */
 };
 
 struct sbx_msg {
