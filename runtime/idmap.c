@@ -407,38 +407,78 @@ int sbx_idplan_make(uint32_t uid, uint32_t gid, int64_t ws_uid, int64_t ws_gid,
 	return 0;
 }
 
-/* Run newuidmap/newgidmap PID in out count...; their stderr goes into ERR. */
-static int run_map_helper(const char *name, pid_t pid, const struct sbx_idmap *map,
-			  struct sbx_error *err)
-{
-	char path[64], pidbuf[16], nums[SBX_IDMAP_MAX * 3][16];
+/* newuidmap/newgidmap PID in out count..., as one argument vector. */
+struct map_helper_args {
+	char path[64], pid[16], nums[SBX_IDMAP_MAX * 3][16];
 	char *argv[2 + SBX_IDMAP_MAX * 3 + 1];
-	char *const envp[] = { NULL };
-	int status;
-	char output[512] = "";
+};
+
+static int map_helper_args(const char *name, pid_t pid, const struct sbx_idmap *map, struct map_helper_args *a,
+			   struct sbx_error *err)
+{
 	size_t argc = 0;
 
-	if (!sbx_find_map_helper(name, path, sizeof(path)))
+	if (!sbx_find_map_helper(name, a->path, sizeof(a->path)))
 		return sbx_fail(err, ENOENT, "%s", name);
-	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
-	argv[argc++] = path;
-	argv[argc++] = pidbuf;
+	snprintf(a->pid, sizeof(a->pid), "%d", pid);
+	a->argv[argc++] = a->path;
+	a->argv[argc++] = a->pid;
 	for (size_t i = 0; i < map->n; i++) {
-		snprintf(nums[3 * i], sizeof(nums[0]), "%u", map->e[i].inside);
-		snprintf(nums[3 * i + 1], sizeof(nums[0]), "%u", map->e[i].outside);
-		snprintf(nums[3 * i + 2], sizeof(nums[0]), "%u", map->e[i].count);
-		argv[argc++] = nums[3 * i];
-		argv[argc++] = nums[3 * i + 1];
-		argv[argc++] = nums[3 * i + 2];
+		snprintf(a->nums[3 * i], sizeof(a->nums[0]), "%u", map->e[i].inside);
+		snprintf(a->nums[3 * i + 1], sizeof(a->nums[0]), "%u", map->e[i].outside);
+		snprintf(a->nums[3 * i + 2], sizeof(a->nums[0]), "%u", map->e[i].count);
+		a->argv[argc++] = a->nums[3 * i];
+		a->argv[argc++] = a->nums[3 * i + 1];
+		a->argv[argc++] = a->nums[3 * i + 2];
 	}
-	argv[argc] = NULL;
-	if (sbx_run_capture(path, argv, envp, output, sizeof(output), &status, err) < 0)
+	a->argv[argc] = NULL;
+	return 0;
+}
+
+/* Collect a started helper; its output goes into ERR when it failed. */
+static int map_helper_finish(const char *name, struct sbx_capture *c, struct sbx_error *err)
+{
+	char output[512] = "";
+	int status;
+
+	if (sbx_capture_finish(c, output, sizeof(output), &status, err) < 0)
 		return sbx_error_wrap(err, "%s", name);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		output[strcspn(output, "\n")] = '\0';
 		return sbx_fail(err, 0, "%s failed: %s", name, output[0] ? output : "no message");
 	}
 	return 0;
+}
+
+/* Both at once: each is a setuid program whose start-up (exec, PAM-less
+ * but still the dynamic loader and /etc/subuid) costs ~0.5 ms, and they
+ * write different files. */
+static int run_map_helpers(pid_t pid, const struct sbx_idplan *plan, struct sbx_error *err)
+{
+	char *const envp[] = { NULL };
+	struct map_helper_args uid, gid;
+	struct sbx_capture uc, gc;
+	struct sbx_error gid_err = { 0 };
+	int r;
+
+	if (map_helper_args("newuidmap", pid, &plan->uid, &uid, err) < 0 ||
+	    map_helper_args("newgidmap", pid, &plan->gid, &gid, err) < 0)
+		return -1;
+	if (sbx_capture_start(uid.path, uid.argv, envp, &uc, err) < 0)
+		return sbx_error_wrap(err, "newuidmap");
+	if (sbx_capture_start(gid.path, gid.argv, envp, &gc, &gid_err) < 0) {
+		struct sbx_error ignored;
+
+		(void)map_helper_finish("newuidmap", &uc, &ignored);
+		*err = gid_err;
+		return sbx_error_wrap(err, "newgidmap");
+	}
+	r = map_helper_finish("newuidmap", &uc, err);
+	if (map_helper_finish("newgidmap", &gc, &gid_err) < 0 && r == 0) {
+		*err = gid_err;
+		r = -1;
+	}
+	return r;
 }
 
 static int write_map_file(int procfd, const char *file, const struct sbx_idmap *map,
@@ -457,8 +497,7 @@ int sbx_idplan_apply(const struct sbx_idplan *plan, pid_t pid, struct sbx_error 
 	cleanup_close int procfd = -1;
 
 	if (plan->writer == SBX_IDMAP_HELPERS) {
-		if (run_map_helper("newuidmap", pid, &plan->uid, err) < 0 ||
-		    run_map_helper("newgidmap", pid, &plan->gid, err) < 0)
+		if (run_map_helpers(pid, plan, err) < 0)
 			return sbx_error_hint(err, "check your ranges in /etc/subuid and /etc/subgid");
 		return 0;
 	}

@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <spawn.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -274,32 +275,42 @@ int sbx_exit_status(int wstatus)
 	return SBX_EXIT_FAILURE;
 }
 
-int sbx_run_capture(const char *path, char *const argv[], char *const envp[], char *out, size_t len,
-		    int *status, struct sbx_error *err)
+int sbx_capture_start(const char *path, char *const argv[], char *const envp[], struct sbx_capture *c,
+		      struct sbx_error *err)
 {
-	int pipefd[2];
-	size_t used = 0;
-	pid_t child;
+	posix_spawn_file_actions_t fa;
+	int pipefd[2], r;
 
+	c->path = path;
+	c->pid = -1;
+	c->out = -1;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return sbx_fail(err, errno, "%s: pipe", path);
-	child = fork();
-	if (child < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return sbx_fail(err, errno, "%s: fork", path);
-	}
-	if (child == 0) {
-		dup2(pipefd[1], STDOUT_FILENO);
-		dup2(pipefd[1], STDERR_FILENO);
-		execve(path, argv, envp);
-		_exit(127);
-	}
+	r = posix_spawn_file_actions_init(&fa);
+	if (r == 0)
+		r = posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	if (r == 0)
+		r = posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+	if (r == 0)
+		r = posix_spawn(&c->pid, path, &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);
+	if (r != 0) {
+		close(pipefd[0]);
+		return sbx_fail(err, r, "%s", path);
+	}
+	c->out = pipefd[0];
+	return 0;
+}
+
+int sbx_capture_finish(struct sbx_capture *c, char *out, size_t len, int *status, struct sbx_error *err)
+{
+	size_t used = 0;
+
 	for (;;) {
 		char drop[512];
 		bool full = used + 1 >= len;
-		ssize_t n = read(pipefd[0], full ? drop : out + used, full ? sizeof(drop) : len - 1 - used);
+		ssize_t n = read(c->out, full ? drop : out + used, full ? sizeof(drop) : len - 1 - used);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -309,9 +320,19 @@ int sbx_run_capture(const char *path, char *const argv[], char *const envp[], ch
 			used += (size_t)n;
 	}
 	out[used] = '\0';
-	close(pipefd[0]);
-	while (waitpid(child, status, 0) < 0)
+	sbx_closep(&c->out);
+	while (waitpid(c->pid, status, 0) < 0)
 		if (errno != EINTR)
-			return sbx_fail(err, errno, "%s: waitpid", path);
+			return sbx_fail(err, errno, "%s: waitpid", c->path);
 	return 0;
+}
+
+int sbx_run_capture(const char *path, char *const argv[], char *const envp[], char *out, size_t len,
+		    int *status, struct sbx_error *err)
+{
+	struct sbx_capture c;
+
+	if (sbx_capture_start(path, argv, envp, &c, err) < 0)
+		return -1;
+	return sbx_capture_finish(&c, out, len, status, err);
 }

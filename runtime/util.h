@@ -77,4 +77,15 @@ void sbx_verbose(bool verbose, const char *fmt, ...) __attribute__((format(print
 int sbx_run_capture(const char *path, char *const argv[], char *const envp[], char *out, size_t len,
 		    int *status, struct sbx_error *err);
 
+/* The same in two halves, so that two programs may run at once: start
+ * PATH (posix_spawn: no copy of sbx's page tables), then collect it. */
+struct sbx_capture {
+	const char *path;
+	pid_t pid;
+	int out; /* the read end of its stdout and stderr */
+};
+int sbx_capture_start(const char *path, char *const argv[], char *const envp[], struct sbx_capture *c,
+		      struct sbx_error *err);
+int sbx_capture_finish(struct sbx_capture *c, char *out, size_t len, int *status, struct sbx_error *err);
+
 #endif
