@@ -8,55 +8,10 @@
 set -euo pipefail
 : "${BENCH_OUT:?run by scripts/bench}" "${SBX:?}" "${BENCH_ROOTFS:?}" "${BENCH_BUNDLES:?}"
 sec=10-startup
-out=$BENCH_OUT/$sec
+# shellcheck source=scripts/bench.d/lib.sh
+. "$BENCH_TOP/scripts/bench.d/lib.sh"
 rm -f "$out".md "$out".summary.tsv "$out".json "$out".findings "$out"-*
 r=$BENCH_ROOTFS
-runs=$BENCH_RUNS
-warm=$BENCH_WARMUP
-uid=$(id -u)
-
-# as MODE CMD...: run CMD as root (MODE root) or as $BENCH_USER (rootless).
-as() {
-	local mode=$1
-	shift
-	if [ "$mode" = rootless ] && [ "$uid" = 0 ]; then
-		runuser -u "$BENCH_USER" -- env -C "$BENCH_WORK" "$@"
-	else
-		env -C "$BENCH_WORK" "$@"
-	fi
-}
-
-# try MODE NAME CMD: run CMD once; on failure record NAME's refusal (its
-# last error line) as a finding and return 1, so it is left out of the run.
-try() {
-	local mode=$1 name=$2 cmd=$3 err rc=0
-	# shellcheck disable=SC2086 # the command line is split into its words
-	err=$(as "$mode" $cmd </dev/null 2>&1 >/dev/null) || rc=$?
-	[ "$rc" = 0 ] && return 0
-	err=$(printf '%s\n' "$err" | grep -v '^\s*$' | tail -n 1)
-	printf '%s\t%s\t%s\t%s\n' "$mode" "$name" "$rc" "$err" >>"$out.findings"
-	echo "$sec: $mode: $name refused (exit $rc): $err" >&2
-	return 1
-}
-
-# hf MODE JSON NAME CMD [NAME CMD]...: one interleaved hyperfine run.
-hf() {
-	local mode=$1 json=$2 tmp
-	shift 2
-	local args=()
-	: >"$json.cmds"
-	while [ $# -gt 0 ]; do
-		args+=(-n "$1" "$2")
-		printf '%s\t%s\n' "$1" "$2" >>"$json.cmds"
-		shift 2
-	done
-	tmp=$json
-	if [ "$mode" = rootless ] && [ "$uid" = 0 ]; then
-		tmp=$BENCH_STATE_USER/${json##*/}
-	fi
-	as "$mode" hyperfine -N --warmup "$warm" --runs "$runs" --export-json "$tmp" "${args[@]}" >&2
-	[ "$tmp" = "$json" ] || cp "$tmp" "$json"
-}
 
 peers() { # MODE: NAME CMD pairs of everything that runs in MODE
 	local mode=$1 st rl=
