@@ -167,9 +167,10 @@ def _save(plt, fig, svg):
     plt.close(fig)
 
 
-def boxplot(results, svg, title="", ylabel="time (ms)", violin=True):
+def boxplot(results, svg, title="", ylabel="time (ms)", violin=True, logy=None):
     """Distribution of hyperfine's "times" per command: a violin with a box
-    inside, points beyond the whiskers marked."""
+    inside, points beyond the whiskers marked.  logy (default: when the
+    medians differ more than tenfold) keeps the fast ones readable."""
     plt = _pyplot()
     names = [r["command"] for r in results]
     data = [[ms(t) for t in r.get("times") or [r["median"]]] for r in results]
@@ -183,9 +184,16 @@ def boxplot(results, svg, title="", ylabel="time (ms)", violin=True):
                medianprops={"color": "black"}, flierprops={"markersize": 3})
     ax.set_xticks(pos)
     ax.set_xticklabels(names, rotation=20 if len(names) > 3 else 0, ha="right" if len(names) > 3 else "center")
+    meds = [statistics.median(d) for d in data]
+    if logy is None:
+        logy = min(meds) > 0 and max(meds) / min(meds) > 10
+    if logy:
+        ax.set_yscale("log")
+        ylabel += " (log scale)"
+    else:
+        ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
-    ax.set_ylim(bottom=0)
-    ax.grid(axis="y", alpha=0.3)
+    ax.grid(axis="y", alpha=0.3, which="both")
     if title:
         ax.set_title(title)
     _save(plt, fig, svg)
