@@ -148,6 +148,10 @@ for mode in modes:
     else:
         md.append(bl.target_line(f"sbx ahead of crun ({mode})", cr < 1, f"{cr:.3f}"))
         summary.append([f"start-up sbx/crun ({mode})", f"{cr:.3f}", "< 1", "met" if cr < 1 else "not met"])
+    for peer in ("runc", "runsc"):
+        pr = bl.ratio(res, "sbx", peer)
+        if pr is not None:
+            summary.append([f"start-up sbx/{peer} ({mode})", f"{pr:.3f}", "", "n/a"])
     med = bl.medians(res).get("sbx")
     if med:
         summary.append([f"start-up sbx median ({mode})", f"{bl.ms(med):.2f} ms", "", "n/a"])

@@ -22,12 +22,15 @@ as() {
 
 # try MODE NAME CMD: run CMD once; on failure record NAME's refusal (its
 # last error line) as a finding and return 1, so it is left out of the run.
+# Its stderr goes to a file the user's own shell makes: runc (rootless)
+# fchowns its stdio and cannot a pipe root made.
 try() {
-	local mode=$1 name=$2 cmd=$3 err rc=0
-	# shellcheck disable=SC2086 # the command line is split into its words
-	err=$(as "$mode" $cmd </dev/null 2>&1 >/dev/null) || rc=$?
+	local mode=$1 name=$2 cmd=$3 err rc=0 f=$BENCH_WORK/try-err
+	[ "$mode" = rootless ] && [ "$uid" = 0 ] && f=$BENCH_STATE_USER/try-err
+	# shellcheck disable=SC2086,SC2016 # the command line is split into its words
+	as "$mode" bash -c 'f=$1; shift; rm -f "$f"; "$@" </dev/null >/dev/null 2>"$f"' _ "$f" $cmd || rc=$?
 	[ "$rc" = 0 ] && return 0
-	err=$(printf '%s\n' "$err" | grep -v '^\s*$' | tail -n 1)
+	err=$(grep -v '^\s*$' "$f" | tail -n 1)
 	printf '%s\t%s\t%s\t%s\n' "$mode" "$name" "$rc" "$err" >>"$out.findings"
 	echo "$sec: $mode: $name refused (exit $rc): $err" >&2
 	return 1
