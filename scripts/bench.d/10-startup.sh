@@ -128,7 +128,7 @@ for mode in modes:
     if refused:
         md.append("Peers left out (each tried once, its last error line):\n\n")
         for _, name, rc, err in refused:
-            md.append(f"- **{name}** ({mode}): " + ("not installed" if rc == "-" else
+            md.append(f"- **{name}** ({mode}): " + (err if rc == "-" else
                       f"refused, exit {rc}: `{err}`") + "\n")
         md.append("\n")
     bw = bl.ratio(res, "sbx", "bwrap")

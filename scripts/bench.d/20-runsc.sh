@@ -82,7 +82,7 @@ for mode in ("root", "rootless"):
 if findings:
     md.append("Refusals (each tried once, its last error line):\n\n")
     for mode, name, rc, err in findings:
-        md.append(f"- **{name}** ({mode}): exit {rc}: `{err}`\n")
+        md.append(f"- **{name}** ({mode}): " + (err if rc == "-" else f"exit {rc}: `{err}`") + "\n")
     md.append("\n")
 open(out + ".md", "w").write("".join(md))
 bl.write_summary(out + ".summary.tsv", summary)

@@ -120,7 +120,7 @@ for mode in modes:
     text.append(f"{mode}:\n" + bl.text_table(hdr, rows))
     refused = [f for f in findings if f[0] == mode]
     for _, name, rc, err in refused:
-        md.append(f"- **{name}** ({mode}) refused, exit {rc}: `{err}`\n")
+        md.append(f"- **{name}** ({mode}): " + (err if rc == "-" else f"refused, exit {rc}: `{err}`") + "\n")
     if refused:
         md.append("\n")
     h = hwm.get(mode)

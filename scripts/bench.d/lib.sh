@@ -51,7 +51,13 @@ hf() {
 	if [ "$mode" = rootless ] && [ "$uid" = 0 ]; then
 		tmp=$BENCH_STATE_USER/${json##*/}
 	fi
-	as "$mode" hyperfine -N --warmup "$warm" --runs "$runs" --export-json "$tmp" "${args[@]}" >&2
+	if ! as "$mode" hyperfine -N --warmup "$warm" --runs "$runs" --export-json "$tmp" "${args[@]}" >&2; then
+		# A run that failed now and then: measured again with the failures
+		# kept (their exit codes are in the JSON), and said so.
+		printf '%s\t%s\t%s\t%s\n' "$mode" "hyperfine" "-" \
+			"a command failed in the run of ${json##*/}; measured again with --ignore-failure" >>"$out.findings"
+		as "$mode" hyperfine -N -i --warmup "$warm" --runs "$runs" --export-json "$tmp" "${args[@]}" >&2
+	fi
 	[ "$tmp" = "$json" ] || cp "$tmp" "$json"
 }
 
