@@ -286,7 +286,7 @@ Rootless: the same commands under `runuser -u {user} --`.
 {"" if no_plots else "![ns per call per seccomp configuration](bench/30-filter.svg)"}
 
 Per-run cost of loading the filter: start-up of `/bin/true` with the default profile against
-`--seccomp unconfined` (hyperfine -N, {runs} runs each, one run), the difference of the medians.
+`--seccomp unconfined` (one `hyperfine -N`, {runs} runs each), the difference of the medians.
 What `sbx run -v` said about the compiled BPF (the first run after a build compiles and stores it):
 
 ```
