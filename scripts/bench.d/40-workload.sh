@@ -221,7 +221,7 @@ start-up and teardown. `$TREE` is the tree above, `$W` the work directory.
         f.write(f"\ngVisor: {runsc_note}\n")
     if not no_plots:
         f.write("\n![wall time per runtime](bench/40-workload.svg)\n")
-    f.write("""
+    f.write(f"""
 The seed's claims (`003_bec9a0dd9d84448d.txt`, "Performance Impact", the gVisor installation guide the
 project grew from): "runc + seccomp: ~2-5% overhead", "gVisor: ~10-20% overhead"; no workload or
 method is given there. Measured here (medians): sbx native {seed_native}; sbx --runtime runsc
