@@ -11,7 +11,8 @@
 # in one hyperfine run, each into a directory emptied before every run.
 # Then a run from the imported image (its tree already unpacked) against a
 # run with --rootfs of that very tree: a stored image should add nothing.
-# Root only: tar extracts the layer's device nodes and owners as root.
+# As root, or as a user (umoci --rootless; tar then leaves out the layer's
+# /dev entries, device nodes a user cannot make, and keeps no owners).
 #
 # Environment: BENCH_WORK BENCH_OUT BENCH_RUNS SBX (scripts/bench sets them),
 # BENCH_IMPORT_RUNS (default BENCH_RUNS up to 5), SBX_BENCH_LAYOUT.
@@ -50,7 +51,8 @@ skip() {
 	exit 0
 }
 
-[ "$(id -u)" = 0 ] || skip "needs root (tar -x of the layers makes device nodes and sets owners)"
+root=
+[ "$(id -u)" = 0 ] && root=1
 command -v hyperfine >/dev/null || skip "hyperfine is not installed"
 [ -x "$SBX" ] || skip "no sbx at $SBX"
 [ -f "$layout/index.json" ] || skip "no OCI layout at $layout (rootfs/build makes it as root; SBX_BENCH_LAYOUT names another)"
@@ -88,9 +90,31 @@ dir=$1
 mkdir -p "$dir"
 while read -r flag blob; do
 	[ "$flag" = - ] && flag=
-	tar $flag -xf "$blob" -C "$dir"
+	if [ "$(id -u)" = 0 ]; then
+		tar $flag -xf "$blob" -C "$dir"
+	else
+		tar $flag -xf "$blob" -C "$dir" --exclude='./dev/*'
+	fi
 done <"$0.list"
 EOF
+cat >"$work/clean" <<'EOF'
+#!/bin/sh
+# clean SBX STORE DIR...: all gone.  A user's store holds files of the
+# user's subordinate ids, which only sbx can remove; umoci's rootless
+# bundle has read-only directories.
+sbx=$1 store=$2
+shift 2
+if [ -d "$store" ]; then
+	"$sbx" image rm --store "$store" bench >/dev/null 2>&1 || true
+	"$sbx" image gc --store "$store" >/dev/null 2>&1 || true
+	rm -rf "$store"
+fi
+for d in "$@"; do
+	[ -e "$d" ] || continue
+	rm -rf "$d" 2>/dev/null || { chmod -R u+w "$d"; rm -rf "$d"; }
+done
+EOF
+chmod 755 "$work/clean"
 cp "$work/layers" "$work/tar-layers.list"
 chmod 755 "$work/tar-layers"
 
@@ -99,10 +123,12 @@ cmds=(-n "sbx image import" "$SBX image import --store $store --name bench $layo
 	-n "tar -x (layers)" "$work/tar-layers $work/tar")
 has_umoci=
 if command -v umoci >/dev/null; then
-	cmds+=(-n "umoci unpack" "umoci unpack --image $layout:latest $work/bundle")
+	umoci_opt=
+	[ -n "$root" ] || umoci_opt="--rootless "
+	cmds+=(-n "umoci unpack" "umoci unpack ${umoci_opt} --image $layout:latest $work/bundle")
 	has_umoci=1
 fi
-prepare="rm -rf $store $work/tar $work/bundle"
+prepare="$work/clean $SBX $store $work/tar $work/bundle"
 
 # Each must work once before it is timed.
 for ((i = 1; i < ${#cmds[@]}; i += 3)); do
@@ -120,20 +146,21 @@ hyperfine --warmup 1 --runs "$BENCH_IMPORT_RUNS" --prepare "$prepare" \
 $prepare
 "$SBX" image import --store "$store" --name bench "$layout" >/dev/null
 tree=$("$SBX" image inspect --store "$store" bench | "$BENCH_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["rootfs"])')
-{ du -sh --apparent-size "$tree" 2>/dev/null || echo "?"; } | cut -f1 >"$work/size"
+{ du -sh --apparent-size "$tree" 2>/dev/null || true; } | cut -f1 >"$work/size"
+[ -s "$work/size" ] || echo "?" >"$work/size"
 echo "== $name: sbx run --image (stored) vs --rootfs of its tree" >&2
 hyperfine -N --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --export-json "$work/run.json" \
 	-n "stored image (--image)" "$SBX run --runtime native --store $store --image bench -- /bin/true" \
 	-n "its tree (--rootfs)" "$SBX run --runtime native --rootfs $tree -- /bin/true" >&2
-rm -rf "$store" "$work/tar" "$work/bundle"
+$prepare
 
 "$BENCH_PYTHON" - "$work" "$BENCH_OUT" "$name" "$layout" "$BENCH_IMPORT_RUNS" "$BENCH_RUNS" "$(cat "$work/size")" \
-	"$has_umoci" "$BENCH_DOCS" "${BENCH_NO_PLOTS:-}" <<'PY'
+	"$has_umoci" "$BENCH_DOCS" "${BENCH_NO_PLOTS:-}" "$root" <<'PY'
 import json, sys
 sys.path.insert(0, "scripts")
 import benchlib as bl
 
-work, out, name, layout, imp_runs, runs, size, has_umoci, docs, no_plots = sys.argv[1:11]
+work, out, name, layout, imp_runs, runs, size, has_umoci, docs, no_plots, root = sys.argv[1:12]
 imp = bl.load_hyperfine(f"{work}/import.json")
 run = bl.load_hyperfine(f"{work}/run.json")
 layers = [l.split() for l in open(f"{work}/layers")]
@@ -166,18 +193,19 @@ if not no_plots:
 
 json.dump({"import": imp, "run": run, "layers": layers}, open(f"{out}/{name}.json", "w"), indent=1)
 bl.write_summary(f"{out}/{name}.summary.tsv", summary)
-lay = "\n".join(f"tar {f if f != '-' else ''} -xf {b} -C DIR".replace("  ", " ") for f, b in layers)
+excl = "" if root else " --exclude='./dev/*'"
+lay = "\n".join(f"tar {f if f != '-' else ''} -xf {b} -C DIR{excl}".replace("  ", " ") for f, b in layers)
 with open(f"{out}/{name}.md", "w") as f:
     f.write(f"""## Image import
 
 The default image's OCI layout `{layout}` ({len(layers)} layer(s), {size} unpacked), imported into an
 empty directory each run (hyperfine `--prepare` empties them; {imp_runs} runs after one warm-up, as
-root):
+{"root" if root else "a user: umoci with --rootless, tar without the layer's /dev entries (device nodes a user cannot make)"}):
 
 ```
 sbx image import --store NEW --name bench {layout}
 {lay}
-{"umoci unpack --image " + layout + ":latest BUNDLE" if has_umoci else "(umoci is not installed)"}
+{("umoci unpack " + ("" if root else "--rootless ") + "--image " + layout + ":latest BUNDLE") if has_umoci else "(umoci is not installed)"}
 ```
 
 `sbx image import` also checks every blob's digest and size and each layer's diff_id before it
