@@ -121,6 +121,17 @@ else
 	echo "rootless: sbx does not run as $BENCH_USER here: $(tail -n 1 "$work/err" 2>/dev/null)" >"$work/rootless-refused"
 fi
 
+# Which allowed syscalls the stacked filters keep off the kernel's bitmap.
+if make -s tests/bench/bitmap-check >&2; then
+	for prof in profiles/default.json "$containers" unconfined; do
+		[ "$prof" = unconfined ] || [ -f "$prof" ] || continue
+		echo "== $prof" >>"$work/bitmap.txt"
+		tests/bench/bitmap-check "$prof" >>"$work/bitmap.txt" 2>&1 || true
+	done
+else
+	echo "(tests/bench/bitmap-check did not build)" >"$work/bitmap.txt"
+fi
+
 # The BPF cache: the first run after a build compiles, the next load it.
 for mode in "${modes[@]}"; do
 	for i in 1 2; do
@@ -245,6 +256,9 @@ for k in (0, 1, 2, 3):
 stk_hdr = ["programs", "ioctl ns", "ioctl - sbx floor", "getppid ns"]
 print("stacked 4-insn programs reading ioctl's request, on the host:\n" + bl.text_table(stk_hdr, stk_rows))
 
+bitmap = open(f"{work}/bitmap.txt").read().strip()
+print(bitmap)
+
 cache = open(f"{work}/cache.txt").read().strip() if os.path.exists(f"{work}/cache.txt") else "(no -v output)"
 refused = open(f"{work}/rootless-refused").read().strip() if os.path.exists(f"{work}/rootless-refused") else ""
 
@@ -311,6 +325,16 @@ rules, then the profile). The same ioctl loop on the host with K stacked 4-instr
 read ioctl's request and allow (`syscall_loop ioctl N --stacked K`; getppid stays on the bitmap):
 
 {bl.markdown_table(stk_hdr, stk_rows)}
+Which syscalls leave the bitmap: `tests/bench/bitmap-check PROFILE` runs the kernel's own emulation
+(kernel/seccomp.c, `seccomp_is_const_allow`) over sbx's filters for x86_64 and lists the syscalls the
+profile allows by number alone that are still off the bitmap, with the filters responsible: H, the
+host-safety filter (set-id bits of new and chmod-ed files; openat2 and io_uring_setup ENOSYS), B, the
+profile's stricter argument rules:
+
+```
+{bitmap}
+```
+
 Per-run cost of loading the filter: start-up of `/bin/true` with the default profile against
 `--seccomp unconfined` (one `hyperfine -N`, {runs} runs each), the difference of the medians.
 What `sbx run -v` said about the compiled BPF (the first run after a build compiles and stores it):
