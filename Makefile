@@ -25,7 +25,7 @@ LIB_SRCS := $(filter-out runtime/main.c runtime/cli_image.c,$(SRCS))
 HDRS := $(wildcard runtime/*.h)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all clean check check-unit check-integration check-vm check-mutants check-fuzz fuzz deps asan install helper
+.PHONY: all clean check check-unit check-integration check-vm check-mutants check-fuzz fuzz deps asan install helper bench
 
 all: sbx
 
@@ -113,6 +113,12 @@ check-fuzz:
 # Weakened builds that the isolation tests must catch.
 check-mutants: sbx helper
 	tests/mutants/run
+
+# sbx against bubblewrap, crun, runc and runsc (scripts/bench): tables on
+# stdout, docs/benchmarks.md and docs/bench/*.svg.  Never part of check.
+# BENCH_RUNS=10 for a quick look; `make bench BENCH_SECTIONS="1 6"` for some.
+bench: sbx helper
+	scripts/bench $(BENCH_SECTIONS)
 
 check: deps
 	$(MAKE) check-unit

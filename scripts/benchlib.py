@@ -23,6 +23,26 @@ def load_hyperfine(path):
         return json.load(f)["results"]
 
 
+def command_lines(json_path):
+    """Name -> command line, from JSON_PATH.cmds (NAME<TAB>COMMAND per line,
+    written next to the JSON by the section: hyperfine 1.15's JSON keeps
+    only the -n name)."""
+    try:
+        with open(json_path + ".cmds") as f:
+            return dict(l.rstrip("\n").split("\t", 1) for l in f if "\t" in l)
+    except FileNotFoundError:
+        return {}
+
+
+def commands_block(json_path, user=None):
+    """A markdown code block of the exact commands of a run."""
+    cmds = command_lines(json_path)
+    if not cmds:
+        return ""
+    pre = f"# as {user}: runuser -u {user} -- hyperfine -N ...\n" if user else ""
+    return "```\n" + pre + "\n".join(f"{n}: {c}" for n, c in cmds.items()) + "\n```\n"
+
+
 def by_name(results):
     return {r["command"]: r for r in results}
 
@@ -117,10 +137,11 @@ def ratio(results, num, den):
 
 
 def target_line(what, met, measured, reason=""):
-    """The md line every target gets: met or NOT met, with the number."""
-    state = "met" if met else "NOT met"
+    """The md paragraph every target gets: met, NOT met, or (met None) n/a
+    when it could not be measured, with the number and the reason."""
+    state = "n/a" if met is None else "met" if met else "NOT met"
     tail = f"; {reason}" if reason else ""
-    return f"**Target** {what} — {state} (measured {measured}{tail})\n"
+    return f"**Target** {what} — {state} (measured {measured}{tail})\n\n"
 
 
 def write_summary(path, rows):
@@ -146,9 +167,10 @@ def _save(plt, fig, svg):
     plt.close(fig)
 
 
-def boxplot(results, svg, title="", ylabel="time (ms)", violin=True):
+def boxplot(results, svg, title="", ylabel="time (ms)", violin=True, logy=None):
     """Distribution of hyperfine's "times" per command: a violin with a box
-    inside, points beyond the whiskers marked."""
+    inside, points beyond the whiskers marked.  logy (default: when the
+    medians differ more than tenfold) keeps the fast ones readable."""
     plt = _pyplot()
     names = [r["command"] for r in results]
     data = [[ms(t) for t in r.get("times") or [r["median"]]] for r in results]
@@ -162,9 +184,16 @@ def boxplot(results, svg, title="", ylabel="time (ms)", violin=True):
                medianprops={"color": "black"}, flierprops={"markersize": 3})
     ax.set_xticks(pos)
     ax.set_xticklabels(names, rotation=20 if len(names) > 3 else 0, ha="right" if len(names) > 3 else "center")
+    meds = [statistics.median(d) for d in data]
+    if logy is None:
+        logy = min(meds) > 0 and max(meds) / min(meds) > 10
+    if logy:
+        ax.set_yscale("log")
+        ylabel += " (log scale)"
+    else:
+        ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
-    ax.set_ylim(bottom=0)
-    ax.grid(axis="y", alpha=0.3)
+    ax.grid(axis="y", alpha=0.3, which="both")
     if title:
         ax.set_title(title)
     _save(plt, fig, svg)
