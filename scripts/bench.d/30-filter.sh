@@ -50,7 +50,7 @@ chmod 755 "$work"
 skip() {
 	echo "$name: SKIP: $*" >&2
 	{
-		echo "## Seccomp filter cost per system call"
+		echo "## 3. Seccomp filter cost per system call"
 		echo
 		echo "SKIP: $*"
 	} >"$md"
@@ -294,7 +294,7 @@ json.dump({"calls_per_run": int(n_calls), "samples_ns": {"/".join(k): v for k, v
 bl.write_summary(f"{out}/{name}.summary.tsv", summary)
 
 with open(f"{out}/{name}.md", "w") as f:
-    f.write(f"""## Seccomp filter cost per system call
+    f.write(f"""## 3. Seccomp filter cost per system call
 
 A static loop (`tests/bench/syscall_loop`, `gcc -O2 -static`) times {n_calls} calls with
 `clock_gettime` and prints ns per call: `getppid` (no arguments: a filter allowing it by number lets

@@ -47,7 +47,7 @@ chmod 755 "$work"
 skip() {
 	echo "$name: SKIP: $*" >&2
 	{
-		echo "## Workload overhead"
+		echo "## 4. Workload overhead"
 		echo
 		echo "SKIP: $*"
 	} >"$md"
@@ -202,7 +202,7 @@ bl.write_summary(f"{out}/{name}.summary.tsv", rows_sum)
 cmds = {f"{wl} {rt}": open(f"{work}/cmd-{wl}-{rt}").read().strip().replace(work, "$W").replace(tree, "$TREE")
         for wl in ("calculator", "cpu") for rt in results[wl]}
 with open(f"{out}/{name}.md", "w") as f:
-    f.write(f"""## Workload overhead
+    f.write(f"""## 4. Workload overhead
 
 Two workloads on the default image's tree (`sbx image inspect sbx-default`: `{tree}`), each in one
 hyperfine run ({runs} runs per command after warm-up, one command after the other): {what['calculator']}, run as

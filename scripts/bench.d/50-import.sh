@@ -43,7 +43,7 @@ chmod 755 "$work"
 skip() {
 	echo "$name: SKIP: $*" >&2
 	{
-		echo "## Image import"
+		echo "## 5. Image import"
 		echo
 		echo "SKIP: $*"
 	} >"$md"
@@ -177,7 +177,7 @@ targets.append(bl.target_line("`sbx image import` no slower than tar -x of the s
 summary.append(["image import, sbx / tar -x (medians)", f"{x:.2f}x", "<= 1.00x", "met" if met else "not met"])
 if "umoci unpack" in m:
     summary.append(["image import, sbx / umoci unpack (medians)", f"{m['sbx image import'] / m['umoci unpack']:.2f}x",
-                    "-", "n/a"])
+                    "", "n/a"])
 d = bl.ms(r["stored image (--image)"] - r["its tree (--rootfs)"])
 base = bl.ms(r["its tree (--rootfs)"])
 allow = max(0.25, 0.03 * base)
@@ -196,7 +196,7 @@ bl.write_summary(f"{out}/{name}.summary.tsv", summary)
 excl = "" if root else " --exclude='./dev/*'"
 lay = "\n".join(f"tar {f if f != '-' else ''} -xf {b} -C DIR{excl}".replace("  ", " ") for f, b in layers)
 with open(f"{out}/{name}.md", "w") as f:
-    f.write(f"""## Image import
+    f.write(f"""## 5. Image import
 
 The default image's OCI layout `{layout}` ({len(layers)} layer(s), {size} unpacked), imported into an
 empty directory each run (hyperfine `--prepare` empties them; {imp_runs} runs after one warm-up, as
