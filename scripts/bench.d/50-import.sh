@@ -225,6 +225,6 @@ sbx run --runtime native --rootfs TREE -- /bin/true
 
 {rmd}
 """)
-    f.write("\n" + "\n".join(targets))
+    f.write("\n" + "".join(targets))
 print("".join(targets))
 PY
