@@ -61,6 +61,15 @@ tests/escape/escape-probe: tests/escape/escape-probe.c
 tests/vm/sbx-hog: tests/vm/hog.c
 	$(CC) -std=gnu11 -O2 $(WARN) -static -o $@ $<
 
+# The syscall loop of `make bench` (scripts/bench.d/30-filter.sh) runs in
+# the busybox bench rootfs: static too.
+tests/bench/syscall_loop: tests/bench/syscall_loop.c
+	$(CC) -std=gnu11 -O2 $(WARN) -static -o $@ $<
+
+# What the kernel's constant-action bitmap makes of sbx's stacked filters.
+tests/bench/bitmap-check: tests/bench/bitmap_check.c $(LIB_SRCS) $(HDRS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Iruntime -o $@ $< $(LIB_SRCS) $(LDFLAGS_ALL) $(PKG_LIBS)
+
 helper: tests/helper/sbx-probe tests/escape/escape-probe tests/vm/sbx-hog
 
 deps:
@@ -146,3 +155,4 @@ clean:
 	rm -f sbx sbx-asan tests/helper/sbx-probe tests/escape/escape-probe tests/vm/sbx-hog tests/unit/run-unit tests/fuzz/fuzz-profile
 	rm -f tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci tests/fuzz/fuzz-seccomp-oci
 	rm -rf tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci tests/fuzz/work-seccomp-oci
+	rm -f tests/bench/syscall_loop tests/bench/bitmap-check
