@@ -91,13 +91,15 @@ static unsigned int read_controllers(int dirfd, const char *name)
 	return controller_bits(text);
 }
 
-/* The cgroup2 mount (its root too, for a cgroup namespace's view). */
-static int find_v2_mount(struct sbx_cgroup_host_info *out, char *v2_root, size_t root_len)
+/* The cgroup2 mount, and its root when WANT_ROOT (a rootless caller finds
+ * its own cgroup below the mount through it; root makes sbx's subtree at
+ * the mount itself). */
+static int find_v2_mount(struct sbx_cgroup_host_info *out, bool want_root, char *v2_root, size_t root_len)
 {
 	static const char *const usual[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified", NULL };
 	struct sbx_mount_desc desc;
 	struct sbx_error err = { 0 };
-	int r = sbx_find_mount("cgroup2", CGROUP2_SUPER_MAGIC, usual, &desc, &err);
+	int r = sbx_find_mount("cgroup2", CGROUP2_SUPER_MAGIC, usual, want_root, &desc, &err);
 
 	if (r < 0) {
 		snprintf(out->why, sizeof(out->why), "cannot find the cgroup2 mount: %.400s", err.msg);
@@ -216,7 +218,7 @@ int sbx_cgroup_describe(struct sbx_cgroup_host_info *out)
 
 	memset(out, 0, sizeof(*out));
 	read_own_cgroups(out, &v1);
-	if (find_v2_mount(out, v2_root, sizeof(v2_root)) < 0)
+	if (find_v2_mount(out, geteuid() != 0, v2_root, sizeof(v2_root)) < 0)
 		return -1;
 	if (out->mount[0] != '\0')
 		out->mode = v1 ? SBX_CGROUP_MODE_HYBRID : SBX_CGROUP_MODE_V2;

@@ -165,7 +165,19 @@ int sbx_mountinfo_find(const char *fstype, struct sbx_mount_desc *out, struct sb
 	return found;
 }
 
-int sbx_find_mount(const char *fstype, unsigned long magic, const char *const *candidates,
+/* Whether PATH is the root of a mount (statx, Linux 5.8): 1, 0, or -1
+ * when the kernel does not say. */
+static int is_mount_root(const char *path)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &stx) < 0 ||
+	    !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return -1;
+	return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+}
+
+int sbx_find_mount(const char *fstype, unsigned long magic, const char *const *candidates, bool want_root,
 		   struct sbx_mount_desc *out, struct sbx_error *err)
 {
 	for (size_t i = 0; candidates[i] != NULL; i++) {
@@ -179,7 +191,15 @@ int sbx_find_mount(const char *fstype, unsigned long magic, const char *const *c
 		r = sbx_statmount_point(candidates[i], fstype, out, &why);
 		if (r == 1)
 			return 1;
-		/* No statmount (or a reply sbx cannot trust): libmount says. */
+		/* No statmount: the superblock's magic and the mount root
+		 * attribute say as much, but not the mount's root. */
+		if (r < 0 && !want_root && is_mount_root(candidates[i]) == 1) {
+			snprintf(out->target, sizeof(out->target), "%s", candidates[i]);
+			out->root[0] = '\0';
+			out->how = SBX_MOUNT_FOUND_STATFS;
+			return 1;
+		}
+		/* Otherwise (or a reply sbx cannot trust): libmount says. */
 		if (r < 0)
 			break;
 	}

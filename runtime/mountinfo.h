@@ -11,6 +11,7 @@
 #define SBX_MOUNTINFO_H
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include "error.h"
 
@@ -22,15 +23,19 @@ struct sbx_mount_desc {
 
 enum {
 	SBX_MOUNT_FOUND_STATMOUNT = 1,
+	SBX_MOUNT_FOUND_STATFS,    /* no statmount: ROOT is unknown (empty) */
 	SBX_MOUNT_FOUND_MOUNTINFO,
 };
 
 /* The mount of type FSTYPE (superblock magic MAGIC): the first of
  * CANDIDATES (NULL-terminated) that is the mount point of such a mount,
- * else the first such mount of /proc/self/mountinfo.  Returns 1 and fills
- * OUT when there is one, 0 when there is none, -1 when the mount table
- * cannot be read. */
-int sbx_find_mount(const char *fstype, unsigned long magic, const char *const *candidates,
+ * else the first such mount of /proc/self/mountinfo.  A caller that does
+ * not need the mount's root (WANT_ROOT false) takes a candidate on
+ * statfs and statx alone where the kernel has no statmount (Linux < 6.8,
+ * Debian 12's 6.1 among them), which spares it libmount.  Returns 1 and
+ * fills OUT when there is one, 0 when there is none, -1 when the mount
+ * table cannot be read. */
+int sbx_find_mount(const char *fstype, unsigned long magic, const char *const *candidates, bool want_root,
 		   struct sbx_mount_desc *out, struct sbx_error *err);
 
 /* Ask statmount(2) about the mount point PATH only.  1 and OUT filled when
