@@ -12,6 +12,9 @@
 #                    run of /bin/true takes 50 to 500 ms under TCG, the
 #                    whole VM about two minutes)
 #   BENCH_VM_WARMUP  warm-up runs (default 5)
+#   BENCH_VM_ROUNDS  the runs are split into this many hyperfine runs,
+#                    every other one in reverse order (default 5)
+#   BENCH_VM_SMP     the VM's CPUs (default 1: steadier times)
 #   SBX_VM_TIMEOUT   seconds for the whole VM (default here 1800)
 set -euo pipefail
 : "${BENCH_OUT:?run by scripts/bench}" "${SBX:?}" "${BENCH_BUNDLES:?}"
@@ -21,6 +24,13 @@ sec=15-vm
 rm -f "$out".md "$out".summary.tsv "$out".json "$out".findings "$out"-*
 vm_runs=${BENCH_VM_RUNS:-30}
 vm_warm=${BENCH_VM_WARMUP:-5}
+vm_rounds=${BENCH_VM_ROUNDS:-5}
+# One emulated CPU: with two, qemu's two CPU threads compete with each other
+# and with whatever else this machine runs, and the times were bimodal.
+vm_smp=${BENCH_VM_SMP:-1}
+vm_per=$(((vm_runs + vm_rounds - 1) / vm_rounds))
+[ "$vm_per" -ge 2 ] || vm_per=2
+vm_runs=$((vm_per * vm_rounds))
 
 [ "$uid" = 0 ] || skip "not root: tests/vm/run as a user cannot compare as root in the VM (run scripts/bench as root)"
 command -v crun >/dev/null || skip "crun is not installed (apt-get install crun; scripts/deps --bench does)"
@@ -42,7 +52,7 @@ vroot=/srv/bench/rootfs
 {
 	echo "#!/bin/sh"
 	echo "# made by scripts/bench.d/15-vm.sh; run by the VM's /init (tests/vm/run SBX_VM_SCRIPT)"
-	echo "RUNS=$vm_runs WARM=$vm_warm R=$vroot"
+	echo "ROUNDS=$vm_rounds PER=$vm_per WARM=$vm_warm R=$vroot"
 	# The OCI bundles of the host's run (scripts/bench: each runtime's own
 	# `spec`, /bin/true, read-only root), their root moved to the VM's tree.
 	for rt in crun runc; do
@@ -81,19 +91,30 @@ try() {
 	finding "$n" "$rc" "refused, exit $rc: $(grep -v '^[[:space:]]*$' "$B/err" | tail -n 1)"
 	return 1
 }
-# hf LABEL: one hyperfine run of the commands in $B/LABEL.cmds (NAME<TAB>CMD).
+# hf LABEL: the commands of $B/LABEL.cmds (NAME<TAB>CMD) in ROUNDS
+# hyperfine runs of PER runs each, the order reversed every other round: a
+# load on the host that comes and goes falls on every command alike (one
+# hyperfine run measures its commands one after the other).  The host
+# merges the rounds.
 hf() {
 	label=$1
-	set --
-	while IFS=$TAB read -r n c; do
-		set -- "$@" -n "$n" "$c"
-	done < "$B/$label.cmds"
-	say "hyperfine $label: $RUNS runs, $WARM warm-up"
-	if ! hyperfine -N --style basic --warmup "$WARM" --runs "$RUNS" --export-json "$B/$label.json" "$@" > "$B/$label.log" 2>&1; then
-		finding hyperfine - "a command failed in the run of $label; measured again with --ignore-failure"
-		hyperfine -N -i --style basic --warmup "$WARM" --runs "$RUNS" --export-json "$B/$label.json" "$@" > "$B/$label.log" 2>&1
-	fi
-	emit "$label.json" "$B/$label.json"
+	k=1
+	say "hyperfine $label: $ROUNDS rounds of $PER runs, $WARM warm-up"
+	while [ "$k" -le "$ROUNDS" ]; do
+		set --
+		while IFS=$TAB read -r n c; do
+			if [ $((k % 2)) = 1 ]; then set -- "$@" -n "$n" "$c"; else set -- -n "$n" "$c" "$@"; fi
+		done < "$B/$label.cmds"
+		w=1
+		[ "$k" = 1 ] && w=$WARM
+		f=$B/$label.$k.json
+		if ! hyperfine -N --style basic --warmup "$w" --runs "$PER" --export-json "$f" "$@" > "$B/$label.log" 2>&1; then
+			finding hyperfine - "a command failed in round $k of $label; measured again with --ignore-failure"
+			hyperfine -N -i --style basic --warmup "$w" --runs "$PER" --export-json "$f" "$@" > "$B/$label.log" 2>&1
+		fi
+		emit "$label.$k.json" "$f"
+		k=$((k + 1))
+	done
 	emit "$label.cmds" "$B/$label.cmds"
 }
 add() { printf '%s\t%s\n' "$2" "$3" >> "$B/$1.cmds"; } # label name cmd
@@ -152,14 +173,20 @@ for l in "--memory 0 --pids 0" "" "--memory 1g --cpus 1 --pids 100"; do
 	echo "${l:-defaults}$TAB$(tr -d '\n' < "$B/run.json")" >> "$B/enforced.tsv"
 done
 emit enforced.tsv "$B/enforced.tsv"
+# The kernel's share: a cgroup with the same controllers (memory, cpu,
+# pids: the root's subtree_control) made and removed by a shell, against a
+# plain directory.
+add floor "cgroup mkdir+rmdir" "sh -c 'mkdir /sys/fs/cgroup/bench-floor && rmdir /sys/fs/cgroup/bench-floor'"
+add floor "directory mkdir+rmdir" "sh -c 'mkdir /tmp/bench-floor && rmdir /tmp/bench-floor'"
+hf floor
 emit findings.tsv "$B/findings.tsv"
 say "done"
 VMSCRIPT
 } >"$script"
 
-echo "== VM (tests/vm, qemu -accel tcg): sbx, crun, runc, bwrap and the cgroup's cost, as root, $vm_runs runs each" >&2
+echo "== VM (tests/vm, qemu -accel tcg): sbx, crun, runc, bwrap and the cgroup's cost, as root, $vm_runs runs each in $vm_rounds rounds" >&2
 rc=0
-SBX_VM_SCRIPT=$script SBX_VM_EXTRA=$extra SBX_VM_LOG=$vm/console.log \
+SBX_VM_SCRIPT=$script SBX_VM_EXTRA=$extra SBX_VM_LOG=$vm/console.log SBX_VM_SMP=$vm_smp \
 	SBX_VM_TIMEOUT=${SBX_VM_TIMEOUT:-1800} SBX=$SBX \
 	"$BENCH_TOP/tests/vm/run" >"$vm/run.out" 2>&1 || rc=$?
 cat "$vm/run.out" >&2
@@ -181,19 +208,41 @@ fi
 # The console's data lines back into files: $out-peers.json, ...
 tr -d '\r' <"$vm/console.log" | grep -a 'VMBENCH' | sed 's/^.*VMBENCH/VMBENCH/' >"$vm/lines"
 "$BENCH_PYTHON" - "$vm/lines" "$out" <<'PY'
-import sys
+import json, os, re, statistics, sys
 lines, out = sys.argv[1:]
 files = {}
 for l in open(lines, errors="replace"):
     if l.startswith("VMBENCH-DATA "):
         name, _, rest = l[len("VMBENCH-DATA "):].partition(": ")
         files.setdefault(name, []).append(rest)
-for name, body in files.items():
-    ext = {"peers.json": "-peers.json", "peers.cmds": "-peers.json.cmds",
-           "limits.json": "-limits.json", "limits.cmds": "-limits.json.cmds",
-           "enforced.tsv": "-enforced.tsv", "findings.tsv": ".findings"}.get(name)
-    if ext:
-        open(out + ext, "w").write("".join(body))
+
+
+def merge(rounds):
+    """One hyperfine result list from the rounds' (every command's times
+    together), in the first round's order."""
+    times, codes, user, system = {}, {}, {}, {}
+    for res in rounds:
+        for r in res:
+            n = r["command"]
+            times.setdefault(n, []).extend(r["times"])
+            codes.setdefault(n, []).extend(r.get("exit_codes") or [])
+            user.setdefault(n, []).append((r["user"], len(r["times"])))
+            system.setdefault(n, []).append((r["system"], len(r["times"])))
+    wmean = lambda xs: sum(v * k for v, k in xs) / sum(k for _, k in xs)
+    return [{"command": n, "mean": statistics.mean(t), "stddev": statistics.stdev(t) if len(t) > 1 else 0.0,
+             "median": statistics.median(t), "user": wmean(user[n]), "system": wmean(system[n]),
+             "min": min(t), "max": max(t), "times": t, "exit_codes": codes[n]}
+            for n, t in times.items()]
+
+
+for label in ("peers", "limits", "floor"):
+    keys = sorted((k for k in files if re.fullmatch(label + r"\.\d+\.json", k)),
+                  key=lambda k: int(k.split(".")[1]))
+    rounds = [json.loads("".join(files[k]))["results"] for k in keys]
+    json.dump({"results": merge(rounds), "rounds": rounds}, open(f"{out}-{label}.json", "w"), indent=1)
+    open(f"{out}-{label}.json.cmds", "w").write("".join(files.get(label + ".cmds", [])))
+for name, ext in (("enforced.tsv", "-enforced.tsv"), ("findings.tsv", ".findings")):
+    open(out + ext, "w").write("".join(files.get(name, [])))
 open(out + "-info.txt", "w").write("".join(l[len("VMBENCH: info "):] for l in open(lines, errors="replace")
                                              if l.startswith("VMBENCH: info ")))
 PY
@@ -203,13 +252,15 @@ echo "== VM, root: sbx and its peers, start to exit of /bin/true, same tree"
 "$BENCH_PYTHON" "$BENCH_LIB" table "$out-peers.json" --base sbx
 echo "== VM, root: sbx with no limit (no cgroup), the default limits, every limit (a cgroup)"
 "$BENCH_PYTHON" "$BENCH_LIB" table "$out-limits.json" --base "no limits"
+echo "== VM, root: the kernel's share: a shell makes and removes a cgroup, a directory"
+"$BENCH_PYTHON" "$BENCH_LIB" table "$out-floor.json" --base "directory mkdir+rmdir"
 
-"$BENCH_PYTHON" - "$out" "$vm_runs" "$vm_warm" <<'PY'
+"$BENCH_PYTHON" - "$out" "$vm_runs" "$vm_warm" "$vm_rounds" "$vm_per" "$vm_smp" <<'PY'
 import json, os, re, sys
 sys.path.insert(0, os.path.dirname(os.environ["BENCH_LIB"]))
 import benchlib as bl
 
-out, runs, warm = sys.argv[1:]
+out, runs, warm, rounds, per, smp = sys.argv[1:]
 docs = os.environ["BENCH_DOCS"]
 plots = not os.environ.get("BENCH_NO_PLOTS")
 findings = [l.rstrip("\n").split("\t") for l in open(out + ".findings") if l.strip()]
@@ -224,16 +275,23 @@ for l in open(out + "-enforced.tsv"):
             enforced.append((opts, None))
 peers = bl.load_hyperfine(out + "-peers.json")
 limits = bl.load_hyperfine(out + "-limits.json")
+floor = bl.load_hyperfine(out + "-floor.json")
 md, summary = [], []
 md.append("## 1b. Start-up in a VM with cgroup v2: crun, and the cgroup's cost\n\n")
 md.append("This host's cgroups are hybrid: crun refuses to start there and sbx's limits fall back to "
           "rlimits (section 1). So the same comparison runs again inside the test VM of `make check-vm` "
-          "(tests/vm: `qemu-system-x86_64 -accel tcg -m 1G -smp 2`, Debian's cloud kernel "
+          f"(tests/vm: `qemu-system-x86_64 -accel tcg -m 1G -smp {smp}`, Debian's cloud kernel "
           f"{info.get('kernel', '?')}, pure cgroup v2 with the controllers `{info.get('cgroup controllers', '?')}` "
           "enabled below the root, as tests/vm/init sets them up), as root: `tests/vm/run` with `SBX_VM_SCRIPT` (scripts/bench.d/15-vm.sh writes the "
           "script: /init runs it instead of the tests) and `SBX_VM_EXTRA=\"hyperfine crun runc bwrap\"` "
-          "(the host's binaries with their libraries). hyperfine runs inside the VM "
-          f"(`hyperfine -N --warmup {warm} --runs {runs}`) and its JSON comes out on the console. "
+          "(the host's binaries with their libraries). hyperfine runs inside the VM, "
+          f"{runs} runs per command in {rounds} rounds (`hyperfine -N --runs {per}`, {warm} warm-up runs in the "
+          "first round, 1 in the others), every other round in reverse order, so that a load on the host "
+          "that comes and goes (qemu's two emulated CPUs share this machine's two cores) falls on every "
+          "command alike; the rounds' times are merged. Its JSON comes out on the console. "
+          "One emulated CPU by default (`BENCH_VM_SMP`, `SBX_VM_SMP` of tests/vm/run): with two, qemu's two "
+          "CPU threads competed with each other and with the host's load and the times were bimodal "
+          "(stddev three to ten times larger). "
           "The tree is the busybox tree of section 1, rebuilt in the VM; crun's and runc's bundles are "
           "section 1's (each runtime's own `spec`, the root read-only), moved to that tree.\n\n")
 md.append("**Under TCG every instruction is emulated, system calls and page faults cost far more than on "
@@ -308,12 +366,23 @@ for name, label in (("default limits", "defaults"), ("memory 1g cpus 1 pids 100"
                         f"{bl.ms(d):+.2f} ms ({100 * d / base:+.1f} %) of {bl.ms(base):.2f} ms", "", "n/a"])
         md.append(f"The cgroup ({label}) adds {bl.ms(d):+.2f} ms to the median, {100 * d / base:+.1f} % "
                   f"of the no-cgroup run's {bl.ms(base):.2f} ms (under TCG).\n\n")
+fmeds = bl.medians(floor)
+md.append("The kernel's share: a shell makes and removes a cgroup with the same controllers (memory, cpu, "
+          "pids) against a plain directory, in the same way:\n\n")
+md.append(bl.ratio_table(floor, "directory mkdir+rmdir")[0] + "\n")
+md.append("Commands (in the VM):\n\n" + bl.commands_block(out + "-floor.json") + "\n")
+if "cgroup mkdir+rmdir" in fmeds and "directory mkdir+rmdir" in fmeds:
+    kd = fmeds["cgroup mkdir+rmdir"] - fmeds["directory mkdir+rmdir"]
+    summary.append(["a cgroup's mkdir+rmdir alone (VM, root)", f"{bl.ms(kd):+.2f} ms", "", "n/a"])
+    md.append(f"mkdir and rmdir of the cgroup alone cost {bl.ms(kd):+.2f} ms more than a directory's "
+              "(under TCG): that much of the cgroup's cost above is the kernel's.\n\n")
 vers = [(k[len("version "):], v) for k, v in info.items() if k.startswith("version ")]
 if vers:
     md.append("Versions in the VM (the host's binaries): " + "; ".join(f"{k}: `{v}`" for k, v in vers) + ".\n\n")
 open(out + ".md", "w").write("".join(md))
 bl.write_summary(out + ".summary.tsv", summary)
-json.dump({"info": info, "findings": findings, "enforced": enforced, "results": {"peers": peers, "limits": limits}},
+json.dump({"info": info, "findings": findings, "enforced": enforced,
+           "results": {"peers": peers, "limits": limits, "floor": floor}},
           open(out + ".json", "w"), indent=1)
 PY
 echo "$sec: wrote $out.md"
