@@ -52,6 +52,7 @@ vroot=/srv/bench/rootfs
 {
 	echo "#!/bin/sh"
 	echo "# made by scripts/bench.d/15-vm.sh; run by the VM's /init (tests/vm/run SBX_VM_SCRIPT)"
+	echo "# shellcheck disable=SC2086 # the command lines are split into their words"
 	echo "ROUNDS=$vm_rounds PER=$vm_per WARM=$vm_warm R=$vroot"
 	# The OCI bundles of the host's run (scripts/bench: each runtime's own
 	# `spec`, /bin/true, read-only root), their root moved to the VM's tree.
@@ -136,7 +137,6 @@ done
 # (b) sbx and its peers, as 10-startup runs them on the host.
 sbx="$SBX run --runtime native --rootfs $R -- /bin/true"
 bwrap="bwrap --unshare-all --die-with-parent --new-session --ro-bind $R / --proc /proc --dev /dev --tmpfs /tmp --tmpfs /workspace --chdir /workspace --clearenv /bin/true"
-# shellcheck disable=SC2086 # the command lines are split into their words
 try sbx $sbx && add peers sbx "$sbx"
 # sbx with no cgroup: bubblewrap, and crun here, hold no limits.
 sbx0="$SBX run --runtime native --rootfs $R --memory 0 --pids 0 -- /bin/true"
@@ -168,7 +168,6 @@ add limits "memory 1g cpus 1 pids 100" "$SBX run --runtime native --rootfs $R --
 hf limits
 # What holds the limits (sbx --json's limits_enforced_by): the cgroup here.
 for l in "--memory 0 --pids 0" "" "--memory 1g --cpus 1 --pids 100"; do
-	# shellcheck disable=SC2086
 	"$SBX" run --runtime native --rootfs "$R" --json "$B/run.json" $l -- /bin/true </dev/null >/dev/null 2>"$B/err"
 	echo "${l:-defaults}$TAB$(tr -d '\n' < "$B/run.json")" >> "$B/enforced.tsv"
 done
