@@ -277,8 +277,13 @@ limits = bl.load_hyperfine(out + "-limits.json")
 floor = bl.load_hyperfine(out + "-floor.json")
 md, summary = [], []
 md.append("## 1b. Start-up in a VM with cgroup v2: crun, and the cgroup's cost\n\n")
-md.append("This host's cgroups are hybrid: crun refuses to start there and sbx's limits fall back to "
-          "rlimits (section 1). So the same comparison runs again inside the test VM of `make check-vm` "
+if os.path.isdir("/sys/fs/cgroup/unified") or not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+    md.append("This host's cgroups are hybrid (or v1): crun refuses to start there and sbx's limits fall "
+              "back to rlimits (section 1). ")
+else:
+    md.append("This host has cgroup v2 (section 1 measures crun and the limits here too); the VM repeats "
+              "the comparison on a known kernel. ")
+md.append("The same comparison runs again inside the test VM of `make check-vm` "
           f"(tests/vm: `qemu-system-x86_64 -accel tcg -m 1G -smp {smp}`, Debian's cloud kernel "
           f"{info.get('kernel', '?')}, pure cgroup v2 with the controllers `{info.get('cgroup controllers', '?')}` "
           "enabled below the root, as tests/vm/init sets them up), as root: `tests/vm/run` with `SBX_VM_SCRIPT` (scripts/bench.d/15-vm.sh writes the "
