@@ -291,8 +291,8 @@ md.append("The same comparison runs again inside the test VM of `make check-vm` 
           "(the host's binaries with their libraries). hyperfine runs inside the VM, "
           f"{runs} runs per command in {rounds} rounds (`hyperfine -N --runs {per}`, {warm} warm-up runs in the "
           "first round, 1 in the others), every other round in reverse order, so that a load on the host "
-          "that comes and goes (qemu's two emulated CPUs share this machine's two cores) falls on every "
-          "command alike; the rounds' times are merged. Its JSON comes out on the console. "
+          "that comes and goes (qemu's emulated CPU shares this machine's cores with whatever else runs) "
+          "falls on every command alike; the rounds' times are merged. Its JSON comes out on the console. "
           "One emulated CPU by default (`BENCH_VM_SMP`, `SBX_VM_SMP` of tests/vm/run): with two, qemu's two "
           "CPU threads competed with each other and with the host's load and the times were bimodal "
           "(stddev three to ten times larger). "
@@ -379,7 +379,11 @@ if "cgroup mkdir+rmdir" in fmeds and "directory mkdir+rmdir" in fmeds:
     kd = fmeds["cgroup mkdir+rmdir"] - fmeds["directory mkdir+rmdir"]
     summary.append(["a cgroup's mkdir+rmdir alone (VM, root)", f"{bl.ms(kd):+.2f} ms", "", "n/a"])
     md.append(f"mkdir and rmdir of the cgroup alone cost {bl.ms(kd):+.2f} ms more than a directory's "
-              "(under TCG): that much of the cgroup's cost above is the kernel's.\n\n")
+              "(under TCG): that much of the cgroup's cost above is the kernel's. The rest is sbx's: "
+              "reading /proc/self/cgroup and the controllers, the limit files, the leftover scan, "
+              "cgroup.kill, and, on this kernel without statmount(2) (6.1), finding the cgroup2 mount "
+              "with libmount (loaded with dlopen, /proc/self/mountinfo parsed: runtime/mountinfo.c), "
+              "which only the cgroup path does; kernels with statmount (6.8 and later) skip that.\n\n")
 vers = [(k[len("version "):], v) for k, v in info.items() if k.startswith("version ")]
 if vers:
     md.append("Versions in the VM (the host's binaries): " + "; ".join(f"{k}: `{v}`" for k, v in vers) + ".\n\n")
