@@ -10,7 +10,6 @@ set -euo pipefail
 sec=10-startup
 # shellcheck source=scripts/bench.d/lib.sh
 . "$BENCH_TOP/scripts/bench.d/lib.sh"
-rm -f "$out".md "$out".summary.tsv "$out".json "$out".findings "$out"-*
 r=$BENCH_ROOTFS
 
 peers() { # MODE: NAME CMD pairs of everything that runs in MODE
@@ -59,7 +58,6 @@ if [ "$uid" = 0 ]; then
 	modes=(root rootless)
 	id "$BENCH_USER" >/dev/null 2>&1 || { modes=(root); echo "$sec: no user $BENCH_USER: rootless skipped" >&2; }
 fi
-: >"$out.findings"
 for mode in "${modes[@]}"; do
 	mapfile -t pc < <(peers "$mode")
 	echo "== $mode: sbx and its peers, start to exit of /bin/true, same tree"

@@ -21,7 +21,6 @@ set -euo pipefail
 sec=15-vm
 # shellcheck source=scripts/bench.d/lib.sh
 . "$BENCH_TOP/scripts/bench.d/lib.sh"
-rm -f "$out".md "$out".summary.tsv "$out".json "$out".findings "$out"-*
 vm_runs=${BENCH_VM_RUNS:-30}
 vm_warm=${BENCH_VM_WARMUP:-5}
 vm_rounds=${BENCH_VM_ROUNDS:-5}

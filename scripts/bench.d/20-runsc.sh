@@ -12,8 +12,6 @@ set -euo pipefail
 sec=20-runsc
 # shellcheck source=scripts/bench.d/lib.sh
 . "$BENCH_TOP/scripts/bench.d/lib.sh"
-rm -f "$out".md "$out".summary.tsv "$out".json "$out".findings "$out"-*
-: >"$out.findings"
 r=$BENCH_ROOTFS
 
 command -v runsc >/dev/null || skip "runsc is not installed (Debian: apt-get install runsc; scripts/deps --bench)"

@@ -23,29 +23,10 @@
 # BENCH_LOOP_N (calls per run, default 2000000), BENCH_LOOP_RUNS (runs per
 # configuration, default BENCH_RUNS up to 15).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$repo"
 name=30-filter
-: "${BENCH_RUNS:=10}"
-: "${BENCH_USER:=sbxtest-sub}"
-: "${SBX:=$repo/sbx}"
-if [ -z "${BENCH_WORK:-}" ]; then
-	BENCH_WORK=$(mktemp -d)
-	chmod 755 "$BENCH_WORK"
-	trap 'rm -rf "$BENCH_WORK"' EXIT
-fi
-: "${BENCH_OUT:=$BENCH_WORK/out}"
-: "${BENCH_DOCS:=$repo/docs/bench}"
-: "${BENCH_WARMUP:=3}"
-: "${BENCH_PYTHON:=/usr/bin/python3}"
+. "$(dirname "$0")/alone.sh"
 : "${BENCH_LOOP_N:=2000000}"
 : "${BENCH_LOOP_RUNS:=$((BENCH_RUNS < 15 ? BENCH_RUNS : 15))}"
-mkdir -p "$BENCH_OUT" "$BENCH_DOCS"
-md=$BENCH_OUT/$name.md
-work=$BENCH_WORK/$name
-rm -rf "$work"
-mkdir -p "$work"
-chmod 755 "$work"
 
 skip() {
 	echo "$name: SKIP: $*" >&2

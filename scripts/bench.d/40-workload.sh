@@ -21,28 +21,10 @@
 # BENCH_WORKLOAD_RUNS (default BENCH_RUNS up to 20), BENCH_CPU_N (default
 # 30000000, about 1.5 s).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$repo"
 name=40-workload
-: "${BENCH_RUNS:=10}"
-: "${SBX:=$repo/sbx}"
-if [ -z "${BENCH_WORK:-}" ]; then
-	BENCH_WORK=$(mktemp -d)
-	chmod 755 "$BENCH_WORK"
-	trap 'rm -rf "$BENCH_WORK"' EXIT
-fi
-: "${BENCH_OUT:=$BENCH_WORK/out}"
-: "${BENCH_DOCS:=$repo/docs/bench}"
-: "${BENCH_WARMUP:=3}"
-: "${BENCH_PYTHON:=/usr/bin/python3}"
+. "$(dirname "$0")/alone.sh"
 : "${BENCH_WORKLOAD_RUNS:=$((BENCH_RUNS < 20 ? BENCH_RUNS : 20))}"
 : "${BENCH_CPU_N:=30000000}"
-mkdir -p "$BENCH_OUT" "$BENCH_DOCS"
-md=$BENCH_OUT/$name.md
-work=$BENCH_WORK/$name
-rm -rf "$work"
-mkdir -p "$work"
-chmod 755 "$work"
 
 skip() {
 	echo "$name: SKIP: $*" >&2

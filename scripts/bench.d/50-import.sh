@@ -17,28 +17,10 @@
 # Environment: BENCH_WORK BENCH_OUT BENCH_RUNS SBX (scripts/bench sets them),
 # BENCH_IMPORT_RUNS (default BENCH_RUNS up to 5), SBX_BENCH_LAYOUT.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$repo"
 name=50-import
-: "${BENCH_RUNS:=10}"
-: "${SBX:=$repo/sbx}"
-if [ -z "${BENCH_WORK:-}" ]; then
-	BENCH_WORK=$(mktemp -d)
-	chmod 755 "$BENCH_WORK"
-	trap 'rm -rf "$BENCH_WORK"' EXIT
-fi
-: "${BENCH_OUT:=$BENCH_WORK/out}"
-: "${BENCH_DOCS:=$repo/docs/bench}"
-: "${BENCH_WARMUP:=3}"
-: "${BENCH_PYTHON:=/usr/bin/python3}"
+. "$(dirname "$0")/alone.sh"
 : "${BENCH_IMPORT_RUNS:=$((BENCH_RUNS < 5 ? BENCH_RUNS : 5))}"
 layout=${SBX_BENCH_LAYOUT:-/var/cache/sbx/layouts/default}
-mkdir -p "$BENCH_OUT" "$BENCH_DOCS"
-md=$BENCH_OUT/$name.md
-work=$BENCH_WORK/$name
-rm -rf "$work"
-mkdir -p "$work"
-chmod 755 "$work"
 
 skip() {
 	echo "$name: SKIP: $*" >&2

@@ -11,8 +11,6 @@ set -euo pipefail
 sec=60-throughput
 # shellcheck source=scripts/bench.d/lib.sh
 . "$BENCH_TOP/scripts/bench.d/lib.sh"
-rm -f "$out".md "$out".summary.tsv "$out".json "$out".findings "$out"-*
-: >"$out.findings"
 serial=${BENCH_TP_SERIAL:-500}
 parallel=${BENCH_TP_PARALLEL:-500}
 sweep=${BENCH_TP_SWEEP:-200}

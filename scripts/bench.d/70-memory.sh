@@ -9,8 +9,6 @@ set -euo pipefail
 sec=70-memory
 # shellcheck source=scripts/bench.d/lib.sh
 . "$BENCH_TOP/scripts/bench.d/lib.sh"
-rm -f "$out".md "$out".summary.tsv "$out".json "$out".findings "$out"-*
-: >"$out.findings"
 n=${BENCH_MEM_RUNS:-11}
 r=$BENCH_ROOTFS
 [ -x /usr/bin/time ] || skip "/usr/bin/time is not installed (apt-get install time; scripts/deps --bench)"

@@ -5,6 +5,10 @@
 : "${BENCH_OUT:?run by scripts/bench}" "${BENCH_WORK:?}" "${BENCH_USER:?}"
 sec=${sec:?set sec before sourcing lib.sh}
 out=$BENCH_OUT/$sec
+# A section starts from nothing of its last run: no md, no summary, no
+# findings (an empty file the section adds refusals to).
+rm -f "$out".md "$out".summary.tsv "$out".json "$out".findings "$out"-*
+: >"$out.findings"
 uid=$(id -u)
 runs=$BENCH_RUNS
 warm=$BENCH_WARMUP
