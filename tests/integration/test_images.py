@@ -1124,12 +1124,15 @@ def big_layout(tmp_path_factory, base):
 
 def test_sigkill_leaves_nothing_half_done(tmp_path, big_layout):
     ref_store = tmp_path / "ref"
+    started = time.monotonic()
     ref = imp_json(ref_store, big_layout, "--name", "big")
+    took = time.monotonic() - started
     want = tree(ref["rootfs"])
     valid_chains = chains(ref)
     s = tmp_path / "s"
     rnd = random.Random(int(os.environ.get("SBX_TEST_SEED", "42")))
-    delays = sorted([0.0, 0.3] + [rnd.uniform(0, 0.3) for _ in range(8)])
+    # Spread over a whole import as it runs here, and once after it.
+    delays = sorted([0.0, 1.2 * took] + [rnd.uniform(0, took) for _ in range(8)])
     outcomes = []
     try:
         for delay in delays:
@@ -1170,9 +1173,14 @@ def test_sigkill_leaves_nothing_half_done(tmp_path, big_layout):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_caught_signal_cleans_up_without_gc(tmp_path, big_layout, sig):
     rnd = random.Random(int(sig))
-    stores, rcs = [], []
+    stores, rcs = [tmp_path / "timing"], []
     try:
-        for i, delay in enumerate([rnd.uniform(0.01, 0.25) for _ in range(3)]):
+        # The signals land inside an import: at a fraction of how long a
+        # whole one takes here (imports got faster; fixed delays missed).
+        started = time.monotonic()
+        assert imp(stores[0], big_layout, "--name", "big").returncode == 0
+        took = time.monotonic() - started
+        for i, delay in enumerate([max(0.01, rnd.uniform(0.15, 0.7) * took) for _ in range(3)]):
             s = tmp_path / f"s{i}"
             stores.append(s)
             p = subprocess.Popen([SBX, "image", "import", "--store", str(s), "--name", "big", str(big_layout)],
