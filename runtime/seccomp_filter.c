@@ -718,7 +718,7 @@ out:
 
 /* A cache file: this header, the profile's text (empty for unconfined),
  * the host-safety filter H, then the profile's filters.  H is there too:
- * building it with libseccomp costs each run ~0.2 ms, as much as the rest
+ * building it with libseccomp costs each run ~0.2 ms, two thirds of the rest
  * of sbx's own work before the clone. */
 struct cache_header {
 	char magic[24];
