@@ -155,7 +155,9 @@ static int check_supported(const struct container *c, struct sbx_error *err)
 		return sbx_fail(err, 0, "linux.uidMappings, linux.gidMappings: a new user namespace needs both");
 	if (!cfg->ns[SBX_OCI_NS_USER].present && (cfg->n_uid_mappings || cfg->n_gid_mappings))
 		return sbx_fail(err, 0, "linux.uidMappings: given without a user namespace");
-	if (c->g->rootless && !cfg->ns[SBX_OCI_NS_USER].present)
+	/* Root in an engine's user namespace (rootless podman) is root
+	 * enough; only a caller without privileges needs one of its own. */
+	if (geteuid() != 0 && !cfg->ns[SBX_OCI_NS_USER].present)
 		return sbx_fail(err, 0, "linux.namespaces: not root, sbx needs a user namespace in config.json to "
 				"make a container (`sbx spec --rootless` writes one)");
 	if (cfg->process.terminal && c->o->console_socket == NULL)
@@ -354,7 +356,7 @@ static int write_id_maps(const struct container *c, struct sbx_error *err)
 	if (fill_map(c->cfg.uid_mappings, c->cfg.n_uid_mappings, &plan.uid, "linux.uidMappings", err) < 0 ||
 	    fill_map(c->cfg.gid_mappings, c->cfg.n_gid_mappings, &plan.gid, "linux.gidMappings", err) < 0)
 		return -1;
-	if (c->g->rootless) {
+	if (geteuid() != 0) {
 		bool single = plan.uid.n == 1 && plan.gid.n == 1 && plan.uid.e[0].count == 1 &&
 			      plan.gid.e[0].count == 1 && plan.uid.e[0].outside == geteuid() &&
 			      plan.gid.e[0].outside == getegid();

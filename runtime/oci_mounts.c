@@ -276,8 +276,10 @@ static int mount_one(const struct sbx_oci_config *cfg, const struct sbx_oci_moun
 
 /* ---- 3. devices ---- */
 
+/* DEFAULT: one of the devices every container has, whatever the rules
+ * say (runc allows them the same way). */
 static int bind_device(const struct sbx_oci_config *cfg, int rootfd, const char *path, char want_type,
-		       int64_t want_major, int64_t want_minor, struct sbx_error *err)
+		       int64_t want_major, int64_t want_minor, bool is_default, struct sbx_error *err)
 {
 	struct stat st;
 	cleanup_close int tree = clone_host_node(path, &st, err);
@@ -293,7 +295,7 @@ static int bind_device(const struct sbx_oci_config *cfg, int rootfd, const char 
 		return sbx_fail(err, 0, "the host's %s is not the device asked for (%c %lld:%lld): sbx binds "
 				"device nodes from the host's same path and cannot make one", path,
 				want_type ? want_type : '?', (long long)want_major, (long long)want_minor);
-	access = device_access(cfg, type, major(st.st_rdev), minor(st.st_rdev));
+	access = is_default ? 3u : device_access(cfg, type, major(st.st_rdev), minor(st.st_rdev));
 	if (access == 0)
 		return 0; /* denied: absent is stricter than unopenable */
 	if (access != 3u)
@@ -343,13 +345,13 @@ static int mount_devices(const struct sbx_oci_config *cfg, int rootfd, struct sb
 		listed = false;
 		for (size_t j = 0; j < cfg->n_devices; j++)
 			listed |= strcmp(cfg->devices[j].path, default_devices[i]) == 0;
-		if (!listed && bind_device(cfg, rootfd, default_devices[i], 'c', -1, -1, err) < 0)
+		if (!listed && bind_device(cfg, rootfd, default_devices[i], 'c', -1, -1, true, err) < 0)
 			return sbx_error_wrap(err, "default device %s", default_devices[i]);
 	}
 	for (size_t j = 0; j < cfg->n_devices; j++) {
 		const struct sbx_oci_device *d = &cfg->devices[j];
 
-		if (bind_device(cfg, rootfd, d->path, d->type, d->major, d->minor, err) < 0)
+		if (bind_device(cfg, rootfd, d->path, d->type, d->major, d->minor, false, err) < 0)
 			return sbx_error_wrap(err, "linux.devices[%zu] %s", j, d->path);
 	}
 	/* The links belong to a /dev the spec made; an image's own /dev is
