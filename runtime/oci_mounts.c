@@ -8,9 +8,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "mounts.h"
 #include "procfs.h"
@@ -253,6 +255,37 @@ static unsigned long bind_nodev(const struct sbx_oci_config *cfg, int tree)
 	return MS_NODEV;
 }
 
+/* In a user namespace that does not own the network (cgroup) namespace
+ * the kernel refuses a new sysfs (cgroup2): runc binds the host's instead,
+ * and so does sbx, with the flags asked for and nodev.  For cgroup that
+ * is the unified hierarchy only. */
+static const char *fallback_source(const char *type)
+{
+	if (strcmp(type, "sysfs") == 0)
+		return "/sys";
+	if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
+		struct statfs sf;
+
+		return statfs("/sys/fs/cgroup/unified", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC
+			       ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
+	}
+	return NULL;
+}
+
+static int bind_instead(const struct sbx_oci_mount *m, struct sbx_error *err)
+{
+	const char *src = fallback_source(m->type);
+	int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+
+	if (tree < 0)
+		return sbx_fail(err, errno, "binding the host's %s instead of a new %s", src, m->type);
+	if (set_attrs(tree, m->flags | MS_NODEV, m->clear, true, err) < 0) {
+		close(tree);
+		return -1;
+	}
+	return tree;
+}
+
 static int mount_one(const struct sbx_oci_config *cfg, const struct sbx_oci_mount *m, int bundle_fd,
 		     int rootfd, struct sbx_error *err)
 {
@@ -266,6 +299,8 @@ static int mount_one(const struct sbx_oci_config *cfg, const struct sbx_oci_moun
 			return -1;
 	} else {
 		tree = new_fs(m, err);
+		if (tree < 0 && err->err == EPERM && fallback_source(m->type) != NULL)
+			tree = bind_instead(m, err);
 		if (tree < 0)
 			return -1;
 	}
