@@ -176,7 +176,7 @@ static void now_rfc3339(char *buf, size_t len)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%09ldZ", base, ts.tv_nsec);
+	snprintf(buf, len, "%.20s.%09dZ", base, (int)(ts.tv_nsec % 1000000000L));
 }
 
 static int make_state(struct container *c, struct sbx_error *err)
