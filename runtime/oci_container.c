@@ -179,6 +179,15 @@ static void now_rfc3339(char *buf, size_t len)
 	snprintf(buf, len, "%.20s.%09dZ", base, (int)(ts.tv_nsec % 1000000000L));
 }
 
+static int write_new_file(int dirfd, const char *name, const char *text, struct sbx_error *err)
+{
+	cleanup_close int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0 || sbx_write_all(fd, text, strlen(text)) < 0)
+		return sbx_fail(err, errno, "writing %s in the state directory", name);
+	return 0;
+}
+
 static int make_state(struct container *c, struct sbx_error *err)
 {
 	struct stat st;
@@ -187,7 +196,7 @@ static int make_state(struct container *c, struct sbx_error *err)
 		return -1;
 	c->state_made = true;
 	if (sbx_oci_state_lock(c->state_fd, err) < 0 ||
-	    sbx_write_file_at(c->state_fd, "config.json", c->config_text, err) < 0)
+	    write_new_file(c->state_fd, "config.json", c->config_text, err) < 0)
 		return -1;
 	snprintf(c->st.id, sizeof(c->st.id), "%s", c->o->id);
 	now_rfc3339(c->st.created, sizeof(c->st.created));
