@@ -41,6 +41,7 @@
 #include <linux/nsfs.h>
 #include <linux/sched.h>
 
+#include "backend.h"
 #include "idmap.h"
 #include "oci_cgroup.h"
 #include "oci_mounts.h"
@@ -461,12 +462,10 @@ static int child_setup(struct container *c, int *host_proc, struct sbx_error *er
 	cleanup_close int rootfd = -1;
 	pid_t host_pid = 0;
 
-	/* Die with sbx until it has recorded us. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		return sbx_fail(err, errno, "PR_SET_PDEATHSIG");
-	if (getppid() == 0 || kill(getppid(), 0) < 0)
-		_exit(SBX_EXIT_FAILURE);
-	if (become_root_inside(c, err) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+	/* Die with sbx until it has recorded us (again after the id change,
+	 * which clears the parent-death signal). */
+	if (sbx_die_with_parent(c->sync[1], err) < 0 || become_root_inside(c, err) < 0 ||
+	    sbx_die_with_parent(c->sync[1], err) < 0)
 		return -1;
 	if (set_names(&c->cfg, err) < 0)
 		return -1;
