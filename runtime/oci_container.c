@@ -480,10 +480,12 @@ static int child_setup(struct container *c, int *host_proc, struct sbx_error *er
 	c->st.pid = host_pid;
 	if (sbx_oci_run_hooks(&c->cfg, SBX_OCI_HOOK_CREATE_CONTAINER, &c->st, SBX_OCI_CREATING, err) < 0)
 		return -1;
+	sbx_closep(&c->bundle_fd);
 	if (sbx_oci_pivot_root(&c->cfg, rootfd, err) < 0)
 		return -1;
 	if (c->cfg.process.terminal && sbx_oci_process_console(&c->cfg.process, c->console_fd, err) < 0)
 		return -1;
+	sbx_closep(&c->console_fd);
 	if (sbx_oci_process_find(&c->cfg.process, &c->pp, err) < 0)
 		return -1;
 	return mark_fds(c->o->preserve_fds, err);
@@ -494,7 +496,11 @@ static int child_main(struct container *c)
 	struct sbx_error err = { 0 };
 	cleanup_close int host_proc = -1;
 
+	/* sbx's fds, not the container's: the state directory's fd carries
+	 * create's flock, which start and delete must be able to take. */
 	close(c->sync[0]);
+	sbx_closep(&c->state_fd);
+	sbx_oci_cgroup_release(&c->cg);
 	if (child_setup(c, &host_proc, &err) < 0) {
 		sbx_sync_send(c->sync[1], SBX_MSG_ERROR, &err);
 		return err.status ? err.status : SBX_EXIT_FAILURE;
