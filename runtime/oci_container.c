@@ -507,9 +507,11 @@ static int child_main(struct container *c)
 	}
 	if (sbx_sync_send(c->sync[1], SBX_MSG_OCI_READY, NULL) < 0 || wait_go(c->sync[1], NULL, &err) < 0)
 		return SBX_EXIT_FAILURE;
-	/* Recorded: from now on the container outlives sbx create. */
-	if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
-		return late_failure(&err);
+	/* Recorded: from now on the container outlives sbx create, which
+	 * waits for this word (exiting before the signal is cleared would
+	 * kill us). */
+	if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0 || sbx_sync_send(c->sync[1], SBX_MSG_OCI_DETACHED, NULL) < 0)
+		return SBX_EXIT_FAILURE;
 	close(c->sync[1]);
 	if (wait_for_start(host_proc, c->fifo_fd, &err) < 0)
 		return late_failure(&err);
@@ -580,9 +582,14 @@ static int on_hooks(struct container *c, struct sbx_error *err)
 
 static int on_ready(struct container *c, struct sbx_error *err)
 {
-	if (sbx_oci_state_write(c->state_fd, &c->st, err) < 0 || write_pid_file(c->o->pid_file, c->child, err) < 0)
+	struct sbx_msg msg;
+
+	if (sbx_oci_state_write(c->state_fd, &c->st, err) < 0 || write_pid_file(c->o->pid_file, c->child, err) < 0 ||
+	    sbx_sync_send_value(c->sync[0], SBX_MSG_OCI_GO, c->child) < 0)
 		return -1;
-	return sbx_sync_send_value(c->sync[0], SBX_MSG_OCI_GO, c->child);
+	if (sbx_sync_recv(c->sync[0], &msg, NULL, err) <= 0 || msg.type != SBX_MSG_OCI_DETACHED)
+		return sbx_fail(err, 0, "the container's process died before it was ready");
+	return 0;
 }
 
 static int set_oom_score(const struct container *c, struct sbx_error *err)
