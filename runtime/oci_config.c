@@ -791,7 +791,7 @@ static int parse_mounts(const struct parser *p, const sbx_json *doc, struct sbx_
 
 /* ---- hooks ---------------------------------------------------------------------- */
 
-static const char *const hook_kinds[SBX_OCI_HOOK_KINDS] = {
+static const char *const hook_kinds[SBX_OCI_HOOK_KINDS + 1] = { /* NULL-terminated */
 	[SBX_OCI_HOOK_PRESTART] = "prestart",
 	[SBX_OCI_HOOK_CREATE_RUNTIME] = "createRuntime",
 	[SBX_OCI_HOOK_CREATE_CONTAINER] = "createContainer",
@@ -924,7 +924,7 @@ static int parse_namespaces(const struct parser *p, const sbx_json *lx, struct s
 {
 	static const char *const known[] = { "type", "path", NULL };
 	const sbx_json *arr;
-	char one[AT_MAX];
+	char one[AT_MAX], sub[AT_MAX];
 
 	if (get_array(p, lx, "namespaces", "linux", SBX_OCI_NS_COUNT * 4, &arr) < 0)
 		return -1;
@@ -934,8 +934,13 @@ static int parse_namespaces(const struct parser *p, const sbx_json *lx, struct s
 		int ns;
 
 		item(one, "linux.namespaces", i);
+		/* "path": "" is Go's empty string for none. */
 		if (check_fields(p, e, one, known, NULL) < 0 || get_string(p, e, "type", one, 64, true, &type) < 0 ||
-		    get_abs_path(p, e, "path", one, false, &path) < 0)
+		    get_string(p, e, "path", one, PATH_MAX, false, &path) < 0)
+			return -1;
+		if (path != NULL && path[0] == '\0')
+			path = NULL;
+		if (path != NULL && check_abs_path(p, field(sub, one, "path"), path) < 0)
 			return -1;
 		for (ns = 0; ns < SBX_OCI_NS_COUNT && strcmp(ns_names[ns], type) != 0; ns++)
 			;
@@ -1164,7 +1169,8 @@ static int check_seccomp_rule(const struct parser *p, const sbx_json *e, const c
 	const char *op;
 
 	if (check_fields(p, e, at, known, NULL) < 0 ||
-	    get_strings(p, e, "names", at, MAX_SECCOMP_NAMES, 64, &names, &n_names) < 0 || check_action(p, e, "action", at) < 0 ||
+	    get_strings(p, e, "names", at, MAX_SECCOMP_NAMES, 64, &names, &n_names) < 0 ||
+	    check_action(p, e, "action", at) < 0 ||
 	    get_uint(p, e, "errnoRet", at, 4095, &n, &present) < 0 || get_array(p, e, "args", at, 6, &args) < 0)
 		return -1;
 	if (n_names == 0)
