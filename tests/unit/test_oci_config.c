@@ -531,6 +531,8 @@ static void test_types(void)
 	refused(CFGP(",\"capabilities\":{\"effective\":[\"cap_chown\"]}"),
 		"process.capabilities.effective[0]: unknown capability");
 	refused(CFGP(",\"capabilities\":{\"effective\":[\"12\"]}"), "unknown capability \"12\"");
+	/* libcap reads "CAP_KILL9" as CAP_KILL: the name must be one it gives back. */
+	refused(CFGP(",\"capabilities\":{\"effective\":[\"CAP_KILL9\"]}"), "unknown capability \"CAP_KILL9\"");
 	refused(CFGP(",\"capabilities\":{\"ambient\":[\"CAP_CHOWN,CAP_SYS_ADMIN\"]}"),
 		"process.capabilities.ambient[0]: unknown");
 	refused(CFGP(",\"capabilities\":{\"ambient\":[\"CAP_CHOWN \"]}"), "process.capabilities.ambient[0]: unknown");
