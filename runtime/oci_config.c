@@ -601,11 +601,13 @@ static int parse_args_env(const struct parser *p, const sbx_json *proc, const ch
 		if (out->env == NULL)
 			return -1;
 	}
+	/* As runc: a name before "=", whatever its characters (images set
+	 * "spring.profiles.active=..."). */
 	field(sub, at, "env");
 	for (size_t i = 0; i < n; i++) {
 		const char *eq = strchr(out->env[i], '=');
 
-		if (eq == NULL || !sbx_valid_env_name(out->env[i], (size_t)(eq - out->env[i])))
+		if (eq == NULL || eq == out->env[i])
 			return fail(p, item(one, sub, i), "not NAME=VALUE");
 	}
 	return 0;
@@ -815,7 +817,7 @@ static int parse_hook(const struct parser *p, const sbx_json *e, const char *at,
 		return -1;
 	field(sub, at, "env");
 	for (size_t i = 0; i < n; i++)
-		if (strchr(h->env[i], '=') == NULL)
+		if (strchr(h->env[i], '=') == NULL || h->env[i][0] == '=')
 			return fail(p, item(one, sub, i), "not NAME=VALUE");
 	h->timeout = (int)timeout;
 	return 0;
@@ -1272,6 +1274,21 @@ static int check_propagation(const struct parser *p, const char *at, const char 
 	return 0;
 }
 
+/* A path under the cgroup root, or systemd's "slice:prefix:name": never
+ * one that climbs out of where the runtime puts it. */
+static int check_cgroups_path(const struct parser *p, const char *path)
+{
+	for (const char *c = path; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return fail(p, "linux.cgroupsPath", "holds a control character");
+	for (const char *c = path; c != NULL; c = strpbrk(c, "/:")) {
+		c += *c == '/' || *c == ':';
+		if (strncmp(c, "..", 2) == 0 && (c[2] == '/' || c[2] == ':' || c[2] == '\0'))
+			return fail(p, "linux.cgroupsPath", "\"%.64s\" has a \"..\" component", path);
+	}
+	return 0;
+}
+
 static int parse_linux(const struct parser *p, const sbx_json *doc, struct sbx_oci_config *cfg)
 {
 	static const char *const known[] = { "uidMappings", "gidMappings", "sysctl", "resources", "cgroupsPath",
@@ -1298,6 +1315,8 @@ static int parse_linux(const struct parser *p, const sbx_json *doc, struct sbx_o
 		return -1;
 	if (cfg->cgroups_path != NULL && cfg->cgroups_path[0] == '\0')
 		cfg->cgroups_path = NULL;
+	if (cfg->cgroups_path != NULL && check_cgroups_path(p, cfg->cgroups_path) < 0)
+		return -1;
 	if (cfg->rootfs_propagation != NULL && cfg->rootfs_propagation[0] == '\0')
 		cfg->rootfs_propagation = NULL;
 	return 0;

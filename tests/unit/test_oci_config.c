@@ -486,6 +486,11 @@ static void test_unknown_fields(void)
 	/* Annotations are free-form. */
 	struct sbx_oci_config c;
 
+	CHECK(parse(CFGP(",\"env\":[\"spring.profiles.active=dev\",\"my-var=\",\"X==\"]"), &c) == 0);
+	CHECK_STR(c.process.env[1], "my-var=");
+	sbx_oci_config_free(&c);
+	CHECK(parse(CFG(",\"linux\":{\"cgroupsPath\":\"system.slice:libpod:x..y\"}"), &c) == 0);
+	sbx_oci_config_free(&c);
 	CHECK(parse(CFG(",\"annotations\":{\"org.example/anything\":\"x\",\"run.sbx.profile\":\"hardened\"}"), &c) == 0);
 	CHECK_STR(sbx_oci_annotation(&c, "run.sbx.profile"), "hardened");
 	sbx_oci_config_free(&c);
@@ -513,6 +518,10 @@ static void test_types(void)
 	refused(HEAD "\"process\":{\"args\":[\"sh\"],\"cwd\":\"tmp\"}}", "process.cwd: \"tmp\" is not an absolute path");
 	refused(CFGP(",\"env\":[\"PATH=/bin\",\"NOEQUALS\"]"), "process.env[1]: not NAME=VALUE");
 	refused(CFGP(",\"env\":[\"=x\"]"), "process.env[0]: not NAME=VALUE");
+	refused(CFG(",\"linux\":{\"cgroupsPath\":\"/a/../../../sys/fs/cgroup\"}"),
+		"linux.cgroupsPath: \"/a/../../../sys/fs/cgroup\" has a \"..\" component");
+	refused(CFG(",\"linux\":{\"cgroupsPath\":\"system.slice:..:x\"}"), "linux.cgroupsPath: ");
+	refused(CFG(",\"linux\":{\"cgroupsPath\":\"..\"}"), "linux.cgroupsPath: ");
 	refused(CFGP(",\"user\":{\"uid\":-1,\"gid\":0}"), "process.user.uid: must be an integer from 0 to 4294967295");
 	refused(CFGP(",\"user\":{\"uid\":4294967295,\"gid\":0}"), "process.user.uid: 4294967295 is not an id");
 	refused(CFGP(",\"user\":{\"uid\":4294967296,\"gid\":0}"), "process.user.uid: must be an integer");
