@@ -247,7 +247,8 @@ static void test_podman(void)
 	static const char *const all[] = { "podman-default.json",    "podman-options2.json",
 					   "podman-readonly-tty.json", "podman-pod-infra.json",
 					   "podman-pod-member.json", "podman-privileged.json",
-					   "podman-rootless.json",   "podman-rootless-keepid.json" };
+					   "podman-rootless.json",   "podman-rootless-keepid.json",
+					   "podman-seccomp-profile.json" };
 	struct sbx_oci_config c;
 	const struct sbx_oci_mount *m;
 	cleanup_free char *blkio = fixture("podman-options.json");
@@ -314,6 +315,19 @@ static void test_podman(void)
 	}
 	sbx_oci_config_free(&c);
 
+	/* --security-opt seccomp=PROFILE: the user's profile, errnoRet kept. */
+	if (parse_fixture("podman-seccomp-profile.json", &c) == 0) {
+		char *text = NULL;
+		struct sbx_error err = { 0 };
+
+		CHECK(sbx_oci_seccomp_text(&c, &text, &err) == 0 && text != NULL &&
+		      strstr(text, "\"errnoRet\":13") != NULL && strstr(text, "\"mkdirat\"") != NULL);
+		free(text);
+	} else {
+		CHECK(0);
+	}
+	sbx_oci_config_free(&c);
+
 	if (parse_fixture("podman-pod-member.json", &c) == 0) {
 		CHECK(c.ns[SBX_OCI_NS_IPC].path != NULL && strncmp(c.ns[SBX_OCI_NS_IPC].path, "/proc/", 6) == 0);
 		CHECK(c.ns[SBX_OCI_NS_PID].present && c.ns[SBX_OCI_NS_PID].path == NULL);
@@ -354,6 +368,11 @@ static void test_containerd(void)
 		CHECK(0);
 	}
 	sbx_oci_config_free(&c);
+	if (parse_fixture("ctr-tty.json", &c) == 0)
+		CHECK(c.process.terminal);
+	else
+		CHECK(0);
+	sbx_oci_config_free(&c);
 	if (parse_fixture("ctr-options.json", &c) == 0) {
 		CHECK(c.ns[SBX_OCI_NS_NETWORK].path != NULL && strcmp(c.ns[SBX_OCI_NS_NETWORK].path, "/proc/1/ns/net") == 0);
 		CHECK(c.memory_limit == 67108864 && c.cpu_quota == 50000 && c.root_readonly);
@@ -373,7 +392,8 @@ static void test_containerd(void)
 
 static void test_exec_process(void)
 {
-	static const char *const files[] = { "podman-exec-process.json", "podman-exec-tty-process.json" };
+	static const char *const files[] = { "podman-exec-process.json", "podman-exec-tty-process.json",
+					     "ctr-exec-process.json" };
 	struct sbx_oci_process p;
 	struct sbx_error err = { 0 };
 	sbx_json *doc;
@@ -384,8 +404,10 @@ static void test_exec_process(void)
 		if (text == NULL)
 			continue;
 		CHECK(sbx_oci_process_parse(text, files[i], &p, &doc, &err) == 0);
-		CHECK(doc != NULL && p.args != NULL && strcmp(p.args[0], "echo") == 0 && p.has_caps);
+		CHECK(doc != NULL && p.args != NULL && p.args[0] != NULL && p.has_caps);
 		CHECK(has_rlimit(&p, RLIMIT_NOFILE, 1024, 1024));
+		if (i == 2)
+			CHECK(p.no_new_privileges && p.n_additional_gids == 1 && strcmp(p.args[2], "echo execd; exit 7") == 0);
 		if (i == 1) {
 			CHECK(p.terminal && p.uid == 1000);
 			CHECK_STR(p.cwd, "/tmp");
