@@ -40,5 +40,6 @@ void test_limits(void);
 void test_runsc_bundle(void);
 void test_spec(void);
 void test_mountinfo(void);
+void test_oci_config(void);
 
 #endif
