@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "fstree.h"
 #include "mounts.h"
 #include "procfs.h"
 #include "util.h"
@@ -286,6 +287,23 @@ static int bind_instead(const struct sbx_oci_mount *m, struct sbx_error *err)
 	return tree;
 }
 
+/* tmpcopyup: the new tmpfs TREE starts with what the image has at
+ * DESTINATION (nothing when it has nothing there). */
+static int copy_up(int rootfd, const char *destination, int tree, struct sbx_error *err)
+{
+	cleanup_close int src = sbx_open_dir_in_root(rootfd, destination, false, err);
+	cleanup_close int dst = -1;
+
+	if (src < 0)
+		return err->err == ENOENT ? 0 : -1;
+	dst = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dst < 0)
+		return sbx_fail(err, errno, "opening the new tmpfs");
+	if (sbx_tree_copy(src, dst, err) < 0)
+		return sbx_error_wrap(err, "tmpcopyup of %s", destination);
+	return 0;
+}
+
 static int mount_one(const struct sbx_oci_config *cfg, const struct sbx_oci_mount *m, int bundle_fd,
 		     int rootfd, struct sbx_error *err)
 {
@@ -301,7 +319,7 @@ static int mount_one(const struct sbx_oci_config *cfg, const struct sbx_oci_moun
 		tree = new_fs(m, err);
 		if (tree < 0 && err->err == EPERM && fallback_source(m->type) != NULL)
 			tree = bind_instead(m, err);
-		if (tree < 0)
+		if (tree < 0 || (m->tmpcopyup && copy_up(rootfd, m->destination, tree, err) < 0))
 			return -1;
 	}
 	if (sbx_attach_in_root(tree, rootfd, m->destination, kind, true, err) < 0)
