@@ -88,7 +88,8 @@ static unsigned int wanted(const struct sbx_oci_config *cfg)
 {
 	unsigned int w = 0;
 
-	if (cfg->has_memory_limit && cfg->memory_limit > 0)
+	if ((cfg->has_memory_limit && cfg->memory_limit > 0) ||
+	    (cfg->has_memory_reservation && cfg->memory_reservation > 0))
 		w |= SBX_CG_MEMORY;
 	if ((cfg->has_cpu_quota && cfg->cpu_quota > 0) || cfg->cpu_shares > 0)
 		w |= SBX_CG_CPU;
@@ -113,10 +114,14 @@ static void say_unenforced(const struct sbx_oci_config *cfg, unsigned int missin
 			   struct sbx_oci_cgroup *cg)
 {
 	if (missing & SBX_CG_MEMORY)
-		unenforced(cg, "linux.resources.memory.limit=%" PRId64 " is not enforced: %s", cfg->memory_limit, why);
+		unenforced(cg, "linux.resources.memory (limit %" PRId64 ", reservation %" PRId64 ") is not enforced: %s",
+			   cfg->has_memory_limit ? cfg->memory_limit : 0,
+			   cfg->has_memory_reservation ? cfg->memory_reservation : 0, why);
 	if (missing & SBX_CG_CPU)
 		unenforced(cg, "linux.resources.cpu (quota %" PRId64 ", shares %" PRIu64 ") is not enforced: %s",
 			   cfg->has_cpu_quota ? cfg->cpu_quota : 0, cfg->cpu_shares, why);
+	if ((cfg->cpu_cpus && cfg->cpu_cpus[0]) || (cfg->cpu_mems && cfg->cpu_mems[0]))
+		unenforced(cg, "linux.resources.cpu.cpus/mems is not enforced: sbx does not set cpusets");
 	if (missing & SBX_CG_PIDS)
 		unenforced(cg, "linux.resources.pids.limit=%" PRId64 " is not enforced: %s", cfg->pids_limit, why);
 }
@@ -139,7 +144,12 @@ static int write_limits(const struct sbx_oci_config *cfg, int dirfd, unsigned in
 {
 	char buf[64];
 
-	if (have & SBX_CG_MEMORY) {
+	if ((have & SBX_CG_MEMORY) && cfg->has_memory_reservation && cfg->memory_reservation > 0) {
+		snprintf(buf, sizeof(buf), "%" PRId64, cfg->memory_reservation);
+		if (write_value(dirfd, "memory.low", buf, err) < 0)
+			return -1;
+	}
+	if ((have & SBX_CG_MEMORY) && cfg->has_memory_limit && cfg->memory_limit > 0) {
 		snprintf(buf, sizeof(buf), "%" PRId64, cfg->memory_limit);
 		if (write_value(dirfd, "memory.max", buf, err) < 0)
 			return -1;
