@@ -36,6 +36,8 @@ struct sbx_oci_globals {
 	bool debug;           /* --debug */
 	bool systemd_cgroup;  /* --systemd-cgroup: cgroupsPath is slice:prefix:name */
 	bool rootless;        /* not root in the initial user namespace */
+	char *const *argv;    /* the command and its arguments as given (the runsc hand-off
+			       * passes them on); NULL-terminated */
 };
 
 struct sbx_oci_create_opts {
