@@ -1084,7 +1084,7 @@ static void gen_spec(yajl_gen gen, bool rootless)
 	static const char *const sys_o[] = { "nosuid", "noexec", "nodev", "ro" };
 	static const char *const sys_rootless_o[] = { "rbind", "nosuid", "noexec", "nodev", "ro" };
 	static const char *const ns_root[] = { "pid", "network", "ipc", "uts", "mount", "cgroup" };
-	static const char *const ns_rootless[] = { "pid", "ipc", "uts", "mount", "cgroup", "user" };
+	static const char *const ns_rootless[] = { "pid", "network", "ipc", "uts", "mount", "cgroup", "user" };
 	const char *const *ns = rootless ? ns_rootless : ns_root;
 	size_t n_ns = rootless ? SBX_ARRAY_SIZE(ns_rootless) : SBX_ARRAY_SIZE(ns_root);
 

@@ -544,7 +544,7 @@ def test_spec_rootless_maps_the_caller(tmp_path):
     r = sbx("spec", "--rootless", "-b", str(tmp_path))
     assert r.returncode == 0, r.stderr
     c = json.loads((tmp_path / "config.json").read_text())
-    assert "user" in {n["type"] for n in c["linux"]["namespaces"]}
+    assert {"user", "network"} <= {n["type"] for n in c["linux"]["namespaces"]}
     assert c["linux"]["uidMappings"] == [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
     assert c["linux"]["gidMappings"] == [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
 
