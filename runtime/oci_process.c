@@ -2,6 +2,7 @@
  * and to an exec's alike (see oci_process.h for where each part runs). */
 #include "oci_process.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -89,7 +90,12 @@ static int first_cap(uint64_t set)
 static int refuse_caps(uint64_t extra, const char *set, const char *within, struct sbx_error *err)
 {
 	char *name = cap_to_name(first_cap(extra));
-	int r = sbx_fail(err, 0, "process.capabilities.%s: %s is not in %s", set, name ? name : "?", within);
+	int r;
+
+	/* The spec's spelling, CAP_NET_ADMIN, not libcap's. */
+	for (char *c = name; c != NULL && *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	r = sbx_fail(err, 0, "process.capabilities.%s: %s is not in %s", set, name ? name : "?", within);
 
 	cap_free(name);
 	return r;
