@@ -477,7 +477,7 @@ int sbx_oci_process_exec(const struct sbx_oci_process *p, const struct sbx_oci_p
 	 * way in (runc retries as the user too).  Before the capabilities
 	 * go: root of the container enters what its capabilities allow. */
 	if (p->cwd != NULL && p->cwd[0] != '\0' && chdir(p->cwd) < 0)
-		return sbx_fail(err, errno, "chdir to cwd (\"%s\") set in config.json failed", p->cwd);
+		return sbx_fail(err, errno, "chdir to cwd (\"%s\") failed", p->cwd);
 	if (apply_caps(&caps, err) < 0)
 		return -1;
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
