@@ -564,6 +564,8 @@ int sbx_oci_exec(const struct sbx_oci_globals *g, const struct sbx_oci_exec_opts
 	for (size_t i = 0; i < N_NS; i++)
 		c.nsfd[i] = -1;
 	*exit_status = 0;
+	if (sbx_oci_reexec_sealed(err) < 0)
+		return -1;
 	if (o->preserve_fds < 0)
 		return sbx_fail(err, 0, "--preserve-fds must not be negative");
 	if (load_container(g, o->id, &st, &c, err) < 0)

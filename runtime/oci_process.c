@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -24,6 +26,138 @@
 
 #include "tty.h"
 #include "util.h"
+
+/* ---- a sealed copy of sbx ------------------------------------------------------- */
+
+/* A process that sbx forks into a container runs sbx's binary until its
+ * execve, and a container binary whose "#!" line names /proc/self/exe
+ * makes that execve run sbx's binary again, inside the container, where
+ * the container can then open it through /proc/PID/exe and, with root's
+ * rights over it (a root engine's container is host root), overwrite the
+ * host's sbx (runc's CVE-2019-5736).  So sbx enters containers from a
+ * sealed memfd copy of itself: nothing can write to it. */
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+#define SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+#define ORIGINAL_EXE_ENV "SBX_OCI_ORIGINAL_EXE"
+
+bool sbx_oci_running_sealed(void)
+{
+	cleanup_close int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int seals = fd < 0 ? -1 : fcntl(fd, F_GET_SEALS);
+
+	return seals >= 0 && (seals & SEALS) == SEALS;
+}
+
+static int sealed_copy(int src, struct sbx_error *err)
+{
+	cleanup_close int mfd = memfd_create("sbx", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	struct stat st;
+	off_t at = 0;
+
+	/* Kernels before 6.3 know no MFD_EXEC: their memfds are executable. */
+	if (mfd < 0 && errno == EINVAL)
+		mfd = memfd_create("sbx", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return sbx_fail(err, errno, "a sealed copy of sbx: memfd_create");
+	if (fstat(src, &st) < 0)
+		return sbx_fail(err, errno, "a sealed copy of sbx: /proc/self/exe");
+	while (at < st.st_size) {
+		ssize_t n = sendfile(mfd, src, &at, (size_t)(st.st_size - at));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return sbx_fail(err, n < 0 ? errno : EIO, "a sealed copy of sbx: copying");
+	}
+	if (fcntl(mfd, F_ADD_SEALS, SEALS) < 0)
+		return sbx_fail(err, errno, "a sealed copy of sbx: sealing");
+	return sbx_steal_fd(&mfd);
+}
+
+/* This process's arguments, from /proc/self/cmdline: NUL-terminated
+ * strings, one after the other. */
+static int own_argv(char **text, char ***argv, struct sbx_error *err)
+{
+	const size_t max = 1u << 20;
+	cleanup_close int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	size_t len = 0, n = 0;
+	ssize_t r;
+
+	*text = malloc(max + 1);
+	if (fd < 0 || *text == NULL)
+		return sbx_fail(err, fd < 0 ? errno : ENOMEM, "a sealed copy of sbx: /proc/self/cmdline");
+	while (len < max && (r = read(fd, *text + len, max - len)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return sbx_fail(err, errno, "a sealed copy of sbx: /proc/self/cmdline");
+		len += (size_t)r;
+	}
+	(*text)[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		n += (*text)[i] == '\0';
+	*argv = calloc(n + 1, sizeof(**argv));
+	if (*argv == NULL)
+		return sbx_fail(err, ENOMEM, "a sealed copy of sbx");
+	for (size_t i = 0, at = 0; i < n; i++) {
+		(*argv)[i] = *text + at;
+		at += strlen(*text + at) + 1;
+	}
+	return 0;
+}
+
+int sbx_oci_reexec_sealed(struct sbx_error *err)
+{
+	cleanup_close int src = -1;
+	cleanup_close int mfd = -1;
+	cleanup_free char *text = NULL;
+	cleanup_free char **argv = NULL;
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (sbx_oci_running_sealed())
+		return 0;
+	src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return sbx_fail(err, errno, "a sealed copy of sbx: /proc/self/exe");
+	mfd = sealed_copy(src, err);
+	if (mfd < 0 || own_argv(&text, &argv, err) < 0)
+		return -1;
+	/* The copy has no directory: it finds its profiles beside the
+	 * original (sbx_oci_process_prepare). */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		setenv(ORIGINAL_EXE_ENV, exe, 1);
+	}
+	syscall(SYS_execveat, mfd, "", argv, environ, AT_EMPTY_PATH);
+	return sbx_fail(err, errno, "a sealed copy of sbx: execveat");
+}
+
+/* sbx's `default` profile as sbx_seccomp_prepare would find it, from the
+ * original binary's directory when this is the sealed copy. */
+static void hardening_profile(char *out, size_t len)
+{
+	const char *orig = sbx_oci_running_sealed() ? getenv(ORIGINAL_EXE_ENV) : NULL;
+	const char *slash = orig ? strrchr(orig, '/') : NULL;
+	static const char *const beside[] = { "profiles", "../share/sbx/profiles" };
+
+	snprintf(out, len, "default");
+	for (size_t i = 0; slash != NULL && i < SBX_ARRAY_SIZE(beside); i++) {
+		char path[PATH_MAX];
+
+		if (snprintf(path, sizeof(path), "%.*s/%s/default.json", (int)(slash - orig), orig, beside[i]) <
+			    (int)sizeof(path) &&
+		    access(path, R_OK) == 0) {
+			snprintf(out, len, "%s", path);
+			return;
+		}
+	}
+}
 
 /* ---- prepare ---------------------------------------------------------------- */
 
@@ -64,9 +198,14 @@ int sbx_oci_process_prepare(const struct sbx_oci_process *p, const char *seccomp
 		goto fail;
 	/* Hardened: sbx's own profile and its host-safety filter H on top of
 	 * the spec's; the kernel applies the strictest answer of all. */
-	if (hardened && sbx_seccomp_prepare("default", false, &out->hardening, err) < 0) {
-		sbx_error_wrap(err, "run.sbx.profile=hardened");
-		goto fail;
+	if (hardened) {
+		char profile[PATH_MAX];
+
+		hardening_profile(profile, sizeof(profile));
+		if (sbx_seccomp_prepare(profile, false, &out->hardening, err) < 0) {
+			sbx_error_wrap(err, "run.sbx.profile=hardened");
+			goto fail;
+		}
 	}
 	return 0;
 fail:

@@ -57,6 +57,16 @@ struct sbx_oci_caps {
 int sbx_oci_caps_plan(const struct sbx_oci_process *p, bool hardened, unsigned int last_cap,
 		      struct sbx_oci_caps *out, struct sbx_error *err);
 
+/* Enter containers only from a sealed copy of sbx (runc's CVE-2019-5736:
+ * a container binary whose "#!" names /proc/self/exe would otherwise run,
+ * and could then overwrite, the host's sbx): unless this process already
+ * runs from one, re-exec it (same arguments, environment and fds) from a
+ * sealed memfd copy.  Returns 0 when already sealed; does not return on
+ * success otherwise.  Call it first thing in a command that forks into a
+ * container (create, run, exec). */
+int sbx_oci_reexec_sealed(struct sbx_error *err);
+bool sbx_oci_running_sealed(void);
+
 /* Write ADJ to /proc/PID/oom_score_adj (PID 0: this process). */
 int sbx_oci_oom_score_adj(pid_t pid, int adj, struct sbx_error *err);
 
