@@ -47,6 +47,10 @@ struct sbx_oci_mount {
 	unsigned long propagation; /* MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE (|MS_REC) or 0 */
 	char *data;              /* what libmount left for the file system ("mode=755,size=65536k") */
 	bool bind;               /* "bind" or "rbind" (or type "bind") */
+	bool tmpcopyup;          /* "tmpcopyup" (tmpfs only; runc's and crun's extension, which podman
+				  * sends for --read-only's /run, /tmp, /var/tmp and --tmpfs): the tmpfs
+				  * starts with a copy of what the image has at the destination.  The
+				  * container must do it or refuse. */
 };
 
 struct sbx_oci_idmap {
@@ -146,6 +150,8 @@ struct sbx_oci_config {
 	int64_t memory_limit;        /* -1: unlimited */
 	bool has_memory_swap;
 	int64_t memory_swap;
+	bool has_memory_reservation; /* podman --memory-reservation: honour (memory.low) or refuse */
+	int64_t memory_reservation;  /* -1: unlimited */
 	bool has_cpu_quota;
 	int64_t cpu_quota;           /* -1: unlimited */
 	uint64_t cpu_period;
