@@ -1,5 +1,22 @@
-/* `sbx exec`: see oci_exec.h. */
-#include "oci_exec.h"
+/* `sbx exec` (sbx_oci_exec, declared in oci_runtime.h): a new process in
+ * a created or running container (podman exec, kubectl exec through the
+ * shims).
+ *
+ * sbx opens the container's namespaces (/proc/PID/ns/..., the pid checked
+ * against its recorded start time), forks a child that joins them (the
+ * user namespace first when the container has one of its own, the mount
+ * namespace last) and forks again into the container's pid namespace; that
+ * grandchild applies the process (oci_process.c: the container's seccomp
+ * from its saved config.json, its capabilities unless the process says
+ * otherwise) and execs.  Without --detach sbx waits for it (it is
+ * re-parented to sbx, a subreaper) and returns its status, 128+N for a
+ * signal N; with --detach it writes the pid file and returns at once, and
+ * the process is re-parented to the caller's subreaper (conmon, the shim).
+ * Every host fd but stdio, the preserved ones and the console socket is
+ * closed or close-on-exec, and the children are not dumpable until the
+ * execve: a process of the container can neither ptrace them nor open
+ * their /proc files. */
+#include "oci_runtime.h"
 
 #include <ctype.h>
 #include <errno.h>
