@@ -80,7 +80,7 @@ static void controller_names(unsigned int bits, char *out, size_t len)
 
 /* The controllers listed in the file NAME of the cgroup DIRFD (0 when it
  * cannot be read). */
-static unsigned int read_controllers(int dirfd, const char *name)
+unsigned int sbx_cgroup_read_controllers(int dirfd, const char *name)
 {
 	struct sbx_error ignored;
 	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -202,7 +202,7 @@ static void describe_rootless(struct sbx_cgroup_host_info *out, const char *v2_r
 		return;
 	}
 	snprintf(out->parent, sizeof(out->parent), "%.4000s", parent);
-	out->usable = read_controllers(pfd, "cgroup.controllers");
+	out->usable = sbx_cgroup_read_controllers(pfd, "cgroup.controllers");
 	if (out->usable != (SBX_CG_MEMORY | SBX_CG_CPU | SBX_CG_PIDS))
 		snprintf(out->why, sizeof(out->why), "%.200s lacks controllers: delegate memory, cpu and pids "
 			 "to your user (systemd: Delegate=memory cpu pids for user@.service)", parent);
@@ -233,7 +233,7 @@ int sbx_cgroup_describe(struct sbx_cgroup_host_info *out)
 	}
 	mnt = open(out->mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mnt >= 0)
-		out->v2_controllers = read_controllers(mnt, "cgroup.controllers");
+		out->v2_controllers = sbx_cgroup_read_controllers(mnt, "cgroup.controllers");
 	if (geteuid() == 0)
 		describe_root(out);
 	else
@@ -250,9 +250,9 @@ int sbx_cgroup_describe(struct sbx_cgroup_host_info *out)
 
 /* Add the controllers WANT to the cgroup.subtree_control of DIRFD, those
  * it lacks only (the file may be read-only when nothing is missing). */
-static int enable_controllers(int dirfd, const char *path, unsigned int want, struct sbx_error *err)
+int sbx_cgroup_enable_controllers(int dirfd, const char *path, unsigned int want, struct sbx_error *err)
 {
-	unsigned int have = read_controllers(dirfd, "cgroup.subtree_control");
+	unsigned int have = sbx_cgroup_read_controllers(dirfd, "cgroup.subtree_control");
 	char buf[64] = "";
 	size_t n = 0;
 
@@ -281,7 +281,7 @@ static int open_parent(const struct sbx_cgroup_host_info *info, unsigned int wan
 
 		if (mnt < 0)
 			return sbx_fail(err, errno, "opening %s", info->mount);
-		if (enable_controllers(mnt, info->mount, want, err) < 0)
+		if (sbx_cgroup_enable_controllers(mnt, info->mount, want, err) < 0)
 			return -1;
 		if (mkdirat(mnt, SBX_CGROUP_SUBTREE, 0755) < 0 && errno != EEXIST)
 			return sbx_fail(err, errno, "creating %s", info->parent);
@@ -291,7 +291,7 @@ static int open_parent(const struct sbx_cgroup_host_info *info, unsigned int wan
 	}
 	if (fd < 0)
 		return sbx_fail(err, errno, "opening %s", info->parent);
-	if (enable_controllers(fd, info->parent, want, err) < 0)
+	if (sbx_cgroup_enable_controllers(fd, info->parent, want, err) < 0)
 		return -1;
 	return sbx_steal_fd(&fd);
 }
@@ -338,7 +338,7 @@ static void kill_all(int dirfd)
 
 /* Kill and remove the cgroup NAME under PARENT, waiting up to a second
  * for its processes to go. */
-static int remove_cgroup(int parent, const char *name, int dirfd)
+int sbx_cgroup_remove(int parent, const char *name, int dirfd)
 {
 	kill_all(dirfd);
 	for (int i = 0; i < 200; i++) {
@@ -388,7 +388,7 @@ static size_t remove_leftovers(int parent, bool verbose)
 		if (fd < 0 || !is_leftover(fd, de->d_name))
 			continue;
 		sbx_verbose(verbose, "cgroup: removing %s, left by an sbx that was killed", de->d_name);
-		if (remove_cgroup(parent, de->d_name, fd) == 0)
+		if (sbx_cgroup_remove(parent, de->d_name, fd) == 0)
 			removed++;
 	}
 	closedir(dir);
@@ -553,7 +553,7 @@ void sbx_cgroup_read_stats(const struct sbx_cgroup *cg, struct sbx_cgroup_stats 
 void sbx_cgroup_destroy(struct sbx_cgroup *cg)
 {
 	if (cg->dirfd >= 0 && cg->parentfd >= 0)
-		(void)remove_cgroup(cg->parentfd, cg->name, cg->dirfd);
+		(void)sbx_cgroup_remove(cg->parentfd, cg->name, cg->dirfd);
 	sbx_closep(&cg->dirfd);
 	sbx_closep(&cg->parentfd);
 }

@@ -115,4 +115,12 @@ void sbx_cgroup_destroy(struct sbx_cgroup *cg);
  * the same before it makes its own); *REMOVED says how many. */
 int sbx_cgroup_gc(bool verbose, size_t *removed, struct sbx_error *err);
 
+/* The SBX_CG_* bits listed in the file NAME of the cgroup DIRFD
+ * (cgroup.controllers, cgroup.subtree_control). */
+unsigned int sbx_cgroup_read_controllers(int dirfd, const char *name);
+/* Enable the controllers WANT for the children of DIRFD (PATH: messages). */
+int sbx_cgroup_enable_controllers(int dirfd, const char *path, unsigned int want, struct sbx_error *err);
+/* Kill every process of the cgroup NAME (DIRFD) under PARENT and remove it. */
+int sbx_cgroup_remove(int parent, const char *name, int dirfd);
+
 #endif

@@ -44,6 +44,10 @@ struct sbx_oci_create_opts {
 	const char *pid_file;       /* NULL: none */
 	const char *console_socket; /* NULL: none (needed when process.terminal) */
 	int preserve_fds;           /* fds 3..3+N-1 pass to the process */
+	/* Where create's warnings go (what it could not enforce, and did not
+	 * have to refuse): the CLI prints them and logs them. NULL: dropped. */
+	void (*warn)(void *ctx, const char *msg);
+	void *warn_ctx;
 };
 
 /* The state a container's directory records (state.json). */

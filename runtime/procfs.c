@@ -92,6 +92,11 @@ int sbx_mount_proc(int root, struct sbx_error *err)
 	null = proc < 0 ? -1 : sbx_open_in_root(root, "/dev/null", SBX_TARGET_FILE, err);
 	if (null < 0)
 		return sbx_error_wrap(err, "reopening /proc");
+	return sbx_proc_harden(proc, null, err);
+}
+
+int sbx_proc_harden(int proc, int null, struct sbx_error *err)
+{
 	for (size_t i = 0; i < SBX_ARRAY_SIZE(masked_files); i++)
 		if (mask_file(proc, null, masked_files[i], err) < 0)
 			return -1;

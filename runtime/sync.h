@@ -16,6 +16,11 @@ enum sbx_msg_type {
 	SBX_MSG_ROOT = 6,       /* child -> sbx: SBX_ROOT_* flags, in wstatus */
 	SBX_MSG_START = 7,      /* sbx -> init: run the command (the init parks until then) */
 	SBX_MSG_NETNS = 8,      /* netns maker -> child: carries the new network namespace */
+	/* An OCI container's setup (oci_container.c): */
+	SBX_MSG_OCI_HOOKS = 9,  /* child -> sbx: mounts done, run prestart and createRuntime */
+	SBX_MSG_OCI_READY = 10, /* child -> sbx: parked before the fifo, write the state */
+	SBX_MSG_OCI_GO = 11,    /* sbx -> child: go on; the value is the child's host pid */
+	SBX_MSG_OCI_DETACHED = 12, /* child -> sbx: no longer dies with sbx; sbx may exit */
 };
 
 struct sbx_msg {
