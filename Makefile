@@ -37,7 +37,7 @@ LIB_SRCS := $(filter-out runtime/main.c runtime/cli_image.c,$(SRCS))
 HDRS := $(wildcard runtime/*.h)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all clean check check-unit check-integration check-vm check-mutants check-fuzz fuzz deps asan install helper bench
+.PHONY: all clean check check-unit check-integration check-engines check-vm check-mutants check-fuzz fuzz deps asan install helper bench
 
 all: sbx
 
@@ -80,6 +80,14 @@ check-unit: tests/unit/run-unit
 
 check-integration: sbx helper
 	tests/run-integration
+
+# Only the engine suite (also part of check-integration): podman and
+# containerd with ./sbx in their runtime slot.  ENGINE_RUNTIME=$(command -v
+# runc) runs it against runc, as it was calibrated.
+ENGINE_RUNTIME ?= $(CURDIR)/sbx
+check-engines: sbx
+	cd tests/engines && SBX_ENGINE_RUNTIME=$(ENGINE_RUNTIME) PYTHONDONTWRITEBYTECODE=1 \
+		/usr/bin/python3 -m pytest -q -p no:cacheprovider -rfEs
 
 # The cgroup v2 limits in a qemu (TCG) VM with Debian's cloud kernel.
 check-vm: sbx helper

@@ -1,0 +1,116 @@
+"""containerd 1.6 with the runtime under test behind its runc v2 shim:
+`ctr run --runc-binary RUNTIME` sets the shim's options BinaryName (and
+--runc-root its Root), the same options a Kubernetes RuntimeClass
+handler's `options.BinaryName` gives the same shim through CRI.  The image
+is the archive of the podman tests, `ctr image import`ed.  The ctd fixture
+checks after each test that no container, task, runtime state or shim is
+left."""
+import re
+import time
+
+from engines import pid_alive, run_in_pty
+
+
+def run(ctd, cid, *args, opts=()):
+    return ctd.ctr(*ctd.run_args(cid, *args, opts=("--rm", *opts)))
+
+
+def test_run_echo(ctd):
+    r = run(ctd, "echo1", "echo", "hello from the runtime")
+    assert (r.returncode, r.stdout) == (0, "hello from the runtime\n"), r.stderr
+
+
+def test_exit_code(ctd):
+    for status in (0, 3, 255):
+        r = run(ctd, f"exit{status}", "sh", "-c", f"exit {status}")
+        assert r.returncode == status, r.stderr
+
+
+def test_env_and_cwd(ctd):
+    r = run(ctd, "env1", "sh", "-c", 'echo "$FOO $(pwd)"', opts=("--env", "FOO=bar", "--cwd", "/tmp"))
+    assert (r.returncode, r.stdout) == (0, "bar /tmp\n"), r.stderr
+
+
+def test_tty(ctd):
+    """-t: the shim's console socket gets the pty master from the runtime."""
+    out, status = run_in_pty(ctd.argv(*ctd.run_args("tty1", "sh", "-c", "stty -echo; tty; echo ready; read l; "
+                                          "echo got-$l; exit 3", opts=("--rm", "-t"))),
+                             ready="ready", send="hello\r")
+    assert status == 3, out
+    assert re.search(r"^/dev/pts/\d+\r*$", out, re.M), out
+    assert "got-hello" in out, out
+
+
+def task_pid(ctd, cid):
+    for line in ctd.check("tasks", "ls").stdout.splitlines()[1:]:
+        f = line.split()
+        if f[0] == cid:
+            return int(f[1])
+    raise AssertionError(f"no task {cid}")
+
+
+def wait_stopped(ctd, cid, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in ctd.check("tasks", "ls").stdout.splitlines()[1:]:
+            f = line.split()
+            if f[0] == cid and f[2] == "STOPPED":
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"task {cid} did not stop: {ctd.ctr('tasks', 'ls').stdout}")
+
+
+def remove(ctd, cid):
+    ctd.ctr("tasks", "delete", "-f", cid)
+    ctd.ctr("containers", "delete", cid)
+
+
+def test_exec_and_kill(ctd):
+    ctd.check(*ctd.run_args("exec1", "sleep", "1000", opts=("-d",)))
+    try:
+        pid = task_pid(ctd, "exec1")
+        r = ctd.ctr("tasks", "exec", "--exec-id", "e1", "exec1", "sh", "-c", "cat /proc/1/cmdline; exit 7")
+        assert r.returncode == 7, r.stderr
+        assert r.stdout.split("\0")[0] == "sleep", r.stdout
+        r = ctd.ctr("tasks", "exec", "--exec-id", "e2", "--cwd", "/tmp", "--user", "65534", "exec1",
+                    "sh", "-c", 'echo "$(id -u) $(pwd)"')
+        assert (r.returncode, r.stdout) == (0, "65534 /tmp\n"), r.stderr
+        out, status = run_in_pty(ctd.argv("tasks", "exec", "-t", "--exec-id", "e3", "exec1", "sh", "-c", "tty; exit 4"))
+        assert status == 4, out
+        assert re.search(r"^/dev/pts/\d+\r*$", out, re.M), out
+        ctd.check("tasks", "kill", "-s", "SIGKILL", "exec1")
+        wait_stopped(ctd, "exec1")
+        assert not pid_alive(pid)
+        ctd.check("tasks", "delete", "exec1")
+        ctd.check("containers", "delete", "exec1")
+    finally:
+        remove(ctd, "exec1")
+
+
+def test_kill_term_handled(ctd):
+    ctd.check(*ctd.run_args("term1", "sh", "-c", "trap 'exit 9' TERM; while :; do sleep 0.1; done",
+                            opts=("-d",)))
+    try:
+        pid = task_pid(ctd, "term1")
+        time.sleep(0.3)
+        ctd.check("tasks", "kill", "term1")  # SIGTERM
+        wait_stopped(ctd, "term1")
+        assert not pid_alive(pid)
+        r = ctd.check("tasks", "delete", "term1")
+        assert "9" in r.stdout or r.returncode == 0
+    finally:
+        remove(ctd, "term1")
+
+
+def test_seccomp_default_profile(ctd):
+    """ctr's --seccomp puts containerd's default profile in the spec: the
+    runtime must load it (keyctl is among what it denies)."""
+    r = run(ctd, "sec1", "sh", "-c", "grep Seccomp: /proc/self/status", opts=("--seccomp",))
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^Seccomp:\s+2$", r.stdout, re.M), r.stdout
+
+
+def test_read_only_rootfs(ctd):
+    r = run(ctd, "ro1", "sh", "-c", "touch /x", opts=("--read-only",))
+    assert r.returncode != 0
+    assert "Read-only file system" in r.stdout + r.stderr
