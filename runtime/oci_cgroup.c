@@ -59,6 +59,16 @@ static int systemd_path(const char *cp, char *out, size_t len, struct sbx_error 
 	return 0;
 }
 
+/* FNV-1a: two state roots may hold the same container id. */
+static uint32_t hash_root(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 /* The cgroup's path below the cgroup2 mount, without a leading '/'. */
 static int relative_path(const struct sbx_oci_config *cfg, const struct sbx_oci_globals *g, const char *id,
 			 char *out, size_t len, struct sbx_error *err)
@@ -66,19 +76,17 @@ static int relative_path(const struct sbx_oci_config *cfg, const struct sbx_oci_
 	const char *cp = cfg->cgroups_path;
 	char copy[PATH_MAX];
 
-	if (cp == NULL || cp[0] == '\0')
-		snprintf(copy, sizeof(copy), "sbx/oci-%s", id);
-	else if (g->systemd_cgroup && strchr(cp, ':'))
+	if (cp == NULL || cp[0] == '\0') {
+		snprintf(out, len, "sbx/oci-%08x-%.200s", hash_root(g->root), id);
+		return 0;
+	}
+	if (g->systemd_cgroup && strchr(cp, ':'))
 		return systemd_path(cp, out, len, err) < 0 ? -1 : 0;
-	else
-		snprintf(copy, sizeof(copy), "%s", cp + strspn(cp, "/"));
+	snprintf(copy, sizeof(copy), "%s", cp + strspn(cp, "/"));
 	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
 		if (strcmp(c, ".") == 0 || strcmp(c, "..") == 0)
 			return sbx_fail(err, 0, "linux.cgroupsPath %.128s: no . or .. components", cp);
-	if (cp == NULL || cp[0] == '\0')
-		snprintf(out, len, "sbx/oci-%s", id);
-	else
-		snprintf(out, len, "%s", cp + strspn(cp, "/"));
+	snprintf(out, len, "%s", cp + strspn(cp, "/"));
 	return 0;
 }
 
