@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "fstree.h"
 #include "mounts.h"
+#include "options.h"
 #include "procfs.h"
 #include "util.h"
 
@@ -304,11 +306,51 @@ static int copy_up(int rootfd, const char *destination, int tree, struct sbx_err
 	return 0;
 }
 
+/* DEST with every symbolic link at its end followed as if ROOTFD were /
+ * (runc's securejoin does the same: an image's /etc/resolv.conf is often
+ * a link), into OUT: a path inside the root that is not a link.  Links on
+ * the way are the kernel's business (RESOLVE_IN_ROOT). */
+static int follow_destination(int rootfd, const char *dest, char *out, size_t len, struct sbx_error *err)
+{
+	char path[PATH_MAX], link[PATH_MAX], next[2 * PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", dest);
+	for (int hops = 0; hops < 40; hops++) {
+		struct open_how how = {
+			.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+			.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		};
+		cleanup_close int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+		struct stat st;
+		ssize_t n;
+		char *slash;
+
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISLNK(st.st_mode)) {
+			if (fd < 0 && errno != ENOENT)
+				return sbx_fail(err, errno, "%s in the container's root", path);
+			return sbx_clean_sandbox_path(path, out, len) < 0 ? sbx_fail(err, ENAMETOOLONG, "%s", dest) : 0;
+		}
+		n = readlinkat(fd, "", link, sizeof(link) - 1);
+		if (n < 0)
+			return sbx_fail(err, errno, "reading the link %s", path);
+		link[n] = '\0';
+		slash = strrchr(path, '/');
+		if (link[0] == '/' || slash == NULL)
+			snprintf(next, sizeof(next), "%s", link);
+		else
+			snprintf(next, sizeof(next), "%.*s/%s", (int)(slash - path), path, link);
+		if (sbx_clean_sandbox_path(next, path, sizeof(path)) < 0)
+			return sbx_fail(err, ENAMETOOLONG, "%s", dest);
+	}
+	return sbx_fail(err, ELOOP, "%s: too many symbolic links", dest);
+}
+
 static int mount_one(const struct sbx_oci_config *cfg, const struct sbx_oci_mount *m, int bundle_fd,
 		     int rootfd, struct sbx_error *err)
 {
 	cleanup_close int tree = -1;
 	enum sbx_target_kind kind = SBX_TARGET_DIR;
+	char target[PATH_MAX];
 
 	if (m->bind) {
 		tree = open_bind_source(m, bundle_fd, err);
@@ -322,7 +364,8 @@ static int mount_one(const struct sbx_oci_config *cfg, const struct sbx_oci_moun
 		if (tree < 0 || (m->tmpcopyup && copy_up(rootfd, m->destination, tree, err) < 0))
 			return -1;
 	}
-	if (sbx_attach_in_root(tree, rootfd, m->destination, kind, true, err) < 0)
+	if (follow_destination(rootfd, m->destination, target, sizeof(target), err) < 0 ||
+	    sbx_attach_in_root(tree, rootfd, target, kind, true, err) < 0)
 		return -1;
 	return set_propagation(tree, m->propagation, err);
 }
@@ -532,8 +575,9 @@ int sbx_oci_mount_all(const struct sbx_oci_config *cfg, int bundle_fd, int rootf
 			return sbx_error_wrap(err, "mounts[%zu] (%s on %s)", i,
 					      cfg->mounts[i].type ? cfg->mounts[i].type : "bind",
 					      cfg->mounts[i].destination);
-	if (mount_devices(cfg, rootfd, err) < 0 || mask_all(cfg, rootfd, err) < 0 ||
-	    write_sysctls(cfg, rootfd, err) < 0)
+	/* sysctls before the masks: sbx's make /proc/sys read-only. */
+	if (mount_devices(cfg, rootfd, err) < 0 || write_sysctls(cfg, rootfd, err) < 0 ||
+	    mask_all(cfg, rootfd, err) < 0)
 		return -1;
 	return 0;
 }
