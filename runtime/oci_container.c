@@ -53,9 +53,6 @@
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 static const int ns_clone_flag[SBX_OCI_NS_COUNT] = {
 	[SBX_OCI_NS_PID] = CLONE_NEWPID, [SBX_OCI_NS_NETWORK] = CLONE_NEWNET,
@@ -428,15 +425,13 @@ static int set_names(const struct sbx_oci_config *cfg, struct sbx_error *err)
 	return 0;
 }
 
-/* The fds the process keeps: 0-2 and --preserve-fds; the rest close at
- * execve. */
-static int mark_fds(int preserve, struct sbx_error *err)
+/* The fds the process keeps: 0-2 and --preserve-fds (the rest close at
+ * execve: sbx_oci_process_exec). */
+static int keep_preserved_fds(int preserve, struct sbx_error *err)
 {
 	for (int fd = 3; fd < 3 + preserve; fd++)
 		if (fcntl(fd, F_SETFD, 0) < 0)
 			return sbx_fail(err, errno, "--preserve-fds: fd %d", fd);
-	if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		return sbx_fail(err, errno, "close_range");
 	return 0;
 }
 
@@ -488,7 +483,7 @@ static int child_setup(struct container *c, int *host_proc, struct sbx_error *er
 	sbx_closep(&c->console_fd);
 	if (sbx_oci_process_find(&c->cfg.process, &c->pp, err) < 0)
 		return -1;
-	return mark_fds(c->o->preserve_fds, err);
+	return keep_preserved_fds(c->o->preserve_fds, err);
 }
 
 static int child_main(struct container *c)
@@ -712,6 +707,7 @@ static int create(struct container *c, struct sbx_error *err)
 	if (bad < 0 || sbx_oci_seccomp_text(&c->cfg, &seccomp, err) < 0 ||
 	    sbx_oci_process_prepare(&c->cfg.process, seccomp, hardened, &c->pp, err) < 0)
 		return -1;
+	c->pp.preserve_fds = c->o->preserve_fds;
 	if (open_joined_namespaces(c, err) < 0 || make_state(c, err) < 0 || connect_console(c, err) < 0)
 		return -1;
 	if (sbx_oci_cgroup_create(&c->cfg, c->g, c->o->id, &c->cg, err) < 0)
