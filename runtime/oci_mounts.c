@@ -258,14 +258,20 @@ static unsigned long bind_nodev(const struct sbx_oci_config *cfg, int tree)
 	return MS_NODEV;
 }
 
-/* In a user namespace that does not own the network (cgroup) namespace
- * the kernel refuses a new sysfs (cgroup2): runc binds the host's instead,
+/* In a user namespace that does not own the network (cgroup, pid)
+ * namespace the kernel refuses a new sysfs (cgroup2, proc): runc binds the
+ * host's instead,
  * and so does sbx, with the flags asked for and nodev.  For cgroup that
  * is the unified hierarchy only. */
 static const char *fallback_source(const char *type)
 {
 	if (strcmp(type, "sysfs") == 0)
 		return "/sys";
+	/* Without a pid namespace of its own the container shares sbx's
+	 * processes by the spec's choice; a user namespace may not make a
+	 * proc for them, but it may bind the one that shows them. */
+	if (strcmp(type, "proc") == 0)
+		return "/proc";
 	if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
 		struct statfs sf;
 
