@@ -85,6 +85,24 @@ static int check_private_dir(int fd, const char *what, struct sbx_error *err)
 
 /* The parent of ROOT is the caller's to choose (/var/run is a link to /run
  * on Debian); ROOT itself is opened without following a link. */
+/* The missing directories of PATH, 0700 each (containerd's shim gives a
+ * --root whose parent it has not made; runc makes them all). */
+static int make_parents(const char *path, struct sbx_error *err)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+		if (s != NULL)
+			*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return sbx_fail(err, errno, "making the state directory's parent %s", p);
+		if (s == NULL)
+			return 0;
+		*s = '/';
+	}
+}
+
 int sbx_oci_root_open(const struct sbx_oci_globals *g, bool create, int *rootfd, struct sbx_error *err)
 {
 	char path[PATH_MAX], parent[PATH_MAX];
@@ -111,6 +129,10 @@ int sbx_oci_root_open(const struct sbx_oci_globals *g, bool create, int *rootfd,
 	if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 		return sbx_fail(err, 0, "state directory %s: give a directory of its own", path);
 	pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 && errno == ENOENT && create && make_parents(parent, err) < 0)
+		return -1;
+	if (pfd < 0 && errno == ENOENT && create)
+		pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0)
 		return sbx_fail(err, errno, "state directory %s", parent);
 	if (create && mkdirat(pfd, base, 0700) < 0 && errno != EEXIST)
