@@ -129,10 +129,11 @@ int sbx_oci_root_open(const struct sbx_oci_globals *g, bool create, int *rootfd,
 	if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 		return sbx_fail(err, 0, "state directory %s: give a directory of its own", path);
 	pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (pfd < 0 && errno == ENOENT && create && make_parents(parent, err) < 0)
-		return -1;
-	if (pfd < 0 && errno == ENOENT && create)
+	if (pfd < 0 && errno == ENOENT && create) {
+		if (make_parents(parent, err) < 0)
+			return -1;
 		pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (pfd < 0)
 		return sbx_fail(err, errno, "state directory %s", parent);
 	if (create && mkdirat(pfd, base, 0700) < 0 && errno != EEXIST)
