@@ -43,6 +43,7 @@
 
 #include "backend.h"
 #include "idmap.h"
+#include "net.h"
 #include "oci_cgroup.h"
 #include "oci_mounts.h"
 #include "oci_process.h"
@@ -452,6 +453,27 @@ static int wait_for_start(int host_proc, int fifo_fd, struct sbx_error *err)
 	return 0;
 }
 
+/* The bundle as the child's mount namespace has it: an fd opened in sbx's
+ * walks sbx's mounts, and the kernel clones no mount of another
+ * namespace (a root.path that is a mount, as containerd's is, would be
+ * refused).  Reopened by its path, checked to be the same directory. */
+static int reopen_bundle(struct container *c, struct sbx_error *err)
+{
+	struct stat was, now;
+	int fd = open(c->st.bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return sbx_fail(err, errno, "bundle %s", c->st.bundle);
+	if (fstat(fd, &now) < 0 || fstat(c->bundle_fd, &was) < 0 || now.st_dev != was.st_dev ||
+	    now.st_ino != was.st_ino) {
+		close(fd);
+		return sbx_fail(err, EXDEV, "bundle %s changed during create", c->st.bundle);
+	}
+	close(c->bundle_fd);
+	c->bundle_fd = fd;
+	return 0;
+}
+
 static int child_setup(struct container *c, int *host_proc, struct sbx_error *err)
 {
 	cleanup_close int rootfd = -1;
@@ -462,11 +484,18 @@ static int child_setup(struct container *c, int *host_proc, struct sbx_error *er
 	if (sbx_die_with_parent(c->sync[1], err) < 0 || become_root_inside(c, err) < 0 ||
 	    sbx_die_with_parent(c->sync[1], err) < 0)
 		return -1;
+	/* A network namespace of its own starts with lo up, as runc's does
+	 * (podman's --network none and pods count on localhost). */
 	if (set_names(&c->cfg, err) < 0)
 		return -1;
+	if (c->cfg.ns[SBX_OCI_NS_NETWORK].present && c->cfg.ns[SBX_OCI_NS_NETWORK].path == NULL &&
+	    sbx_loopback_up(err) < 0)
+		return sbx_error_wrap(err, "bringing lo up in the container's network namespace");
 	*host_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (*host_proc < 0)
 		return sbx_fail(err, errno, "opening /proc");
+	if (reopen_bundle(c, err) < 0)
+		return -1;
 	if (sbx_oci_mount_root(&c->cfg, c->bundle_fd, &rootfd, err) < 0 ||
 	    sbx_oci_mount_all(&c->cfg, c->bundle_fd, rootfd, err) < 0)
 		return -1;
