@@ -262,43 +262,21 @@ static uint64_t new_namespace_flags(const struct sbx_oci_config *cfg)
 	return flags;
 }
 
-/* Enter the namespaces joined by path (IN) or go back to sbx's own (OUT,
- * from SAVED), around the clone: the child inherits them, and sbx, which
- * runs the hooks, stays where it was. */
-static int switch_namespaces(struct container *c, const int *target, struct sbx_error *err)
+/* Enter the namespaces the spec joins by path. */
+static int join_namespaces(const struct container *c, struct sbx_error *err)
 {
 	for (int t = 0; t < SBX_OCI_NS_COUNT; t++)
-		if (target[t] >= 0 && setns(target[t], ns_clone_flag[t]) < 0)
-			return sbx_fail(err, errno, "linux.namespaces: entering %s", sbx_oci_ns_name(t));
-	(void)c;
-	return 0;
-}
-
-static int save_own_namespaces(const struct container *c, int *saved, struct sbx_error *err)
-{
-	static const char *const proc_name[SBX_OCI_NS_COUNT] = {
-		[SBX_OCI_NS_PID] = "pid_for_children", [SBX_OCI_NS_NETWORK] = "net", [SBX_OCI_NS_MOUNT] = "mnt",
-		[SBX_OCI_NS_IPC] = "ipc", [SBX_OCI_NS_UTS] = "uts", [SBX_OCI_NS_USER] = "user",
-		[SBX_OCI_NS_CGROUP] = "cgroup", [SBX_OCI_NS_TIME] = "time",
-	};
-	char path[64];
-
-	for (int t = 0; t < SBX_OCI_NS_COUNT; t++) {
-		saved[t] = -1;
-		if (c->join_fd[t] < 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/ns/%s", proc_name[t]);
-		saved[t] = open(path, O_RDONLY | O_CLOEXEC);
-		if (saved[t] < 0)
-			return sbx_fail(err, errno, "opening %s", path);
-	}
+		if (c->join_fd[t] >= 0 && setns(c->join_fd[t], ns_clone_flag[t]) < 0)
+			return sbx_fail(err, errno, "linux.namespaces: entering %s %s", sbx_oci_ns_name(t),
+					c->cfg.ns[t].path);
 	return 0;
 }
 
 static pid_t clone_child(const struct container *c)
 {
 	struct clone_args args = {
-		.flags = new_namespace_flags(&c->cfg),
+		/* sbx's child, not the spawner's (see spawn_child) */
+		.flags = new_namespace_flags(&c->cfg) | CLONE_PARENT,
 		.exit_signal = SIGCHLD,
 	};
 
@@ -309,35 +287,51 @@ static pid_t clone_child(const struct container *c)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
+/* The namespaces joined by path are entered by a short-lived spawner,
+ * which clones the child as sbx's own (CLONE_PARENT) and exits: sbx never
+ * leaves its namespaces (it could not always come back: rootless podman's
+ * runtime has no rights over the host's network namespace), and the
+ * hooks it runs stay in the runtime's namespaces, as the spec says.  A
+ * user namespace made by the clone comes after the joined ones. */
 static pid_t spawn_child(struct container *c, int (*child_main)(struct container *), struct sbx_error *err)
 {
-	int saved[SBX_OCI_NS_COUNT];
-	pid_t pid = -1;
-	int e = 0;
+	int pipefd[2], status;
+	struct {
+		pid_t pid;
+		struct sbx_error err;
+	} report = { -1, { 0 } };
+	pid_t spawner;
 
-	if (save_own_namespaces(c, saved, err) < 0)
-		goto out;
-	if (switch_namespaces(c, c->join_fd, err) < 0) {
-		switch_namespaces(c, saved, err);
-		goto out;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return sbx_fail(err, errno, "pipe");
+	spawner = fork();
+	if (spawner == 0) {
+		close(pipefd[0]);
+		if (join_namespaces(c, &report.err) == 0) {
+			report.pid = clone_child(c);
+			if (report.pid == 0) {
+				close(pipefd[1]);
+				_exit(child_main(c));
+			}
+			if (report.pid < 0)
+				sbx_fail(&report.err, errno, "creating the container's process");
+		}
+		(void)!write(pipefd[1], &report, sizeof(report));
+		_exit(0);
 	}
-	pid = clone_child(c);
-	e = errno;
-	if (pid == 0)
-		_exit(child_main(c));
-	if (switch_namespaces(c, saved, err) < 0) {
-		/* sbx is not where it was: it must not run the hooks. */
-		if (pid > 0)
-			kill(pid, SIGKILL);
-		pid = -1;
-	} else if (pid < 0) {
-		sbx_fail(err, e, "creating the container's process");
+	close(pipefd[1]);
+	if (spawner < 0) {
+		close(pipefd[0]);
+		return sbx_fail(err, errno, "fork");
 	}
-out:
-	for (int t = 0; t < SBX_OCI_NS_COUNT; t++)
-		if (saved[t] >= 0)
-			close(saved[t]);
-	return pid;
+	if (read(pipefd[0], &report, sizeof(report)) != (ssize_t)sizeof(report))
+		sbx_fail(&report.err, 0, "the container's spawner died");
+	close(pipefd[0]);
+	while (waitpid(spawner, &status, 0) < 0 && errno == EINTR)
+		;
+	if (report.pid < 0)
+		*err = report.err;
+	return report.pid;
 }
 
 /* ---- 5. the id maps ---- */
