@@ -275,9 +275,9 @@ static int join_namespaces(const struct container *c, struct sbx_error *err)
 static pid_t clone_child(const struct container *c)
 {
 	struct clone_args args = {
-		/* sbx's child, not the spawner's (see spawn_child) */
+		/* sbx's child, not the spawner's (see spawn_child); its exit
+		 * signal is then the spawner's own, SIGCHLD (clone3 wants 0) */
 		.flags = new_namespace_flags(&c->cfg) | CLONE_PARENT,
-		.exit_signal = SIGCHLD,
 	};
 
 	if (c->cg.dirfd >= 0) {
