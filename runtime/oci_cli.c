@@ -1229,10 +1229,21 @@ static int cmd_create(const struct sbx_oci_globals *g, struct sbx_oci_create_opt
 	return 0;
 }
 
+/* sbx_oci_start's 1: the container runs, a poststart hook failed (a
+ * warning, the runtime spec's rule). */
+static int start_container(const struct sbx_oci_globals *g, const char *id, struct sbx_error *err)
+{
+	int r = sbx_oci_start(g, id, err);
+
+	if (r > 0)
+		oci_warn(err);
+	return r < 0 ? -1 : 0;
+}
+
 static int cmd_start(const struct sbx_oci_globals *g, int argc, char *argv[], struct sbx_error *err)
 {
 	if (want_args("start", argc, 1, 1, err) < 0 || sbx_oci_valid_id(argv[0], err) < 0 ||
-	    sbx_oci_start(g, argv[0], err) < 0)
+	    start_container(g, argv[0], err) < 0)
 		return oci_fail(err);
 	return 0;
 }
@@ -1294,7 +1305,7 @@ static int cmd_run(const struct sbx_oci_globals *g, struct sbx_oci_create_opts *
 		sigaddset(&set, forwarded_signals[i]);
 	if (!detach)
 		sigprocmask(SIG_BLOCK, &set, &old);
-	if (sbx_oci_start(g, o->id, err) < 0) {
+	if (start_container(g, o->id, err) < 0) {
 		struct sbx_error e2;
 
 		oci_fail(err);
