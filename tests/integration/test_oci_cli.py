@@ -290,6 +290,24 @@ def test_no_xdg_runtime_dir_asks_for_root():
     assert r.returncode == 1 and "--root" in r.stderr
 
 
+def test_default_root_is_under_xdg_runtime_dir(tmp_path, bundle_factory):
+    if not ROOTLESS:
+        pytest.skip("root's default state directory is /run/sbx")
+    xdg = tmp_path / "xdg"
+    xdg.mkdir(mode=0o700)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(xdg))
+    b = bundle_factory(["sleep", "1000"])
+    try:
+        r = run_files(["create", "--bundle", str(b), C1], env=env)
+        assert r.returncode == 0, r.stderr
+        assert (xdg / "sbx" / C1 / "state.json").is_file()
+        assert (xdg / "sbx").stat().st_mode & 0o777 == 0o700
+    finally:
+        r = run_files(["delete", "--force", C1], env=env)
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(xdg / "sbx") == []
+
+
 # ---- the lifecycle ----
 
 def test_lifecycle(oci, bundle_factory, tmp_path):
