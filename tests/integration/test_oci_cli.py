@@ -403,6 +403,31 @@ def test_kill_never_signals_a_reused_pid(oci):
         victim.wait()
 
 
+def test_status_reads_a_comm_with_parentheses_and_spaces(oci, tmp_path):
+    """/proc/PID/stat's comm may hold ") " itself: the fields start after
+    the last ')'."""
+    exe = tmp_path / "x) S 1 2 (y"
+    exe.write_bytes(pathlib.Path("/bin/sleep").read_bytes())
+    os.chmod(exe, 0o755)
+    victim = subprocess.Popen([str(exe), "1000"])
+    try:
+        time.sleep(0.1)
+        oci.root.mkdir(mode=0o700)
+        d = oci.root / C1
+        d.mkdir(mode=0o700)
+        rec = {"id": C1, "bundle": "/nonexistent", "pid": victim.pid, "pidStart": proc_start_time(victim.pid),
+               "created": "2026-01-01T00:00:00Z", "owner": os.geteuid(), "cgroup": "",
+               "cgroupOwned": False, "ownPidNs": False, "runsc": False}
+        (d / "state.json").write_text(json.dumps(rec))
+        assert state(oci, C1)["status"] == "running"
+        assert oci("kill", C1, "KILL").returncode == 0
+        assert victim.wait(timeout=10) == -signal.SIGKILL
+        assert oci("delete", C1).returncode == 0
+    finally:
+        victim.kill()
+        victim.wait()
+
+
 def test_kill_all_reaches_every_process(oci, bundle_factory, tmp_path):
     b = bundle_factory(["sh", "-c", "sleep 1000 & sleep 1000 & wait"])
     pid = create(oci, b, C1)["pid"]
