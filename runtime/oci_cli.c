@@ -661,98 +661,120 @@ static int cmd_delete(const struct sbx_oci_globals *g, bool force, int argc, cha
 	return 0;
 }
 
+/* The PID column's value in LINE, or -1. */
+static long ps_row_pid(const char *line, int pid_col)
+{
+	char row[8192], *tok, *save;
+	int col = 0;
+
+	snprintf(row, sizeof(row), "%s", line);
+	for (tok = strtok_r(row, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save), col++)
+		if (col == pid_col)
+			return strtol(tok, NULL, 10);
+	return -1;
+}
+
+static int ps_pid_column(const char *header)
+{
+	char hdr[4096], *tok, *save;
+	int col = 0;
+
+	snprintf(hdr, sizeof(hdr), "%s", header);
+	for (tok = strtok_r(hdr, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save), col++)
+		if (strcmp(tok, "PID") == 0)
+			return col;
+	return -1;
+}
+
+/* As runc: ps(1)'s table (PS_ARGS, default -ef), only the container's rows. */
+static int print_ps_table(const pid_t *pids, size_t n, int nargs, char *ps_args[], struct sbx_error *err)
+{
+	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+	const size_t out_len = 4u << 20;
+	cleanup_free char *out = malloc(out_len);
+	char *ps_argv[64] = { "ps" }, *line, *save;
+	int k = 1, status, pid_col = -1;
+
+	if (out == NULL)
+		return sbx_fail(err, ENOMEM, "ps");
+	for (int i = 0; i < nargs && k < 62; i++)
+		if (ps_args[i][0] != '\0') /* go-runc passes "" for no options */
+			ps_argv[k++] = ps_args[i];
+	if (k == 1)
+		ps_argv[k++] = "-ef";
+	ps_argv[k] = NULL;
+	if (sbx_run_capture("/bin/ps", ps_argv, envp, out, out_len, &status, err) < 0)
+		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return sbx_fail(err, 0, "ps: %s", out);
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		long pid;
+
+		if (pid_col < 0) {
+			pid_col = ps_pid_column(line);
+			if (pid_col < 0)
+				return sbx_fail(err, 0, "ps: its output has no PID column");
+			printf("%s\n", line);
+			continue;
+		}
+		pid = ps_row_pid(line, pid_col);
+		for (size_t i = 0; i < n; i++)
+			if (pids[i] == pid) {
+				printf("%s\n", line);
+				break;
+			}
+	}
+	return 0;
+}
+
+/* The exit status. */
+static int print_ps_json(const pid_t *pids, size_t n, struct sbx_error *err)
+{
+	yajl_gen gen = new_gen(false);
+
+	if (gen == NULL) {
+		sbx_fail(err, ENOMEM, "ps");
+		return oci_fail(err);
+	}
+	yajl_gen_array_open(gen);
+	for (size_t i = 0; i < n; i++)
+		sbx_json_gen_uint(gen, NULL, (uint64_t)pids[i]);
+	yajl_gen_array_close(gen);
+	return print_gen(gen, err);
+}
+
 static int cmd_ps(const struct sbx_oci_globals *g, const char *format, int argc, char *argv[],
 		  struct sbx_error *err)
 {
+	bool json = strcmp(format, "json") == 0;
 	struct open_container c;
 	cleanup_free pid_t *pids = NULL;
 	size_t n = 0;
+	int r;
 
-	if (argc < 1)
-		return want_args("ps", argc, 1, 1, err), oci_fail(err);
-	if (strcmp(format, "json") != 0 && strcmp(format, "table") != 0) {
+	if (argc < 1) {
+		want_args("ps", argc, 1, 1, err);
+		return oci_fail(err);
+	}
+	if (!json && strcmp(format, "table") != 0) {
 		sbx_fail(err, 0, "invalid format option \"%s\": table or json", format);
+		return oci_fail(err);
+	}
+	if (json && argc > 1) {
+		sbx_fail(err, 0, "ps: PS-OPTIONS and --format json cannot go together");
 		return oci_fail(err);
 	}
 	if (open_container(g, argv[0], false, &c, err) < 0)
 		return oci_fail(err);
-	if (sbx_oci_container_pids(&c.st, &pids, &n, err) < 0) {
-		close(c.dirfd);
-		return oci_fail(err);
-	}
+	r = sbx_oci_container_pids(&c.st, &pids, &n, err);
 	close(c.dirfd);
-	if (strcmp(format, "json") == 0) {
-		yajl_gen gen = new_gen(false);
-
-		if (argc > 1) {
-			sbx_fail(err, 0, "ps: PS-OPTIONS and --format json cannot go together");
-			return oci_fail(err);
-		}
-		yajl_gen_array_open(gen);
-		for (size_t i = 0; i < n; i++)
-			sbx_json_gen_uint(gen, NULL, (uint64_t)pids[i]);
-		yajl_gen_array_close(gen);
-		return print_gen(gen, err);
-	}
-	/* as runc: ps(1)'s table, only the container's rows */
-	{
-		char *ps_argv[64] = { "ps" };
-		static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
-		size_t out_len = 4u << 20;
-		cleanup_free char *out = malloc(out_len);
-		int k = 1, status, pid_col = -1;
-		char *line, *save;
-
-		for (int i = 1; i < argc && k < 62; i++)
-			if (argv[i][0] != '\0')
-				ps_argv[k++] = argv[i];
-		if (k == 1)
-			ps_argv[k++] = "-ef";
-		ps_argv[k] = NULL;
-		if (out == NULL)
-			return sbx_fail(err, ENOMEM, "ps"), oci_fail(err);
-		if (sbx_run_capture("/bin/ps", ps_argv, envp, out, out_len, &status, err) < 0)
-			return oci_fail(err);
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			sbx_fail(err, 0, "ps: %s", out);
-			return oci_fail(err);
-		}
-		for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-			if (pid_col < 0) {
-				char hdr[4096], *tok, *s2;
-				int col = 0;
-
-				snprintf(hdr, sizeof(hdr), "%s", line);
-				for (tok = strtok_r(hdr, " \t", &s2); tok != NULL; tok = strtok_r(NULL, " \t", &s2), col++)
-					if (strcmp(tok, "PID") == 0)
-						pid_col = col;
-				if (pid_col < 0) {
-					sbx_fail(err, 0, "ps: its output has no PID column");
-					return oci_fail(err);
-				}
-				printf("%s\n", line);
-				continue;
-			}
-			{
-				char row[8192], *tok, *s2;
-				int col = 0;
-				long pid = -1;
-
-				snprintf(row, sizeof(row), "%s", line);
-				for (tok = strtok_r(row, " \t", &s2); tok != NULL; tok = strtok_r(NULL, " \t", &s2), col++)
-					if (col == pid_col) {
-						pid = strtol(tok, NULL, 10);
-						break;
-					}
-				for (size_t i = 0; i < n; i++)
-					if (pids[i] == pid) {
-						printf("%s\n", line);
-						break;
-					}
-			}
-		}
-		return print_text("");
-	}
+	if (r < 0)
+		return oci_fail(err);
+	if (json)
+		return print_ps_json(pids, n, err);
+	if (print_ps_table(pids, n, argc - 1, argv + 1, err) < 0)
+		return oci_fail(err);
+	return print_text("");
 }
 
 static void gen_list_entry(yajl_gen gen, int rootfd, const char *id)
@@ -990,8 +1012,13 @@ static int cmd_features(int argc, struct sbx_error *err)
 	const struct scmp_version *v = seccomp_version();
 	char libseccomp[32];
 
-	if (want_args("features", argc, 0, 0, err) < 0)
-		return yajl_gen_free(gen), oci_fail(err);
+	if (gen == NULL || want_args("features", argc, 0, 0, err) < 0) {
+		if (gen != NULL)
+			yajl_gen_free(gen);
+		else
+			sbx_fail(err, ENOMEM, "features");
+		return oci_fail(err);
+	}
 	snprintf(libseccomp, sizeof(libseccomp), "%u.%u.%u", v->major, v->minor, v->micro);
 	yajl_gen_map_open(gen);
 	sbx_json_gen_str(gen, "ociVersionMin", OCI_SPEC_VERSION_MIN);
@@ -1197,8 +1224,10 @@ static int cmd_spec(const char *bundle, bool rootless, int argc, struct sbx_erro
 		return oci_fail(err);
 	}
 	gen = new_gen(true);
-	if (gen == NULL)
-		return sbx_fail(err, ENOMEM, "spec"), oci_fail(err);
+	if (gen == NULL) {
+		sbx_fail(err, ENOMEM, "spec");
+		return oci_fail(err);
+	}
 	gen_spec(gen, rootless);
 	if (sbx_json_gen_text(gen, &text, err) < 0) {
 		yajl_gen_free(gen);
@@ -1229,10 +1258,21 @@ static int cmd_create(const struct sbx_oci_globals *g, struct sbx_oci_create_opt
 	return 0;
 }
 
+/* sbx_oci_start's 1: the container runs, a poststart hook failed (a
+ * warning, the runtime spec's rule). */
+static int start_container(const struct sbx_oci_globals *g, const char *id, struct sbx_error *err)
+{
+	int r = sbx_oci_start(g, id, err);
+
+	if (r > 0)
+		oci_warn(err);
+	return r < 0 ? -1 : 0;
+}
+
 static int cmd_start(const struct sbx_oci_globals *g, int argc, char *argv[], struct sbx_error *err)
 {
 	if (want_args("start", argc, 1, 1, err) < 0 || sbx_oci_valid_id(argv[0], err) < 0 ||
-	    sbx_oci_start(g, argv[0], err) < 0)
+	    start_container(g, argv[0], err) < 0)
 		return oci_fail(err);
 	return 0;
 }
@@ -1294,7 +1334,7 @@ static int cmd_run(const struct sbx_oci_globals *g, struct sbx_oci_create_opts *
 		sigaddset(&set, forwarded_signals[i]);
 	if (!detach)
 		sigprocmask(SIG_BLOCK, &set, &old);
-	if (sbx_oci_start(g, o->id, err) < 0) {
+	if (start_container(g, o->id, err) < 0) {
 		struct sbx_error e2;
 
 		oci_fail(err);

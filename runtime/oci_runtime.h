@@ -116,6 +116,7 @@ int sbx_oci_cgroup_pids(const struct sbx_oci_state *st, pid_t **pids, size_t *n,
 /* oci_container.c */
 int sbx_oci_create(const struct sbx_oci_globals *g, const struct sbx_oci_create_opts *o,
 		   struct sbx_error *err);
+/* 1: started, and a poststart hook failed (ERR says which: a warning). */
 int sbx_oci_start(const struct sbx_oci_globals *g, const char *id, struct sbx_error *err);
 
 /* oci_exec.c: `exec` (oci_cli.c parses its options; runc's names). */

@@ -52,12 +52,20 @@ int sbx_oci_default_root(const struct sbx_oci_globals *g, char *out, size_t len,
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	int n;
 
+	const char *user = getenv("USER");
+	bool use_xdg = xdg != NULL && xdg[0] == '/' &&
+		       (geteuid() != 0 || (g->rootless && (user == NULL || strcmp(user, "root") != 0)));
+
+	/* runc's rule, which the engines expect: $XDG_RUNTIME_DIR for an
+	 * unprivileged caller and for root in a user namespace that is not
+	 * root's (rootless podman runs its runtime so, with it set); podman as
+	 * root sets it empty. */
 	if (g->root != NULL && g->root[0] != '\0')
 		n = snprintf(out, len, "%s", g->root);
-	else if (geteuid() == 0 && !g->rootless)
-		n = snprintf(out, len, "/run/sbx");
-	else if (xdg != NULL && xdg[0] == '/')
+	else if (use_xdg)
 		n = snprintf(out, len, "%s/sbx", xdg);
+	else if (geteuid() == 0)
+		n = snprintf(out, len, "/run/sbx");
 	else
 		return sbx_fail(err, 0, "no state directory: XDG_RUNTIME_DIR is not set (give --root DIR)");
 	if (n < 0 || (size_t)n >= len)

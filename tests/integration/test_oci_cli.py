@@ -18,6 +18,10 @@ import pytest
 from conftest import MODE, SBX, sbx
 
 ROOTLESS = os.geteuid() != 0
+# Container ids of this run: a cgroup is named after the id (sbx/oci-ID, as
+# runc's default), and other runs on the host use the short ones too.
+_SUF = os.urandom(3).hex()
+C1, R1, H1 = f"c1-{_SUF}", f"r1-{_SUF}", f"h1-{_SUF}"
 
 
 def proc_start_time(pid):
@@ -140,10 +144,10 @@ def test_unknown_global_option_is_an_error_naming_it(oci):
 
 def test_unknown_command_option_is_an_error_naming_it(oci, bundle_factory):
     b = bundle_factory(["true"])
-    r = oci("create", "--bundle", str(b), "--pidfd-socket", "/x", "c1")
+    r = oci("create", "--bundle", str(b), "--pidfd-socket", "/x", C1)
     assert r.returncode == 1
     assert "--pidfd-socket" in r.stderr
-    assert not (oci.root / "c1").exists()
+    assert not (oci.root / C1).exists()
 
 
 def test_errors_go_to_stderr_and_the_json_log(oci):
@@ -193,10 +197,10 @@ def test_runc_spellings_single_dash_and_equals(oci, bundle_factory, tmp_path):
     """runc's parser takes -opt, --opt=V and -opt V; engines send all of them."""
     b = bundle_factory(["sleep", "1000"])
     r = run_files([f"-root={oci.root}", "-log", str(oci.log), "--log-format=json", "--systemd-cgroup=false",
-                   "--rootless=auto", "create", f"-bundle={b}", "-pid-file", str(tmp_path / "pid"), "c1"])
+                   "--rootless=auto", "create", f"-bundle={b}", "-pid-file", str(tmp_path / "pid"), C1])
     assert r.returncode == 0, r.stderr
-    assert int((tmp_path / "pid").read_text()) == state(oci, "c1")["pid"]
-    r = sbx("-root", str(oci.root), "delete", "-f", "c1")
+    assert int((tmp_path / "pid").read_text()) == state(oci, C1)["pid"]
+    r = sbx("-root", str(oci.root), "delete", "-f", C1)
     assert r.returncode == 0, r.stderr
 
 
@@ -218,10 +222,10 @@ def test_help_and_version(oci):
 
 def test_state_root_and_container_dirs_are_private(oci, bundle_factory):
     b = bundle_factory(["sleep", "1000"])
-    create(oci, b, "c1")
+    create(oci, b, C1)
     assert oci.root.stat().st_mode & 0o777 == 0o700
-    assert (oci.root / "c1").stat().st_mode & 0o777 == 0o700
-    assert (oci.root / "c1" / "state.json").stat().st_mode & 0o077 == 0
+    assert (oci.root / C1).stat().st_mode & 0o777 == 0o700
+    assert (oci.root / C1 / "state.json").stat().st_mode & 0o077 == 0
 
 
 def test_state_root_symlink_refused(oci, tmp_path, bundle_factory):
@@ -229,7 +233,7 @@ def test_state_root_symlink_refused(oci, tmp_path, bundle_factory):
     real.mkdir(mode=0o700)
     oci.root.symlink_to(real)
     b = bundle_factory(["true"])
-    r = oci("create", "--bundle", str(b), "c1")
+    r = oci("create", "--bundle", str(b), C1)
     assert r.returncode == 1 and "symbolic link" in r.stderr, r.stderr
     assert os.listdir(real) == []
     r = oci("list")
@@ -245,9 +249,9 @@ def test_state_root_of_another_user_refused(oci, tmp_path, bundle_factory):
         os.chown(oci.root, 4242, 4242)
         run = oci
     b = bundle_factory(["true"])
-    r = run("create", "--bundle", str(b), "c1")
+    r = run("create", "--bundle", str(b), C1)
     assert r.returncode == 1 and "not to you" in r.stderr, r.stderr
-    r = run("state", "c1")
+    r = run("state", C1)
     assert r.returncode == 1 and "not to you" in r.stderr, r.stderr
     if not ROOTLESS:
         assert os.listdir(oci.root) == []
@@ -258,7 +262,7 @@ def test_state_root_writable_by_others_refused(oci, bundle_factory):
     oci.root.mkdir()
     os.chmod(oci.root, 0o777)
     b = bundle_factory(["true"])
-    r = oci("create", "--bundle", str(b), "c1")
+    r = oci("create", "--bundle", str(b), C1)
     assert r.returncode == 1 and "writable by others" in r.stderr, r.stderr
     assert os.listdir(oci.root) == []
     os.chmod(oci.root, 0o700)
@@ -270,20 +274,38 @@ def test_container_dir_symlink_refused(oci, tmp_path):
     target = tmp_path / "elsewhere"
     target.mkdir(mode=0o700)
     (target / "keep").write_text("x")
-    (oci.root / "c1").symlink_to(target)
-    for cmd in (["state", "c1"], ["delete", "c1"], ["delete", "--force", "c1"], ["kill", "c1", "KILL"]):
+    (oci.root / C1).symlink_to(target)
+    for cmd in (["state", C1], ["delete", C1], ["delete", "--force", C1], ["kill", C1, "KILL"]):
         r = oci(*cmd)
         assert r.returncode == 1, (cmd, r.stderr)
     assert (target / "keep").exists()
-    (oci.root / "c1").unlink()
+    (oci.root / C1).unlink()
 
 
 def test_no_xdg_runtime_dir_asks_for_root():
     if not ROOTLESS:
         pytest.skip("root's default state directory is /run/sbx")
     env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
-    r = sbx("state", "c1", env=env)
+    r = sbx("state", C1, env=env)
     assert r.returncode == 1 and "--root" in r.stderr
+
+
+def test_default_root_is_under_xdg_runtime_dir(tmp_path, bundle_factory):
+    if not ROOTLESS:
+        pytest.skip("root's default state directory is /run/sbx")
+    xdg = tmp_path / "xdg"
+    xdg.mkdir(mode=0o700)
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(xdg))
+    b = bundle_factory(["sleep", "1000"])
+    try:
+        r = run_files(["create", "--bundle", str(b), C1], env=env)
+        assert r.returncode == 0, r.stderr
+        assert (xdg / "sbx" / C1 / "state.json").is_file()
+        assert (xdg / "sbx").stat().st_mode & 0o777 == 0o700
+    finally:
+        r = run_files(["delete", "--force", C1], env=env)
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(xdg / "sbx") == []
 
 
 # ---- the lifecycle ----
@@ -291,58 +313,58 @@ def test_no_xdg_runtime_dir_asks_for_root():
 def test_lifecycle(oci, bundle_factory, tmp_path):
     b = bundle_factory(["sleep", "1000"])
     pidfile = tmp_path / "pid"
-    st = create(oci, b, "c1", "--pid-file", str(pidfile))
+    st = create(oci, b, C1, "--pid-file", str(pidfile))
     pid = st["pid"]
-    assert st["status"] == "created" and st["id"] == "c1" and st["bundle"] == str(b)
+    assert st["status"] == "created" and st["id"] == C1 and st["bundle"] == str(b)
     assert int(pidfile.read_text()) == pid and alive(pid)
     assert st["ociVersion"] and st["created"].endswith("Z")
     r = oci("list", "--format", "json")
-    assert [c["id"] for c in json.loads(r.stdout)] == ["c1"]
-    assert oci("list", "-q").stdout == "c1\n"
-    r = oci("start", "c1")
+    assert [c["id"] for c in json.loads(r.stdout)] == [C1]
+    assert oci("list", "-q").stdout == C1 + "\n"
+    r = oci("start", C1)
     assert r.returncode == 0, r.stderr
-    assert state(oci, "c1")["status"] == "running"
-    r = oci("ps", "--format", "json", "c1")
+    assert state(oci, C1)["status"] == "running"
+    r = oci("ps", "--format", "json", C1)
     assert r.returncode == 0 and pid in json.loads(r.stdout)
-    r = oci("delete", "c1")
+    r = oci("delete", C1)
     assert r.returncode == 1 and "not stopped" in r.stderr
     assert alive(pid)
-    r = oci("kill", "c1", "KILL")
+    r = oci("kill", C1, "KILL")
     assert r.returncode == 0, r.stderr
     assert wait_gone(pid)
-    st = state(oci, "c1")
+    st = state(oci, C1)
     assert st["status"] == "stopped" and st["pid"] == 0
-    r = oci("kill", "c1", "KILL")
+    r = oci("kill", C1, "KILL")
     assert r.returncode == 1 and "not running" in r.stderr
-    r = oci("delete", "c1")
+    r = oci("delete", C1)
     assert r.returncode == 0, r.stderr
-    assert not (oci.root / "c1").exists()
+    assert not (oci.root / C1).exists()
     assert oci("list", "-q").stdout == ""
 
 
 def test_duplicate_create_refused(oci, bundle_factory):
     b = bundle_factory(["sleep", "1000"])
-    first = create(oci, b, "c1")
-    r = oci("create", "--bundle", str(b), "c1")
+    first = create(oci, b, C1)
+    r = oci("create", "--bundle", str(b), C1)
     assert r.returncode == 1 and "exists" in r.stderr
-    assert state(oci, "c1")["pid"] == first["pid"]
+    assert state(oci, C1)["pid"] == first["pid"]
 
 
 @pytest.mark.parametrize("sig", ["KILL", "SIGKILL", "kill", "9"])
 def test_kill_signal_spellings(oci, bundle_factory, sig):
     b = bundle_factory(["sleep", "1000"])
-    pid = create(oci, b, "c1")["pid"]
-    assert oci("start", "c1").returncode == 0
-    r = oci("kill", "c1", sig)
+    pid = create(oci, b, C1)["pid"]
+    assert oci("start", C1).returncode == 0
+    r = oci("kill", C1, sig)
     assert r.returncode == 0, r.stderr
     assert wait_gone(pid)
 
 
 def test_kill_unknown_signal(oci, bundle_factory):
     b = bundle_factory(["sleep", "1000"])
-    pid = create(oci, b, "c1")["pid"]
+    pid = create(oci, b, C1)["pid"]
     for bad in ["SIGFOO", "0", "99999", "-1"]:
-        r = oci("kill", "c1", bad)
+        r = oci("kill", C1, bad)
         assert r.returncode == 1, bad
     assert alive(pid)
 
@@ -354,18 +376,18 @@ def test_kill_never_signals_a_reused_pid(oci):
     victim = subprocess.Popen(["sleep", "1000"])
     try:
         oci.root.mkdir(mode=0o700)
-        d = oci.root / "c1"
+        d = oci.root / C1
         d.mkdir(mode=0o700)
         start = proc_start_time(victim.pid)
-        rec = {"id": "c1", "bundle": "/nonexistent", "pid": victim.pid, "pidStart": start + 1,
+        rec = {"id": C1, "bundle": "/nonexistent", "pid": victim.pid, "pidStart": start + 1,
                "created": "2026-01-01T00:00:00Z", "owner": os.geteuid(), "cgroup": "",
                "cgroupOwned": False, "ownPidNs": True, "runsc": False}
         (d / "state.json").write_text(json.dumps(rec))
-        assert state(oci, "c1")["status"] == "stopped"
-        for cmd in (["kill", "c1", "KILL"], ["kill", "--all", "c1", "KILL"]):
+        assert state(oci, C1)["status"] == "stopped"
+        for cmd in (["kill", C1, "KILL"], ["kill", "--all", C1, "KILL"]):
             r = oci(*cmd)
             assert r.returncode == 1 and "not running" in r.stderr
-        r = oci("delete", "--force", "c1")
+        r = oci("delete", "--force", C1)
         assert r.returncode == 0, r.stderr
         time.sleep(0.2)
         assert victim.poll() is None, "a process that was not the container's was killed"
@@ -373,9 +395,34 @@ def test_kill_never_signals_a_reused_pid(oci):
         d.mkdir(mode=0o700)
         rec["pidStart"] = start
         (d / "state.json").write_text(json.dumps(rec))
-        assert oci("kill", "c1", "KILL").returncode == 0
+        assert oci("kill", C1, "KILL").returncode == 0
         assert victim.wait(timeout=10) == -signal.SIGKILL
-        assert oci("delete", "c1").returncode == 0
+        assert oci("delete", C1).returncode == 0
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_status_reads_a_comm_with_parentheses_and_spaces(oci, tmp_path):
+    """/proc/PID/stat's comm may hold ") " itself: the fields start after
+    the last ')'."""
+    exe = tmp_path / "x) S 1 2 (y"
+    exe.write_bytes(pathlib.Path("/bin/sleep").read_bytes())
+    os.chmod(exe, 0o755)
+    victim = subprocess.Popen([str(exe), "1000"])
+    try:
+        time.sleep(0.1)
+        oci.root.mkdir(mode=0o700)
+        d = oci.root / C1
+        d.mkdir(mode=0o700)
+        rec = {"id": C1, "bundle": "/nonexistent", "pid": victim.pid, "pidStart": proc_start_time(victim.pid),
+               "created": "2026-01-01T00:00:00Z", "owner": os.geteuid(), "cgroup": "",
+               "cgroupOwned": False, "ownPidNs": False, "runsc": False}
+        (d / "state.json").write_text(json.dumps(rec))
+        assert state(oci, C1)["status"] == "running"
+        assert oci("kill", C1, "KILL").returncode == 0
+        assert victim.wait(timeout=10) == -signal.SIGKILL
+        assert oci("delete", C1).returncode == 0
     finally:
         victim.kill()
         victim.wait()
@@ -383,17 +430,17 @@ def test_kill_never_signals_a_reused_pid(oci):
 
 def test_kill_all_reaches_every_process(oci, bundle_factory, tmp_path):
     b = bundle_factory(["sh", "-c", "sleep 1000 & sleep 1000 & wait"])
-    pid = create(oci, b, "c1")["pid"]
-    assert oci("start", "c1").returncode == 0
+    pid = create(oci, b, C1)["pid"]
+    assert oci("start", C1).returncode == 0
     deadline = time.time() + 10
     pids = []
     while time.time() < deadline:
-        pids = json.loads(oci("ps", "--format", "json", "c1").stdout)
+        pids = json.loads(oci("ps", "--format", "json", C1).stdout)
         if len(pids) >= 3:
             break
         time.sleep(0.05)
     assert len(pids) >= 3 and pid in pids
-    r = oci("kill", "--all", "c1", "KILL")
+    r = oci("kill", "--all", C1, "KILL")
     assert r.returncode == 0, r.stderr
     for p in pids:
         assert wait_gone(p), p
@@ -404,17 +451,17 @@ def test_kill_all_refused_without_a_pid_namespace(oci, bundle_factory):
         pytest.skip("as root sbx makes a cgroup for the container, which lists its processes")
     b = bundle_factory(["sleep", "1000"], edit=lambda c: c["linux"].__setitem__(
         "namespaces", [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]))
-    st = create(oci, b, "c1")
-    assert oci("start", "c1").returncode == 0
-    r = oci("kill", "--all", "c1", "KILL")
+    st = create(oci, b, C1)
+    assert oci("start", C1).returncode == 0
+    r = oci("kill", "--all", C1, "KILL")
     assert r.returncode == 1 and "pid namespace" in r.stderr
     assert alive(st["pid"])
 
 
 def test_ps_table_has_only_the_container(oci, bundle_factory):
     b = bundle_factory(["sleep", "1000"])
-    pid = create(oci, b, "c1")["pid"]
-    r = oci("ps", "c1")
+    pid = create(oci, b, C1)["pid"]
+    r = oci("ps", C1)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "PID" in lines[0].split()
@@ -424,54 +471,54 @@ def test_ps_table_has_only_the_container(oci, bundle_factory):
 
 def test_delete_force_kills_a_running_container(oci, bundle_factory):
     b = bundle_factory(["sleep", "1000"])
-    pid = create(oci, b, "c1")["pid"]
-    assert oci("start", "c1").returncode == 0
-    r = oci("delete", "--force", "c1")
+    pid = create(oci, b, C1)["pid"]
+    assert oci("start", C1).returncode == 0
+    r = oci("delete", "--force", C1)
     assert r.returncode == 0, r.stderr
     assert wait_gone(pid, 1)
-    assert not (oci.root / "c1").exists()
+    assert not (oci.root / C1).exists()
 
 
 def test_delete_of_a_created_container_kills_it(oci, bundle_factory):
     b = bundle_factory(["sleep", "1000"])
-    pid = create(oci, b, "c1")["pid"]
-    r = oci("delete", "c1")
+    pid = create(oci, b, C1)["pid"]
+    r = oci("delete", C1)
     assert r.returncode == 0, r.stderr
     assert wait_gone(pid, 1)
-    assert not (oci.root / "c1").exists()
+    assert not (oci.root / C1).exists()
 
 
 def test_run_waits_and_exits_with_the_status(oci, bundle_factory):
     b = bundle_factory(["sh", "-c", "echo out; exit 7"])
-    r = oci("run", "--bundle", str(b), "r1")
+    r = oci("run", "--bundle", str(b), R1)
     assert r.returncode == 7, r.stderr
     assert r.stdout == "out\n"
-    assert not (oci.root / "r1").exists()
+    assert not (oci.root / R1).exists()
 
 
 def test_run_keep_leaves_the_stopped_container(oci, bundle_factory):
     b = bundle_factory(["true"])
-    r = oci("run", "--keep", "-b", str(b), "r1")
+    r = oci("run", "--keep", "-b", str(b), R1)
     assert r.returncode == 0, r.stderr
-    assert state(oci, "r1")["status"] == "stopped"
-    assert oci("delete", "r1").returncode == 0
+    assert state(oci, R1)["status"] == "stopped"
+    assert oci("delete", R1).returncode == 0
 
 
 def test_run_killed_by_signal(oci, bundle_factory):
     """(the container's init ignores a SIGKILL of its own: the kernel's rule
     for a pid namespace's init; it comes from outside)"""
     b = bundle_factory(["sleep", "1000"])
-    p = subprocess.Popen([SBX, "--root", str(oci.root), "run", "-b", str(b), "r1"], stdin=subprocess.DEVNULL)
+    p = subprocess.Popen([SBX, "--root", str(oci.root), "run", "-b", str(b), R1], stdin=subprocess.DEVNULL)
     try:
         deadline = time.time() + 20
         while time.time() < deadline:
-            r = oci("state", "r1")
+            r = oci("state", R1)
             if r.returncode == 0 and json.loads(r.stdout)["status"] == "running":
                 break
             time.sleep(0.05)
-        assert oci("kill", "r1", "KILL").returncode == 0
+        assert oci("kill", R1, "KILL").returncode == 0
         assert p.wait(timeout=20) == 128 + signal.SIGKILL
-        assert not (oci.root / "r1").exists()
+        assert not (oci.root / R1).exists()
     finally:
         p.kill()
         p.wait()
@@ -480,11 +527,11 @@ def test_run_killed_by_signal(oci, bundle_factory):
 def test_run_passes_signals_on(oci, bundle_factory):
     """runc run's signal proxy: a SIGTERM to sbx reaches the container's process."""
     b = bundle_factory(["sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.1; done"])
-    p = subprocess.Popen([SBX, "--root", str(oci.root), "run", "-b", str(b), "r1"], stdin=subprocess.DEVNULL)
+    p = subprocess.Popen([SBX, "--root", str(oci.root), "run", "-b", str(b), R1], stdin=subprocess.DEVNULL)
     try:
         deadline = time.time() + 20
         while time.time() < deadline:
-            r = oci("state", "r1")
+            r = oci("state", R1)
             if r.returncode == 0 and json.loads(r.stdout)["status"] == "running":
                 break
             time.sleep(0.05)
@@ -560,7 +607,7 @@ def hook(path, *args, env=None, timeout=None):
     return h
 
 
-def planted_container(oci, tmp_path, hooks, cid="h1"):
+def planted_container(oci, tmp_path, hooks, cid=H1):
     """A stopped container's state directory as create leaves it, with
     HOOKS in its saved config.json: delete runs its poststop hooks."""
     oci.root.mkdir(mode=0o700, exist_ok=True)
@@ -582,24 +629,24 @@ def test_poststop_hook_gets_the_state_on_stdin(oci, tmp_path):
     out = tmp_path / "hook.out"
     planted_container(oci, tmp_path, {"poststop": [
         hook("/bin/sh", "sh", "-c", f'cat > {out}; echo "$0 $1 $FOO" >> {out}.env', "arg1", env=["FOO=bar"])]})
-    r = oci("delete", "h1")
+    r = oci("delete", H1)
     assert r.returncode == 0, r.stderr
     st = json.loads(out.read_text())
-    assert st["id"] == "h1" and st["status"] == "stopped" and st["bundle"] == str(tmp_path)
+    assert st["id"] == H1 and st["status"] == "stopped" and st["bundle"] == str(tmp_path)
     assert st["annotations"]["a.b"] == "c"
     assert (tmp_path / "hook.out.env").read_text() == "arg1  bar\n" or \
         (tmp_path / "hook.out.env").read_text().endswith("bar\n")
-    assert not (oci.root / "h1").exists()
+    assert not (oci.root / H1).exists()
 
 
 def test_poststop_hook_gets_only_its_own_env(oci, tmp_path):
     out = tmp_path / "env.out"
     planted_container(oci, tmp_path, {"poststop": [hook("/usr/bin/env", "env", env=["ONLY=1"])]})
     # env's output goes to sbx's stdout; capture through a wrapper instead
-    (oci.root / "h1" / "config.json").write_text(json.dumps({
-        **json.loads((oci.root / "h1" / "config.json").read_text()),
+    (oci.root / H1 / "config.json").write_text(json.dumps({
+        **json.loads((oci.root / H1 / "config.json").read_text()),
         "hooks": {"poststop": [hook("/bin/sh", "sh", "-c", f"env > {out}", env=["ONLY=1"])]}}))
-    assert oci("delete", "h1", env={**os.environ, "LEAK": "yes"}).returncode == 0
+    assert oci("delete", H1, env={**os.environ, "LEAK": "yes"}).returncode == 0
     names = {l.split("=", 1)[0] for l in out.read_text().splitlines()}
     assert "ONLY" in names and "LEAK" not in names
 
@@ -608,12 +655,12 @@ def test_failing_poststop_hook_is_a_warning_and_the_rest_run(oci, tmp_path):
     second = tmp_path / "second"
     planted_container(oci, tmp_path, {"poststop": [
         hook("/bin/false", "false"), hook("/bin/sh", "sh", "-c", f"touch {second}")]})
-    r = oci("delete", "h1")
+    r = oci("delete", H1)
     assert r.returncode == 0, r.stderr
     assert "poststop hook #0" in r.stderr and "exit status 1" in r.stderr
     assert any(l["level"] == "warning" and "/bin/false" in l["msg"] for l in oci.log_lines())
     assert second.exists()
-    assert not (oci.root / "h1").exists()
+    assert not (oci.root / H1).exists()
 
 
 def test_hook_timeout_kills_it(oci, tmp_path):
@@ -621,7 +668,7 @@ def test_hook_timeout_kills_it(oci, tmp_path):
     planted_container(oci, tmp_path, {"poststop": [
         hook("/bin/sh", "sh", "-c", f"echo $$ > {pidf}; sleep 1000 & echo $! >> {pidf}; wait", timeout=1)]})
     t0 = time.time()
-    r = oci("delete", "h1", timeout=30)
+    r = oci("delete", H1, timeout=30)
     assert r.returncode == 0, r.stderr
     assert time.time() - t0 < 15
     assert "timed out" in r.stderr
@@ -631,7 +678,7 @@ def test_hook_timeout_kills_it(oci, tmp_path):
 
 def test_hook_with_a_relative_path_is_an_error(oci, tmp_path):
     planted_container(oci, tmp_path, {"poststop": [hook("sh", "sh", "-c", "true")]})
-    r = oci("delete", "h1")
+    r = oci("delete", H1)
     assert r.returncode == 0
     assert "absolute" in r.stderr
 
@@ -641,7 +688,7 @@ def test_failing_prestart_hook_stops_create(oci, bundle_factory, tmp_path):
     b = bundle_factory(["sleep", "1000"], edit=lambda c: c.__setitem__("hooks", {
         "prestart": [hook("/bin/sh", "sh", "-c", "exit 3")],
         "createRuntime": [hook("/bin/sh", "sh", "-c", f"touch {ran}")]}))
-    r = oci("create", "--bundle", str(b), "c1")
+    r = oci("create", "--bundle", str(b), C1)
     assert r.returncode == 1
     assert "prestart hook #0" in r.stderr and "exit status 3" in r.stderr
     assert not ran.exists()
@@ -651,6 +698,6 @@ def test_failing_prestart_hook_stops_create(oci, bundle_factory, tmp_path):
 def test_failing_create_runtime_hook_stops_create(oci, bundle_factory):
     b = bundle_factory(["sleep", "1000"], edit=lambda c: c.__setitem__("hooks", {
         "createRuntime": [hook("/bin/false", "false")]}))
-    r = oci("create", "--bundle", str(b), "c1")
+    r = oci("create", "--bundle", str(b), C1)
     assert r.returncode == 1 and "createRuntime hook #0" in r.stderr
     assert oci("list", "-q").stdout == ""
