@@ -37,6 +37,7 @@
 #include "mountinfo.h"
 #include "json.h"
 #include "oci_runtime.h"
+#include "oci_runsc.h"
 #include "util.h"
 
 #ifndef SBX_VERSION
@@ -535,6 +536,61 @@ static int kill_container(const struct sbx_oci_state *st, struct sbx_error *err)
 }
 
 /* ---- commands ---- */
+
+#define NOT_RUNSC (-1000)
+
+/* A container handed to runsc (oci_runsc.h): its commands are runsc's.
+ * delete also removes sbx's marker, once runsc has deleted (or with
+ * --force, whatever runsc said).  NOT_RUNSC: not such a container. */
+static int forward_to_runsc(const struct sbx_oci_globals *g, const char *cmd, bool force, int argc, char *argv[],
+			    struct sbx_error *err)
+{
+	static const char *const by_id[] = { "start", "state", "kill", "delete", "exec", "ps", "pause", "resume" };
+	struct sbx_oci_state st;
+	struct sbx_error ignored;
+	cleanup_close int dirfd = -1;
+	bool known = false;
+	int status;
+
+	for (size_t i = 0; i < SBX_ARRAY_SIZE(by_id); i++)
+		known |= strcmp(cmd, by_id[i]) == 0;
+	if (!known || argc < 1 || sbx_oci_state_open(g, argv[0], false, &dirfd, &ignored) < 0 ||
+	    sbx_oci_state_read(dirfd, &st, &ignored) < 0 || !st.runsc)
+		return NOT_RUNSC;
+	sbx_closep(&dirfd);
+	oci_debug("%s %s: handed to runsc", cmd, argv[0]);
+	if (strcmp(cmd, "delete") != 0) {
+		sbx_oci_runsc_exec(g, g->argv, err);
+		return oci_fail(err);
+	}
+	if (sbx_oci_runsc_run(g, g->argv, false, &status, err) < 0)
+		return oci_fail(err);
+	if (status == 0 || force)
+		sbx_oci_state_remove(g, argv[0], &ignored);
+	return status;
+}
+
+/* run of a bundle whose annotation asks for runsc: runsc's run. */
+static int bundle_wants_runsc(const char *bundle, struct sbx_oci_config *cfg, bool *wants, char *abs, size_t len,
+			      struct sbx_error *err)
+{
+	cleanup_close int fd = open(bundle ? bundle : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char link[64];
+	ssize_t n;
+
+	if (fd < 0)
+		return sbx_fail(err, errno, "bundle %s", bundle ? bundle : ".");
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, abs, len - 1);
+	if (n < 0)
+		return sbx_fail(err, errno, "bundle %s", bundle ? bundle : ".");
+	abs[n] = '\0';
+	if (sbx_oci_config_load(fd, cfg, err) < 0)
+		return -1;
+	*wants = sbx_oci_wants_runsc(cfg);
+	return 0;
+}
+
 
 struct open_container {
 	int dirfd;
@@ -1310,6 +1366,9 @@ static int cmd_run(const struct sbx_oci_globals *g, struct sbx_oci_create_opts *
 	struct open_container c;
 	sigset_t set, old;
 	int status = 0;
+	bool runsc = false;
+	char bundle[4096];
+	struct sbx_oci_config cfg = { 0 };
 
 	if (want_args("run", argc, 1, 1, err) < 0)
 		return oci_fail(err);
@@ -1318,8 +1377,16 @@ static int cmd_run(const struct sbx_oci_globals *g, struct sbx_oci_create_opts *
 		return oci_fail(err);
 	}
 	o->id = argv[0];
-	if (sbx_oci_valid_id(o->id, err) < 0)
+	if (sbx_oci_valid_id(o->id, err) < 0 ||
+	    bundle_wants_runsc(o->bundle, &cfg, &runsc, bundle, sizeof(bundle), err) < 0)
 		return oci_fail(err);
+	if (runsc) {
+		int r = sbx_oci_runsc_hand_off(g, &cfg, o->id, bundle, false, &status, err);
+
+		sbx_oci_config_free(&cfg);
+		return r < 0 ? oci_fail(err) : status;
+	}
+	sbx_oci_config_free(&cfg);
 	/* the container's process stays sbx's to wait for, whoever forks it */
 	if (!detach && !no_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
 		sbx_fail(err, errno, "run: becoming a subreaper");
@@ -1502,6 +1569,7 @@ int sbx_oci_cli(int argc, char *argv[])
 	struct opt_hit h;
 	bool help = false, version = false;
 	int i = 0, r;
+	cleanup_free char **command_line = NULL;
 
 	g.rootless = geteuid() != 0 || !in_initial_userns();
 	r = parse_globals(&g, argc, argv, &i, &help, &version, &err);
@@ -1528,6 +1596,14 @@ int sbx_oci_cli(int argc, char *argv[])
 		sbx_fail(&err, 0, "unknown command '%.64s' (see sbx help-oci)", argv[i]);
 		return oci_fail(&err);
 	}
+	/* The command line as the engine gave it, for a hand-off to runsc
+	 * (option parsing below reorders argv). */
+	g.argv = command_line = calloc((size_t)(argc - i + 1), sizeof(char *));
+	if (command_line == NULL) {
+		sbx_fail(&err, ENOMEM, "copying the command line");
+		return oci_fail(&err);
+	}
+	memcpy(command_line, argv + i, (size_t)(argc - i) * sizeof(char *));
 	i++;
 	oci_debug("%s", c->name);
 	while ((r = next_opt(c->opts, argc, argv, &i, &h, c->name, &err)) == 1)
@@ -1563,6 +1639,9 @@ int sbx_oci_cli(int argc, char *argv[])
 		if (co.help)
 			return print_usage(c);
 	}
+	r = forward_to_runsc(&g, c->name, co.force, argc, argv, &err);
+	if (r != NOT_RUNSC)
+		return r;
 	if (strcmp(c->name, "create") == 0)
 		return cmd_create(&g, &co.create, co.no_pivot, argc, argv, &err);
 	if (strcmp(c->name, "start") == 0)

@@ -690,26 +690,12 @@ static void container_release(struct container *c, bool failed)
 	free(c->config_text);
 }
 
-/* run.sbx.runtime=runsc: sbx's marker first (so that every later command
- * finds the container's runtime), then runsc's own create. */
+/* run.sbx.runtime=runsc: runsc's own create, with sbx's marker. */
 static int hand_to_runsc(struct container *c, struct sbx_error *err)
 {
 	int status;
 
-	if (c->g->argv == NULL)
-		return sbx_fail(err, EINVAL, "the runsc hand-off needs the command line");
-	if (sbx_oci_state_open(c->g, c->o->id, true, &c->state_fd, err) < 0)
-		return -1;
-	c->state_made = true;
-	snprintf(c->st.id, sizeof(c->st.id), "%s", c->o->id);
-	now_rfc3339(c->st.created, sizeof(c->st.created));
-	c->st.owner = (uint32_t)geteuid();
-	c->st.runsc = true;
-	if (sbx_oci_state_lock(c->state_fd, err) < 0 ||
-	    write_new_file(c->state_fd, "config.json", c->config_text, err) < 0 ||
-	    sbx_oci_state_write(c->state_fd, &c->st, err) < 0)
-		return -1;
-	if (sbx_oci_runsc_run(c->g, c->g->argv, &status, err) < 0)
+	if (sbx_oci_runsc_hand_off(c->g, &c->cfg, c->o->id, c->st.bundle, true, &status, err) < 0)
 		return -1;
 	if (status != 0)
 		return sbx_fail_status(err, status, 0, "runsc create failed (exit status %d; its log says why)", status);

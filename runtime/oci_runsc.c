@@ -25,11 +25,12 @@ bool sbx_oci_wants_runsc(const struct sbx_oci_config *cfg)
 
 /* runsc's command line: its binary, its root beside sbx's, the engine's
  * logging and cgroup choices, then ARGV. */
-static int build_argv(const struct sbx_oci_globals *g, char *const argv[], const char **out, char *root,
-		      size_t root_len, char *path, size_t path_len, struct sbx_error *err)
+static int build_argv(const struct sbx_oci_globals *g, char *const argv[], bool network_none, const char **out,
+		      char *root, size_t root_len, char *path, size_t path_len, struct sbx_error *err)
 {
 	struct sbx_runsc_probe probe;
 	struct sbx_cgroup_host_info info;
+	char base[4096];
 	size_t n = 0, given = 0;
 
 	sbx_runsc_probe(&probe);
@@ -37,7 +38,10 @@ static int build_argv(const struct sbx_oci_globals *g, char *const argv[], const
 		return sbx_fail(err, ENOENT, "annotation run.sbx.runtime=runsc: runsc (gVisor) is not installed "
 				"(apt-get install runsc)");
 	snprintf(path, path_len, "%s", probe.path);
-	if (snprintf(root, root_len, "%s/runsc", g->root) >= (int)root_len)
+	if (sbx_oci_default_root(g, base, sizeof(base), err) < 0)
+		return -1;
+	/* beside the containers' directories; no container id has an '@' */
+	if (snprintf(root, root_len, "%s/@runsc", base) >= (int)root_len)
 		return sbx_fail(err, ENAMETOOLONG, "runsc's state root");
 	while (argv[given] != NULL)
 		given++;
@@ -58,20 +62,27 @@ static int build_argv(const struct sbx_oci_globals *g, char *const argv[], const
 	sbx_cgroup_describe(&info);
 	if (info.mode != SBX_CGROUP_MODE_V2)
 		out[n++] = "--ignore-cgroups";
+	/* A network namespace of the container's own has only lo: gVisor's
+	 * netstack then needs none of the host's (runsc refuses to take
+	 * interfaces from a namespace it did not get by path). */
+	if (network_none)
+		out[n++] = "--network=none";
+	/* runc's short -b is not runsc's */
 	for (size_t i = 0; i < given; i++)
-		out[n++] = argv[i];
+		out[n++] = strcmp(argv[i], "-b") == 0 ? "--bundle" : argv[i];
 	out[n] = NULL;
 	return 0;
 }
 
-int sbx_oci_runsc_run(const struct sbx_oci_globals *g, char *const argv[], int *status, struct sbx_error *err)
+int sbx_oci_runsc_run(const struct sbx_oci_globals *g, char *const argv[], bool network_none, int *status,
+		      struct sbx_error *err)
 {
 	const char *args[MAX_ARGS];
 	char root[4096 + 8], path[4096];
 	pid_t pid;
 	int r, ws;
 
-	if (build_argv(g, argv, args, root, sizeof(root), path, sizeof(path), err) < 0)
+	if (build_argv(g, argv, network_none, args, root, sizeof(root), path, sizeof(path), err) < 0)
 		return -1;
 	r = posix_spawn(&pid, path, NULL, NULL, (char *const *)args, environ);
 	if (r != 0)
@@ -88,8 +99,33 @@ int sbx_oci_runsc_exec(const struct sbx_oci_globals *g, char *const argv[], stru
 	const char *args[MAX_ARGS];
 	char root[4096 + 8], path[4096];
 
-	if (build_argv(g, argv, args, root, sizeof(root), path, sizeof(path), err) < 0)
+	if (build_argv(g, argv, false, args, root, sizeof(root), path, sizeof(path), err) < 0)
 		return -1;
 	execve(path, (char *const *)args, environ);
 	return sbx_fail(err, errno, "running %s", path);
+}
+
+int sbx_oci_runsc_hand_off(const struct sbx_oci_globals *g, const struct sbx_oci_config *cfg, const char *id,
+			   const char *bundle, bool keep_marker, int *status, struct sbx_error *err)
+{
+	struct sbx_oci_state st = { .owner = (uint32_t)geteuid(), .runsc = true };
+	struct sbx_error ignored;
+	cleanup_close int dirfd = -1;
+	int r;
+
+	if (g->argv == NULL)
+		return sbx_fail(err, EINVAL, "the runsc hand-off needs the command line");
+	snprintf(st.id, sizeof(st.id), "%s", id);
+	snprintf(st.bundle, sizeof(st.bundle), "%s", bundle);
+	if (sbx_oci_state_open(g, id, true, &dirfd, err) < 0)
+		return -1;
+	r = sbx_oci_state_lock(dirfd, err) < 0 || sbx_oci_state_write(dirfd, &st, err) < 0 ? -1 : 0;
+	sbx_closep(&dirfd); /* runsc's later commands lock nothing of sbx's */
+	if (r == 0)
+		r = sbx_oci_runsc_run(g, g->argv,
+				      cfg->ns[SBX_OCI_NS_NETWORK].present && cfg->ns[SBX_OCI_NS_NETWORK].path == NULL,
+				      status, err);
+	if (r < 0 || *status != 0 || !keep_marker)
+		sbx_oci_state_remove(g, id, &ignored);
+	return r;
 }
