@@ -560,10 +560,10 @@ static int forward_to_runsc(const struct sbx_oci_globals *g, const char *cmd, bo
 	sbx_closep(&dirfd);
 	oci_debug("%s %s: handed to runsc", cmd, argv[0]);
 	if (strcmp(cmd, "delete") != 0) {
-		sbx_oci_runsc_exec(g, g->argv, err);
+		sbx_oci_runsc_exec(g, g->argv, st.runsc_network_none, err);
 		return oci_fail(err);
 	}
-	if (sbx_oci_runsc_run(g, g->argv, false, &status, err) < 0)
+	if (sbx_oci_runsc_run(g, g->argv, st.runsc_network_none, &status, err) < 0)
 		return oci_fail(err);
 	if (status == 0 || force)
 		sbx_oci_state_remove(g, argv[0], &ignored);

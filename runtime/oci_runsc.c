@@ -94,12 +94,12 @@ int sbx_oci_runsc_run(const struct sbx_oci_globals *g, char *const argv[], bool 
 	return 0;
 }
 
-int sbx_oci_runsc_exec(const struct sbx_oci_globals *g, char *const argv[], struct sbx_error *err)
+int sbx_oci_runsc_exec(const struct sbx_oci_globals *g, char *const argv[], bool network_none, struct sbx_error *err)
 {
 	const char *args[MAX_ARGS];
 	char root[4096 + 8], path[4096];
 
-	if (build_argv(g, argv, false, args, root, sizeof(root), path, sizeof(path), err) < 0)
+	if (build_argv(g, argv, network_none, args, root, sizeof(root), path, sizeof(path), err) < 0)
 		return -1;
 	execve(path, (char *const *)args, environ);
 	return sbx_fail(err, errno, "running %s", path);
@@ -117,14 +117,13 @@ int sbx_oci_runsc_hand_off(const struct sbx_oci_globals *g, const struct sbx_oci
 		return sbx_fail(err, EINVAL, "the runsc hand-off needs the command line");
 	snprintf(st.id, sizeof(st.id), "%s", id);
 	snprintf(st.bundle, sizeof(st.bundle), "%s", bundle);
+	st.runsc_network_none = cfg->ns[SBX_OCI_NS_NETWORK].present && cfg->ns[SBX_OCI_NS_NETWORK].path == NULL;
 	if (sbx_oci_state_open(g, id, true, &dirfd, err) < 0)
 		return -1;
 	r = sbx_oci_state_lock(dirfd, err) < 0 || sbx_oci_state_write(dirfd, &st, err) < 0 ? -1 : 0;
 	sbx_closep(&dirfd); /* runsc's later commands lock nothing of sbx's */
 	if (r == 0)
-		r = sbx_oci_runsc_run(g, g->argv,
-				      cfg->ns[SBX_OCI_NS_NETWORK].present && cfg->ns[SBX_OCI_NS_NETWORK].path == NULL,
-				      status, err);
+		r = sbx_oci_runsc_run(g, g->argv, st.runsc_network_none, status, err);
 	if (r < 0 || *status != 0 || !keep_marker)
 		sbx_oci_state_remove(g, id, &ignored);
 	return r;

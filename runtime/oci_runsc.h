@@ -34,6 +34,6 @@ int sbx_oci_runsc_hand_off(const struct sbx_oci_globals *g, const struct sbx_oci
 			   const char *bundle, bool keep_marker, int *status, struct sbx_error *err);
 
 /* The same, replacing sbx (execve): returns only on failure. */
-int sbx_oci_runsc_exec(const struct sbx_oci_globals *g, char *const argv[], struct sbx_error *err);
+int sbx_oci_runsc_exec(const struct sbx_oci_globals *g, char *const argv[], bool network_none, struct sbx_error *err);
 
 #endif

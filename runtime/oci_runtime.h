@@ -65,6 +65,7 @@ struct sbx_oci_state {
 	bool cgroup_owned;          /* sbx made it: delete removes it */
 	bool own_pid_ns;            /* the container has a pid namespace of its own */
 	bool runsc;                 /* handed to gVisor (run.sbx.runtime=runsc) */
+	bool runsc_network_none;    /* ... with --network=none, which every runsc command must repeat */
 };
 
 enum sbx_oci_status {

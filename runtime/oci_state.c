@@ -234,6 +234,8 @@ static int state_text(const struct sbx_oci_state *st, char **out, struct sbx_err
 	yajl_gen_bool(g, st->own_pid_ns);
 	sbx_json_gen_key(g, "runsc");
 	yajl_gen_bool(g, st->runsc);
+	sbx_json_gen_key(g, "runscNetworkNone");
+	yajl_gen_bool(g, st->runsc_network_none);
 	yajl_gen_map_close(g);
 	r = sbx_json_gen_text(g, out, err);
 	yajl_gen_free(g);
@@ -307,6 +309,7 @@ int sbx_oci_state_read(int dirfd, struct sbx_oci_state *st, struct sbx_error *er
 		st->cgroup_owned = sbx_json_is_true(sbx_json_get(doc, "cgroupOwned"));
 		st->own_pid_ns = sbx_json_is_true(sbx_json_get(doc, "ownPidNs"));
 		st->runsc = sbx_json_is_true(sbx_json_get(doc, "runsc"));
+		st->runsc_network_none = sbx_json_is_true(sbx_json_get(doc, "runscNetworkNone"));
 	}
 	sbx_json_free(doc);
 	return r;
