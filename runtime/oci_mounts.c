@@ -503,12 +503,14 @@ static int readonly_path(int rootfd, const char *path, struct sbx_error *err)
 
 static int mask_all(const struct sbx_oci_config *cfg, int rootfd, struct sbx_error *err)
 {
-	struct stat st;
-	cleanup_close int null_fd = clone_host_node("/dev/null", &st, err);
+	/* The masks clone the /dev/null sbx bound in the root (mount_devices
+	 * always does): a mount that is attached, as kernels before 6.x want
+	 * of a clone's source, and never the image's own. */
+	cleanup_close int null_fd = sbx_open_in_root(rootfd, "/dev/null", SBX_TARGET_FILE, err);
 	cleanup_close int proc = -1;
 
 	if (null_fd < 0)
-		return -1;
+		return sbx_error_wrap(err, "the container's /dev/null");
 	for (size_t i = 0; i < cfg->n_masked_paths; i++)
 		if (mask_path(rootfd, null_fd, cfg->masked_paths[i], err) < 0)
 			return sbx_error_wrap(err, "linux.maskedPaths %s", cfg->masked_paths[i]);
