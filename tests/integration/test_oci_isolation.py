@@ -171,7 +171,11 @@ def test_oci_denied_listed_device_absent(rt, rootfs):
 
 
 def test_oci_host_sysctl_refused(rt, rootfs):
-    r = rt.run(config(rootfs, ["true"], linux={"sysctl": {"kernel.panic": "1"}}))
+    # kernel.panic is the host's, whatever the namespaces: refused.  The
+    # value is the host's own, so that a weakened build that wrote it
+    # (the mutant) changes nothing.
+    value = open("/proc/sys/kernel/panic").read().strip()
+    r = rt.run(config(rootfs, ["true"], linux={"sysctl": {"kernel.panic": value}}))
     assert r.returncode != 0
     assert "linux.sysctl kernel.panic" in r.stderr, r.stderr
     assert rt.leftovers() == []
