@@ -78,6 +78,8 @@ struct container {
 	struct sbx_oci_state st;
 	pid_t child;
 	bool state_made;
+	int added_userns;  /* hardened: a user namespace the spec did not have (its fd), or -1 */
+	int root_tree;     /* ... and the root idmapped through it, or -1 */
 };
 
 static void warn(const struct container *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -370,6 +372,50 @@ static int write_id_maps(const struct container *c, struct sbx_error *err)
 	return 0;
 }
 
+/* ---- hardened's user namespace ---- */
+
+/* run.sbx.profile=hardened asks for a user namespace where the spec has
+ * none: as host root, root inside becomes sbx's dedicated range (idmap.h),
+ * never host root.  The namespace is made here, with its maps, and the
+ * child enters it last, before the process's own steps: the setup runs as
+ * host root (it reaches the bundle's paths, which are often 0700 root's),
+ * and the container's other namespaces stay owned by the host's, so that
+ * root inside holds nothing over them.  The root is idmapped through it,
+ * so that root inside owns what host root owns there; where the file
+ * system cannot be idmapped its files belong to nobody inside (stricter,
+ * and said).  In an engine's user namespace (rootless podman) the
+ * container's root is not host root already: nothing is added. */
+static int add_user_namespace(struct container *c, struct sbx_error *err)
+{
+	struct sbx_idmap map = { .e = { { .inside = 0, .outside = SBX_ROOT_RANGE_BASE, .count = SBX_ROOT_RANGE_COUNT } },
+				 .n = 1 };
+	struct sbx_error why = { 0 };
+
+	if (c->cfg.ns[SBX_OCI_NS_USER].present || !sbx_is_host_root())
+		return 0;
+	c->added_userns = sbx_userns_with_maps(&map, &map, err);
+	if (c->added_userns < 0)
+		return sbx_error_wrap(err, "run.sbx.profile=hardened: the user namespace");
+	c->root_tree = sbx_oci_idmapped_root(&c->cfg, c->bundle_fd, c->added_userns, &why);
+	if (c->root_tree < 0)
+		warn(c, "run.sbx.profile=hardened: %s; the root's files belong to nobody in the container's user "
+			"namespace", why.msg);
+	return 0;
+}
+
+/* The last step of the setup under hardened (see add_user_namespace). */
+static int enter_added_user_namespace(struct container *c, struct sbx_error *err)
+{
+	if (c->added_userns < 0)
+		return 0;
+	if (setns(c->added_userns, CLONE_NEWUSER) < 0)
+		return sbx_fail(err, errno, "run.sbx.profile=hardened: entering the user namespace");
+	sbx_closep(&c->added_userns);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return sbx_fail(err, errno, "run.sbx.profile=hardened: becoming root in the user namespace");
+	return 0;
+}
+
 /* ---- the child ---- */
 
 /* After start nobody waits for the child's messages: its errors go to its
@@ -490,7 +536,7 @@ static int child_setup(struct container *c, int *host_proc, struct sbx_error *er
 		return sbx_fail(err, errno, "opening /proc");
 	if (reopen_bundle(c, err) < 0)
 		return -1;
-	if (sbx_oci_mount_root(&c->cfg, c->bundle_fd, &rootfd, err) < 0 ||
+	if (sbx_oci_mount_root(&c->cfg, c->bundle_fd, sbx_steal_fd(&c->root_tree), &rootfd, err) < 0 ||
 	    sbx_oci_mount_all(&c->cfg, c->bundle_fd, rootfd, err) < 0)
 		return -1;
 	if (sbx_sync_send(c->sync[1], SBX_MSG_OCI_HOOKS, NULL) < 0 || wait_go(c->sync[1], &host_pid, err) < 0)
@@ -535,7 +581,8 @@ static int child_main(struct container *c)
 		return late_failure(&err);
 	sbx_closep(&host_proc);
 	close(c->fifo_fd);
-	if (sbx_oci_run_hooks(&c->cfg, SBX_OCI_HOOK_START_CONTAINER, &c->st, SBX_OCI_RUNNING, &err) < 0)
+	if (sbx_oci_run_hooks(&c->cfg, SBX_OCI_HOOK_START_CONTAINER, &c->st, SBX_OCI_RUNNING, &err) < 0 ||
+	    enter_added_user_namespace(c, &err) < 0)
 		return late_failure(&err);
 	sbx_oci_process_exec(&c->cfg.process, &c->pp, &err);
 	return late_failure(&err);
@@ -661,6 +708,7 @@ static void container_init(struct container *c, const struct sbx_oci_globals *g,
 	for (int t = 0; t < SBX_OCI_NS_COUNT; t++)
 		c->join_fd[t] = -1;
 	c->cg = (struct sbx_oci_cgroup)SBX_OCI_CGROUP_INIT;
+	c->root_tree = c->added_userns = -1;
 }
 
 static void container_release(struct container *c, bool failed)
@@ -685,6 +733,8 @@ static void container_release(struct container *c, bool failed)
 	sbx_closep(&c->console_fd);
 	sbx_closep(&c->sync[0]);
 	sbx_closep(&c->sync[1]);
+	sbx_closep(&c->root_tree);
+	sbx_closep(&c->added_userns);
 	sbx_oci_prepared_free(&c->pp);
 	sbx_oci_config_free(&c->cfg);
 	free(c->config_text);
@@ -713,7 +763,7 @@ static int create(struct container *c, struct sbx_error *err)
 	if (sbx_oci_wants_runsc(&c->cfg))
 		return hand_to_runsc(c, err);
 	hardened = want_hardened(&c->cfg, err, &bad);
-	if (bad < 0 || sbx_oci_seccomp_text(&c->cfg, &seccomp, err) < 0 ||
+	if (bad < 0 || (hardened && add_user_namespace(c, err) < 0) || sbx_oci_seccomp_text(&c->cfg, &seccomp, err) < 0 ||
 	    sbx_oci_process_prepare(&c->cfg.process, seccomp, hardened, &c->pp, err) < 0)
 		return -1;
 	c->pp.preserve_fds = c->o->preserve_fds;

@@ -299,3 +299,25 @@ def test_oci_create_killed_leaves_no_process(rt, rootfs, tmp_path):
     r = rt("delete", "--force", "killed")
     assert r.returncode == 0, r.stderr
     assert rt.leftovers() == []
+
+
+def test_oci_hardened_profile(rt, own_rootfs):
+    # run.sbx.profile=hardened: no capability whatever the spec grants, sbx's
+    # seccomp filters on top, and (as host root) a user namespace the spec
+    # did not ask for, whose root is never host root: the root is
+    # idmapped, so root inside still owns the image's files.
+    cfg = config(own_rootfs, ["sh", "-c", "cat /proc/self/uid_map; grep -E 'CapEff|Seccomp_filters' /proc/self/status;"
+                                          " touch /opt/rw/made && echo made"],
+                 annotations={"run.sbx.profile": "hardened"})
+    cfg["root"]["readonly"] = False
+    r = rt.run(cfg)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    inside, outside, count = lines[0].split()
+    if os.geteuid() == 0:
+        assert (inside, outside, count) == ("0", str(0x70000000), "65536"), lines[0]
+        st = os.stat(own_rootfs / "opt" / "rw" / "made")
+        assert (st.st_uid, st.st_gid) == (0, 0)
+    assert "CapEff:\t0000000000000000" in r.stdout, r.stdout
+    assert int(r.stdout.split("Seccomp_filters:")[1].split()[0]) >= 2, r.stdout
+    assert "made" in lines
