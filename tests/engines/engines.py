@@ -14,6 +14,7 @@ What the engines still share with the host, and why:
 - containerd-shim-runc-v2 1.6 puts its sockets in /run/containerd/s and
   ctr its fifos in /run/containerd/fifo (--fifo-dir moves those); the
   directories are removed at the end when this suite made them."""
+import glob
 import json
 import os
 import pathlib
@@ -107,6 +108,13 @@ def processes_mentioning(text):
         if text.encode() in cmd and pid_alive(p.name):
             out.append((int(p.name), cmd.decode(errors="replace")))
     return out
+
+
+def cgroups_at(relpath):
+    """The cgroup directories RELPATH names, in every hierarchy mounted
+    (v1 controllers, v2 or hybrid's unified)."""
+    return [p for p in glob.glob(f"/sys/fs/cgroup/*/{relpath}") + glob.glob(f"/sys/fs/cgroup/{relpath}")
+            if os.path.isdir(p)]
 
 
 def wait_gone(probe, timeout=15):
@@ -253,9 +261,14 @@ class Podman:
             if entries:
                 left.append(f"runtime state in {self.root_state}: {entries}")
         else:
-            stale = [i for i in self.container_ids() if (self.root_state / i).exists()]
+            ids = self.container_ids()
+            stale = [i for i in ids if (self.root_state / i).exists()]
             if stale:
                 left.append(f"runtime state in {self.root_state}: {stale}")
+            # cgroupfs: podman's cgroupsPath for a container is /libpod_parent/libpod-ID.
+            cgroups = [c for i in ids for c in cgroups_at(f"libpod_parent/libpod-{i}")]
+            if cgroups:
+                left.append(f"cgroups: {cgroups}")
         # conmon and its `podman container cleanup` outlive `run --rm` a little.
         procs = wait_gone(lambda: processes_mentioning(str(self.base / "storage")))
         if procs:
@@ -286,7 +299,8 @@ class Podman:
 class Containerd:
     """A containerd of the test's own (root only): config, root, state,
     sockets and the runtime's --runc-root in a temp dir; killed at the end."""
-    NAMESPACE = "sbxtest"
+    # Also the parent of its containers' cgroups (cgroupsPath /NAMESPACE/ID).
+    NAMESPACE = "sbx-engines"
 
     def __init__(self, runtime, image_archive):
         self.runtime = runtime
@@ -355,6 +369,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
         entries = sorted(os.listdir(ns_root)) if ns_root.exists() else []
         if entries:
             left.append(f"runtime state in {ns_root}: {entries}")
+        cgroups = cgroups_at(f"{self.NAMESPACE}/*")
+        if cgroups:
+            left.append(f"cgroups: {cgroups}")
         shims = wait_gone(lambda: [p for p in processes_mentioning(self.address) if p[0] != self.proc.pid])
         if shims:
             left.append(f"processes: {shims}")
@@ -380,6 +397,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
             self.proc.wait()
         self.log.close()
         remove_tree(self.base)
+        for d in cgroups_at(self.NAMESPACE):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
         if not self.run_containerd_existed:
             # What the shims and ctr made there: empty directories.
             for d in ("s", "fifo", f"runc/{self.NAMESPACE}", "runc", ""):

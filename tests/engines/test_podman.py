@@ -107,12 +107,16 @@ def test_read_only(pm):
 
 
 def test_network_none(pm):
-    r = run(pm, "sh", "-c", "ls /sys/class/net; cat /proc/net/dev")
+    """--network none: a network namespace of its own with only lo, and lo
+    UP (runc brings it up in a new network namespace; what listens on
+    127.0.0.1, and a pod's containers, rely on it)."""
+    r = run(pm, "sh", "-c", "cat /proc/net/dev; ip -o link show lo")
     assert r.returncode == 0, r.stderr
-    ifaces = r.stdout.split("\n", 1)[0].split()
-    devs = re.findall(r"^\s*(\S+):", r.stdout, re.M)
+    devs = re.findall(r"^\s*(\S+):\s+\d", r.stdout, re.M)
     assert devs == ["lo"], r.stdout
-    assert ifaces in (["lo"], []), r.stdout
+    assert re.search(r"lo: <[^>]*\bUP\b", r.stdout), r.stdout
+    r = run(pm, "sh", "-c", "nc -l -p 8080 -e echo over-lo & sleep 0.3; nc 127.0.0.1 8080")
+    assert (r.returncode, r.stdout) == (0, "over-lo\n"), r.stderr
 
 
 def test_tty(pm):
