@@ -257,3 +257,17 @@ def test_pod_shares_network_namespace(pm):
         assert a == b
     finally:
         pm("pod", "rm", "-f", "-t", "0", "pod1")
+
+
+def test_state_is_where_the_leftover_check_looks(pm):
+    """The runtime keeps a running container's state in its default
+    directory (/run/NAME as root, $XDG_RUNTIME_DIR/NAME rootless, as runc
+    does: podman passes no --root), so pm's check after each test that
+    nothing of a container is left there means something."""
+    start(pm, "state-target", "sleep", "1000")
+    try:
+        cid = pm.check("inspect", "--format", "{{.Id}}", "state-target").stdout.strip()
+        assert (pm.root_state / cid).is_dir(), f"no {pm.root_state}/{cid}"
+    finally:
+        pm("rm", "-f", "-t", "0", "state-target")
+    assert not (pm.root_state / cid).exists()
