@@ -66,8 +66,8 @@ def remove(ctd, cid):
 
 
 def test_exec_and_kill(ctd):
-    ctd.check(*ctd.run_args("exec1", "sleep", "1000", opts=("-d",)))
     try:
+        ctd.check(*ctd.run_args("exec1", "sleep", "1000", opts=("-d",)))
         pid = task_pid(ctd, "exec1")
         r = ctd.ctr("tasks", "exec", "--exec-id", "e1", "exec1", "sh", "-c", "cat /proc/1/cmdline; exit 7")
         assert r.returncode == 7, r.stderr
@@ -91,9 +91,9 @@ def test_exec_and_kill(ctd):
 
 
 def test_kill_term_handled(ctd):
-    ctd.check(*ctd.run_args("term1", "sh", "-c", "trap 'exit 9' TERM; while :; do sleep 0.1; done",
-                            opts=("-d",)))
     try:
+        ctd.check(*ctd.run_args("term1", "sh", "-c", "trap 'exit 9' TERM; while :; do sleep 0.1; done",
+                                opts=("-d",)))
         pid = task_pid(ctd, "term1")
         time.sleep(0.3)
         ctd.check("tasks", "kill", "term1")  # SIGTERM
@@ -122,8 +122,8 @@ def test_read_only_rootfs(ctd):
 def test_state_is_where_the_leftover_check_looks(ctd):
     """The shim's --root (--runc-root/NAMESPACE) holds the runtime's state
     of a running container; ctd's check looks there."""
-    ctd.check(*ctd.run_args("state1", "sleep", "1000", opts=("-d",)))
     try:
+        ctd.check(*ctd.run_args("state1", "sleep", "1000", opts=("-d",)))
         assert (ctd.runc_root / ctd.NAMESPACE / "state1").is_dir()
     finally:
         remove(ctd, "state1")
@@ -132,9 +132,9 @@ def test_state_is_where_the_leftover_check_looks(ctd):
 
 def test_kill_all(ctd):
     """kill --all: every process of the container, its init and the rest."""
-    ctd.check(*ctd.run_args("all1", "sh", "-c", "trap '' TERM; sleep 1000 & sleep 1000 & wait",
-                            opts=("-d",)))
     try:
+        ctd.check(*ctd.run_args("all1", "sh", "-c", "trap '' TERM; sleep 1000 & sleep 1000 & wait",
+                                opts=("-d",)))
         pid = task_pid(ctd, "all1")
         deadline = time.monotonic() + 10
         while len(ctd.check("tasks", "ps", "all1").stdout.splitlines()) < 4 and time.monotonic() < deadline:
