@@ -78,12 +78,7 @@ def private_dir(prefix, owner=None):
     return d
 
 
-def remove_tree(path, user=None):
-    """Removes PATH; a rootless engine's storage has files of subordinate
-    ids that only root or `podman unshare` may remove."""
-    shutil.rmtree(path, ignore_errors=True)
-    if os.path.exists(path) and user is not None:
-        subprocess.run(user + ["rm", "-rf", str(path)], capture_output=True)
+def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -174,7 +169,8 @@ class Podman:
         # Short: rootless `podman container cleanup` (conmon's exit command)
         # refuses a runroot longer than 50 characters, and `run` then waits
         # out conmon's 20 s timeout.
-        self.base = private_dir(f"sbxe-{mode[:4]}-", self.user if self.as_other_user else None)
+        self.base = private_dir(f"sbxe-{'u' if mode == 'rootless' else 'r'}-",
+                                self.user if self.as_other_user else None)
         b = self.base
         for d in ("storage", "runroot", "tmp", "home", "run"):
             (b / d).mkdir()
@@ -281,6 +277,10 @@ class Podman:
 
     def close(self):
         self.clean()
+        if self.mode == "rootless" and not self.as_other_user:
+            # Files of subordinate ids: only the user namespace's root may
+            # remove them (before its pause process goes).
+            self("unshare", "rm", "-rf", str(self.base / "storage"))
         # Rootless podman keeps a pause process holding its user namespace.
         pause = self.base / "tmp" / "pause.pid"
         if pause.exists():
@@ -293,7 +293,7 @@ class Podman:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        remove_tree(self.base, self.prefix + ["podman", "unshare"] if self.mode == "rootless" else None)
+        remove_tree(self.base)
 
 
 class Containerd:
