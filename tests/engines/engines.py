@@ -299,8 +299,9 @@ class Podman:
 class Containerd:
     """A containerd of the test's own (root only): config, root, state,
     sockets and the runtime's --runc-root in a temp dir; killed at the end."""
-    # Also the parent of its containers' cgroups (cgroupsPath /NAMESPACE/ID).
-    NAMESPACE = "sbx-engines"
+    # Also the parent of its containers' cgroups (cgroupsPath /NAMESPACE/ID):
+    # one per session, so that two runs of the suite do not see each other's.
+    NAMESPACE = f"sbx-engines-{os.getpid()}"
 
     def __init__(self, runtime, image_archive):
         self.runtime = runtime
