@@ -183,12 +183,17 @@ class Podman:
         # root may set, and a faithful runtime fails on them.
         ulimits = "" if mode == "rootless" else \
             'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
-        (b / "containers.conf").write_text(
-            "[containers]\n" + ulimits +
-            "[engine]\n"
-            'cgroup_manager = "cgroupfs"\n'
-            'events_logger = "file"\n'
-            f'tmp_dir = "{b}/tmp"\n')
+        conf = ("[containers]\n" + ulimits +
+                "[engine]\n"
+                'cgroup_manager = "cgroupfs"\n'
+                'events_logger = "file"\n'
+                f'tmp_dir = "{b}/tmp"\n')
+        (b / "containers.conf").write_text(conf)
+        # The same with the runtime's name among those podman passes
+        # `--log-format=json --log FILE` and reads errors from (runc, crun,
+        # ... by default; not sbx).
+        (b / "containers-json.conf").write_text(
+            conf + f'runtime_supports_json = ["crun", "runc", "runsc", "{runtime_name()}"]\n')
         (b / "storage.conf").write_text(
             "[storage]\n"
             'driver = "vfs"\n'
@@ -210,11 +215,16 @@ class Podman:
         os.chmod(archive, 0o644)
         self.check("load", "-i", str(archive))
 
-    def argv(self, *args):
-        return self.prefix + ["podman", "--runtime", self.runtime, *args]
+    def argv(self, *args, json_log=False):
+        prefix = self.prefix
+        if json_log:
+            conf = f"CONTAINERS_CONF={self.base / 'containers.conf'}"
+            prefix = [f"CONTAINERS_CONF={self.base / 'containers-json.conf'}" if w == conf else w for w in prefix]
+        return prefix + ["podman", "--runtime", self.runtime, *args]
 
-    def __call__(self, *args, timeout=120, input=None):
-        return subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout, input=input)
+    def __call__(self, *args, timeout=120, input=None, json_log=False):
+        return subprocess.run(self.argv(*args, json_log=json_log), capture_output=True, text=True,
+                              timeout=timeout, input=input)
 
     def check(self, *args, **kw):
         r = self(*args, **kw)

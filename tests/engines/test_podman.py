@@ -290,3 +290,22 @@ def test_sbx_hardened_annotation(pm):
     assert int(status["CapEff"], 16) == 0, hard.stdout
     assert status["Seccomp"].strip() == "2", hard.stdout
     assert hard.stdout.splitlines()[2] != plain.stdout.splitlines()[2], (plain.stdout, hard.stdout)
+
+
+def test_json_log(pm):
+    """With the runtime's name in containers.conf's runtime_supports_json
+    (as runc's is), conmon passes `--log-format=json --log FILE` before
+    create and exec and podman takes the runtime's error from that log:
+    the same results."""
+    r = pm("run", "--rm", *NONET, IMAGE, "sh", "-c", "echo ok; exit 3", json_log=True)
+    assert (r.returncode, r.stdout) == (3, "ok\n"), r.stderr
+    r = pm("run", "--rm", *NONET, IMAGE, "/no/such/program", json_log=True)
+    assert r.returncode == 127, (r.returncode, r.stderr)
+    try:
+        pm.check("run", "-d", "--name", "json-exec", *NONET, IMAGE, "sleep", "1000")
+        r = pm("exec", "json-exec", "sh", "-c", "exit 6", json_log=True)
+        assert r.returncode == 6, r.stderr
+        r = pm("exec", "json-exec", "/no/such/program", json_log=True)
+        assert r.returncode == 127, (r.returncode, r.stderr)
+    finally:
+        pm("rm", "-f", "-t", "0", "json-exec")
