@@ -4,7 +4,8 @@ docker-archive made here and `podman load`ed (no registry).  Every
 container runs with --network none: rootless podman here has no
 /dev/net/tun for slirp4netns, and root's bridge would change the host's
 network.  After each test the pm fixture checks that podman lists no
-container or pod, and that the runtime kept no state of them."""
+container or pod, that the runtime kept no state and no cgroup of them,
+and that no conmon is left."""
 import json
 import re
 import time
