@@ -113,8 +113,13 @@ tests/fuzz/fuzz-seccomp-oci: tests/fuzz/fuzz_seccomp_oci.c $(LIB_SRCS) $(HDRS)
 	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' -DSBX_VERSION='"fuzz"' \
 		$(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_seccomp_oci.c $(LIB_SRCS) $(PKG_LIBS)
 
-fuzz: tests/fuzz/fuzz-profile tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci tests/fuzz/fuzz-seccomp-oci
-	mkdir -p tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci tests/fuzz/work-seccomp-oci
+tests/fuzz/fuzz-oci-config: tests/fuzz/fuzz_oci_config.c $(LIB_SRCS) $(HDRS)
+	clang -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iruntime -DSBX_PROFILE_DIR='"/nonexistent"' -DSBX_VERSION='"fuzz"' \
+		$(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_oci_config.c $(LIB_SRCS) $(PKG_LIBS)
+
+fuzz: tests/fuzz/fuzz-profile tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci tests/fuzz/fuzz-seccomp-oci tests/fuzz/fuzz-oci-config
+	mkdir -p tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci tests/fuzz/work-seccomp-oci \
+		tests/fuzz/work-oci-config
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
 		tests/fuzz/fuzz-profile -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		tests/fuzz/work-profile tests/fuzz/corpus-profile
@@ -126,6 +131,8 @@ fuzz: tests/fuzz/fuzz-profile tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci tests/fu
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
 		tests/fuzz/fuzz-seccomp-oci -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		tests/fuzz/work-seccomp-oci tests/fuzz/corpus-profile
+	tests/fuzz/fuzz-oci-config -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -dict=tests/fuzz/oci-config.dict \
+		tests/fuzz/work-oci-config tests/fuzz/corpus-oci-config
 
 check-fuzz:
 	$(MAKE) fuzz FUZZ_SECONDS=20
@@ -161,6 +168,7 @@ install: sbx
 
 clean:
 	rm -f sbx sbx-asan tests/helper/sbx-probe tests/escape/escape-probe tests/vm/sbx-hog tests/unit/run-unit tests/fuzz/fuzz-profile
-	rm -f tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci tests/fuzz/fuzz-seccomp-oci
-	rm -rf tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci tests/fuzz/work-seccomp-oci
+	rm -f tests/fuzz/fuzz-layer tests/fuzz/fuzz-oci tests/fuzz/fuzz-seccomp-oci tests/fuzz/fuzz-oci-config
+	rm -rf tests/fuzz/work-profile tests/fuzz/work-layer tests/fuzz/work-oci tests/fuzz/work-seccomp-oci \
+		tests/fuzz/work-oci-config
 	rm -f tests/bench/syscall_loop tests/bench/bitmap-check

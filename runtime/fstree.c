@@ -138,7 +138,42 @@ static void copy_dir_metadata(int fd, const struct stat *st)
 	futimens(fd, times);
 }
 
-static int clone_dir(int src, int dst, int depth, struct sbx_error *err)
+/* A copy of the regular file or symlink NAME (other kinds are skipped:
+ * a copy-up has no use for a fifo or a socket, and a device node would be
+ * nodev anyway). */
+static int copy_entry(int src, int dst, const char *name, const struct stat *st)
+{
+	cleanup_close int in = -1;
+	cleanup_close int out = -1;
+	char target[4097];
+	ssize_t n;
+
+	if (S_ISLNK(st->st_mode)) {
+		n = readlinkat(src, name, target, sizeof(target) - 1);
+		if (n < 0)
+			return -1;
+		target[n] = '\0';
+		if (symlinkat(target, dst, name) < 0)
+			return -1;
+		(void)!fchownat(dst, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW);
+		return 0;
+	}
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	out = in < 0 ? -1 : openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return -1;
+	for (off_t left = st->st_size; left > 0; left -= n) {
+		n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+		if (n <= 0)
+			return n == 0 ? 0 : -1;
+	}
+	(void)!fchown(out, st->st_uid, st->st_gid);
+	return fchmod(out, st->st_mode & 07777);
+}
+
+static int clone_dir(int src, int dst, int depth, bool copy, struct sbx_error *err)
 {
 	cleanup_close int dup_src = fcntl(src, F_DUPFD_CLOEXEC, 0);
 	DIR *d = dup_src < 0 ? NULL : fdopendir(dup_src);
@@ -162,13 +197,13 @@ static int clone_dir(int src, int dst, int depth, struct sbx_error *err)
 		if (fstatat(src, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = sbx_fail(err, errno, "cloning %s", de->d_name);
 		} else if (!S_ISDIR(st.st_mode)) {
-			if (linkat(src, de->d_name, dst, de->d_name, 0) < 0)
+			if (copy ? copy_entry(src, dst, de->d_name, &st) < 0 : linkat(src, de->d_name, dst, de->d_name, 0) < 0)
 				r = sbx_fail(err, errno, "cloning %s", de->d_name);
 		} else if (mkdirat(dst, de->d_name, 0700) < 0 ||
 			   (s = openat(src, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 			   (t = openat(dst, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 			r = sbx_fail(err, errno, "cloning %s", de->d_name);
-		} else if ((r = clone_dir(s, t, depth + 1, err)) < 0) {
+		} else if ((r = clone_dir(s, t, depth + 1, copy, err)) < 0) {
 			sbx_error_wrap(err, "%s", de->d_name);
 		} else {
 			copy_dir_metadata(t, &st);
@@ -178,14 +213,24 @@ static int clone_dir(int src, int dst, int depth, struct sbx_error *err)
 	return r;
 }
 
-int sbx_tree_clone_links(int src, int dst, struct sbx_error *err)
+static int clone_tree(int src, int dst, bool copy, struct sbx_error *err)
 {
 	struct stat st;
 
-	if (clone_dir(src, dst, 0, err) < 0)
+	if (clone_dir(src, dst, 0, copy, err) < 0)
 		return -1;
 	if (fstat(src, &st) < 0)
 		return sbx_fail(err, errno, "cloning");
 	copy_dir_metadata(dst, &st);
 	return 0;
+}
+
+int sbx_tree_clone_links(int src, int dst, struct sbx_error *err)
+{
+	return clone_tree(src, dst, false, err);
+}
+
+int sbx_tree_copy(int src, int dst, struct sbx_error *err)
+{
+	return clone_tree(src, dst, true, err);
 }

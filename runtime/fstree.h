@@ -24,4 +24,8 @@ int sbx_tree_empty(int dir);
  * into them. */
 int sbx_tree_clone_links(int src, int dst, struct sbx_error *err);
 
+/* The same with regular files and symlinks copied (tmpcopyup: a tmpfs
+ * filled from the image); other kinds of file are left out. */
+int sbx_tree_copy(int src, int dst, struct sbx_error *err);
+
 #endif

@@ -44,7 +44,7 @@ struct image {
 	struct sbx_oci_index *index;
 	struct sbx_oci_manifest *manifest;
 	struct sbx_docker_manifest *docker;
-	struct sbx_oci_config config;
+	struct sbx_oci_image_config config;
 	char *config_text, *manifest_text;
 	char config_hex[SBX_SHA256_HEX + 1];
 	char manifest_hex[SBX_SHA256_HEX + 1]; /* "" for a docker archive */
@@ -243,7 +243,7 @@ static int load_oci(struct image *im, const struct sbx_image_ref *want, struct s
 	d = &im->manifest->config;
 	memcpy(im->config_hex, d->hex, sizeof(im->config_hex));
 	if (read_blob(im, d->hex, d->size, "config", &im->config_text, err) < 0 ||
-	    sbx_oci_parse_config(im->config_text, "config", &im->config, err) < 0)
+	    sbx_oci_parse_image_config(im->config_text, "config", &im->config, err) < 0)
 		return -1;
 	im->n = im->manifest->n_layers;
 	for (size_t i = 0; i < im->n; i++) {
@@ -305,7 +305,7 @@ static int load_docker(struct image *im, const struct sbx_image_ref *want, struc
 		return sbx_fail_status(err, SBX_EXIT_IMAGE_REFUSED, 0,
 				       "config %s does not match the digest its name promises (it has sha256:%s)",
 				       im->docker->config, im->config_hex);
-	if (sbx_oci_parse_config(im->config_text, im->docker->config, &im->config, err) < 0)
+	if (sbx_oci_parse_image_config(im->config_text, im->docker->config, &im->config, err) < 0)
 		return -1;
 	im->n = im->docker->n_layers;
 	for (size_t i = 0; i < im->n; i++) {
@@ -653,7 +653,7 @@ static void gen_digest(yajl_gen g, const char *key, const char *hex)
 	sbx_json_gen_str(g, key, digest);
 }
 
-static void gen_run_config(yajl_gen g, const struct sbx_oci_config *c)
+static void gen_run_config(yajl_gen g, const struct sbx_oci_image_config *c)
 {
 	sbx_json_gen_key(g, "config");
 	yajl_gen_map_open(g);
@@ -881,7 +881,7 @@ static void image_release(struct image *im)
 		sbx_docker_manifest_free(im->docker);
 		free(im->docker);
 	}
-	sbx_oci_config_free(&im->config);
+	sbx_oci_image_config_free(&im->config);
 	free(im->config_text);
 	free(im->manifest_text);
 	sbx_store_close(&im->store);

@@ -56,6 +56,11 @@ bool sbx_json_is_true(const sbx_json *v)
 	return v != NULL && YAJL_IS_TRUE(val(v));
 }
 
+bool sbx_json_is_bool(const sbx_json *v)
+{
+	return v != NULL && (YAJL_IS_TRUE(val(v)) || YAJL_IS_FALSE(val(v)));
+}
+
 const sbx_json *sbx_json_get(const sbx_json *obj, const char *key)
 {
 	yajl_val o = val(obj);
@@ -109,6 +114,25 @@ int sbx_json_uint64(const sbx_json *v, uint64_t *out)
 	errno = 0;
 	n = strtoull(text, &end, 10);
 	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int sbx_json_int64(const sbx_json *v, int64_t *out)
+{
+	const char *text;
+	char *end;
+	long long n;
+
+	if (v == NULL || !YAJL_IS_NUMBER(val(v)))
+		return -1;
+	text = val(v)->u.number.r;
+	if (text == NULL || !(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')))
+		return -1;
+	errno = 0;
+	n = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0')
 		return -1;
 	*out = n;
 	return 0;

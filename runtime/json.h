@@ -26,6 +26,9 @@ bool sbx_json_is_null(const sbx_json *v);
 /* V is the literal true (false for anything else, NULL included). */
 bool sbx_json_is_true(const sbx_json *v);
 
+/* V is true or false. */
+bool sbx_json_is_bool(const sbx_json *v);
+
 /* Object member KEY, or NULL. */
 const sbx_json *sbx_json_get(const sbx_json *obj, const char *key);
 size_t sbx_json_object_size(const sbx_json *obj);
@@ -39,6 +42,9 @@ const char *sbx_json_string(const sbx_json *v);
 
 /* A non-negative integer that fits 64 bits; -1 when V is not one. */
 int sbx_json_uint64(const sbx_json *v, uint64_t *out);
+/* An integer that fits 64 bits signed (no fraction, no exponent); -1 when
+ * V is not one. */
+int sbx_json_int64(const sbx_json *v, int64_t *out);
 
 /* Writing, with yajl_gen.  KEY NULL writes a bare value (in an array). */
 void sbx_json_gen_key(yajl_gen g, const char *key);

@@ -14,6 +14,7 @@
 #include "cgroup.h"
 #include "check.h"
 #include "cli.h"
+#include "oci_runtime.h"
 #include "util.h"
 
 #ifndef SBX_VERSION
@@ -33,6 +34,9 @@ static const char usage_main[] =
 	"  gc [-v]   remove the cgroups of sbx runs killed with SIGKILL (the next run\n"
 	"            does it too)\n"
 	"  version   print the version\n"
+	"  create, start, state, kill, delete, exec, ps, list, features, spec, and run\n"
+	"            with --bundle: sbx as an OCI runtime, runc's command line\n"
+	"            (sbx help-oci)\n"
 	"  help      show this help\n"
 	"\n"
 	"See sbx(1) for what each isolation layer does and does not protect against.\n";
@@ -204,6 +208,8 @@ int main(int argc, char *argv[])
 		fputs(usage_main, stderr);
 		return SBX_EXIT_FAILURE;
 	}
+	if (sbx_oci_cli_wants(argc - 1, argv + 1))
+		return sbx_oci_cli(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 2, argv + 2);
 	if (strcmp(cmd, "image") == 0)

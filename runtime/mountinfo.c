@@ -105,6 +105,7 @@ struct sbx_mount_lib {
 	const char *(*fs_get_root)(struct libmnt_fs *);
 	void (*free_iter)(struct libmnt_iter *);
 	void (*unref_table)(struct libmnt_table *);
+	const struct libmnt_optmap *(*get_builtin_optmap)(int);
 };
 
 #define SYM(name, field) { name, offsetof(struct sbx_mount_lib, field) }
@@ -118,6 +119,7 @@ static const struct sbx_dynlib_symbol mount_symbols[] = {
 	SYM("mnt_fs_get_root", fs_get_root),
 	SYM("mnt_free_iter", free_iter),
 	SYM("mnt_unref_table", unref_table),
+	SYM("mnt_get_builtin_optmap", get_builtin_optmap),
 };
 
 static int mount_lib(const struct sbx_mount_lib **out, struct sbx_error *err)
@@ -130,6 +132,19 @@ static int mount_lib(const struct sbx_mount_lib **out, struct sbx_error *err)
 		return -1;
 	*out = &lib;
 	return 0;
+}
+
+const struct libmnt_optmap *sbx_mount_linux_optmap(struct sbx_error *err)
+{
+	const struct sbx_mount_lib *mnt;
+	const struct libmnt_optmap *map;
+
+	if (mount_lib(&mnt, err) < 0)
+		return NULL;
+	map = mnt->get_builtin_optmap(MNT_LINUX_MAP);
+	if (map == NULL)
+		sbx_fail(err, 0, "libmount has no map of the kernel's mount options");
+	return map;
 }
 
 int sbx_mountinfo_find(const char *fstype, struct sbx_mount_desc *out, struct sbx_error *err)

@@ -43,6 +43,12 @@ int sbx_find_mount(const char *fstype, unsigned long magic, const char *const *c
  * -1 with ERR->err ENOSYS when the kernel has no statmount (for tests). */
 int sbx_statmount_point(const char *path, const char *fstype, struct sbx_mount_desc *out, struct sbx_error *err);
 
+/* libmount's table of the kernel's mount options (MNT_LINUX_MAP: "ro",
+ * "nosuid", "rbind", "rprivate"... with their MS_* flags), loaded with
+ * libmount; NULL and ERR filled when it cannot be. */
+struct libmnt_optmap;
+const struct libmnt_optmap *sbx_mount_linux_optmap(struct sbx_error *err);
+
 /* Look through /proc/self/mountinfo with libmount only (for tests). */
 int sbx_mountinfo_find(const char *fstype, struct sbx_mount_desc *out, struct sbx_error *err);
 

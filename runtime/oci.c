@@ -246,7 +246,7 @@ static int string_array(const sbx_json *obj, const char *key, const sbx_json **o
 	return 0;
 }
 
-static int parse_run_config(const sbx_json *c, struct sbx_oci_config *out, const char *what,
+static int parse_run_config(const sbx_json *c, struct sbx_oci_image_config *out, const char *what,
 			    struct sbx_error *err)
 {
 	if (sbx_json_is_null(c))
@@ -263,7 +263,8 @@ static int parse_run_config(const sbx_json *c, struct sbx_oci_config *out, const
 	return 0;
 }
 
-int sbx_oci_parse_config(const char *text, const char *what, struct sbx_oci_config *out, struct sbx_error *err)
+int sbx_oci_parse_image_config(const char *text, const char *what, struct sbx_oci_image_config *out,
+			       struct sbx_error *err)
 {
 	const sbx_json *rootfs, *diff_ids;
 	const char *type;
@@ -370,7 +371,7 @@ void sbx_oci_manifest_free(struct sbx_oci_manifest *x)
 	x->doc = NULL;
 }
 
-void sbx_oci_config_free(struct sbx_oci_config *x)
+void sbx_oci_image_config_free(struct sbx_oci_image_config *x)
 {
 	sbx_json_free(x->doc);
 	x->doc = NULL;

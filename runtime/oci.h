@@ -48,7 +48,8 @@ struct sbx_oci_manifest {
 	size_t n_layers;
 };
 
-struct sbx_oci_config {
+/* An image's config blob (not a bundle's config.json: oci_config.h). */
+struct sbx_oci_image_config {
 	sbx_json *doc;
 	const char *os, *architecture, *created;
 	char diff_ids[SBX_OCI_MAX_LAYERS][SBX_SHA256_HEX + 1];
@@ -71,7 +72,8 @@ struct sbx_docker_manifest {
 int sbx_oci_parse_index(const char *text, const char *what, struct sbx_oci_index *out, struct sbx_error *err);
 int sbx_oci_parse_manifest(const char *text, const char *what, struct sbx_oci_manifest *out,
 			   struct sbx_error *err);
-int sbx_oci_parse_config(const char *text, const char *what, struct sbx_oci_config *out, struct sbx_error *err);
+int sbx_oci_parse_image_config(const char *text, const char *what, struct sbx_oci_image_config *out,
+			       struct sbx_error *err);
 /* WANT_TAG picks the image whose RepoTags holds it when the archive has
  * several; NULL takes the only one. */
 int sbx_docker_parse_manifest(const char *text, const char *want_tag, struct sbx_docker_manifest *out,
@@ -79,7 +81,7 @@ int sbx_docker_parse_manifest(const char *text, const char *want_tag, struct sbx
 
 void sbx_oci_index_free(struct sbx_oci_index *x);
 void sbx_oci_manifest_free(struct sbx_oci_manifest *x);
-void sbx_oci_config_free(struct sbx_oci_config *x);
+void sbx_oci_image_config_free(struct sbx_oci_image_config *x);
 void sbx_docker_manifest_free(struct sbx_docker_manifest *x);
 
 /* Whether a layer media type is one sbx unpacks (tar, gzip, zstd; OCI and

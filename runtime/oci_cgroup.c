@@ -59,6 +59,16 @@ static int systemd_path(const char *cp, char *out, size_t len, struct sbx_error 
 	return 0;
 }
 
+/* FNV-1a: two state roots may hold the same container id. */
+static uint32_t hash_root(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 /* The cgroup's path below the cgroup2 mount, without a leading '/'. */
 static int relative_path(const struct sbx_oci_config *cfg, const struct sbx_oci_globals *g, const char *id,
 			 char *out, size_t len, struct sbx_error *err)
@@ -66,19 +76,17 @@ static int relative_path(const struct sbx_oci_config *cfg, const struct sbx_oci_
 	const char *cp = cfg->cgroups_path;
 	char copy[PATH_MAX];
 
-	if (cp == NULL || cp[0] == '\0')
-		snprintf(copy, sizeof(copy), "sbx/oci-%s", id);
-	else if (g->systemd_cgroup && strchr(cp, ':'))
+	if (cp == NULL || cp[0] == '\0') {
+		snprintf(out, len, "sbx/oci-%08x-%.200s", hash_root(g->root), id);
+		return 0;
+	}
+	if (g->systemd_cgroup && strchr(cp, ':'))
 		return systemd_path(cp, out, len, err) < 0 ? -1 : 0;
-	else
-		snprintf(copy, sizeof(copy), "%s", cp + strspn(cp, "/"));
+	snprintf(copy, sizeof(copy), "%s", cp + strspn(cp, "/"));
 	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
 		if (strcmp(c, ".") == 0 || strcmp(c, "..") == 0)
 			return sbx_fail(err, 0, "linux.cgroupsPath %.128s: no . or .. components", cp);
-	if (cp == NULL || cp[0] == '\0')
-		snprintf(out, len, "sbx/oci-%s", id);
-	else
-		snprintf(out, len, "%s", cp + strspn(cp, "/"));
+	snprintf(out, len, "%s", cp + strspn(cp, "/"));
 	return 0;
 }
 
@@ -88,7 +96,8 @@ static unsigned int wanted(const struct sbx_oci_config *cfg)
 {
 	unsigned int w = 0;
 
-	if (cfg->has_memory_limit && cfg->memory_limit > 0)
+	if ((cfg->has_memory_limit && cfg->memory_limit > 0) ||
+	    (cfg->has_memory_reservation && cfg->memory_reservation > 0))
 		w |= SBX_CG_MEMORY;
 	if ((cfg->has_cpu_quota && cfg->cpu_quota > 0) || cfg->cpu_shares > 0)
 		w |= SBX_CG_CPU;
@@ -113,10 +122,14 @@ static void say_unenforced(const struct sbx_oci_config *cfg, unsigned int missin
 			   struct sbx_oci_cgroup *cg)
 {
 	if (missing & SBX_CG_MEMORY)
-		unenforced(cg, "linux.resources.memory.limit=%" PRId64 " is not enforced: %s", cfg->memory_limit, why);
+		unenforced(cg, "linux.resources.memory (limit %" PRId64 ", reservation %" PRId64 ") is not enforced: %s",
+			   cfg->has_memory_limit ? cfg->memory_limit : 0,
+			   cfg->has_memory_reservation ? cfg->memory_reservation : 0, why);
 	if (missing & SBX_CG_CPU)
 		unenforced(cg, "linux.resources.cpu (quota %" PRId64 ", shares %" PRIu64 ") is not enforced: %s",
 			   cfg->has_cpu_quota ? cfg->cpu_quota : 0, cfg->cpu_shares, why);
+	if ((cfg->cpu_cpus && cfg->cpu_cpus[0]) || (cfg->cpu_mems && cfg->cpu_mems[0]))
+		unenforced(cg, "linux.resources.cpu.cpus/mems is not enforced: sbx does not set cpusets");
 	if (missing & SBX_CG_PIDS)
 		unenforced(cg, "linux.resources.pids.limit=%" PRId64 " is not enforced: %s", cfg->pids_limit, why);
 }
@@ -139,7 +152,12 @@ static int write_limits(const struct sbx_oci_config *cfg, int dirfd, unsigned in
 {
 	char buf[64];
 
-	if (have & SBX_CG_MEMORY) {
+	if ((have & SBX_CG_MEMORY) && cfg->has_memory_reservation && cfg->memory_reservation > 0) {
+		snprintf(buf, sizeof(buf), "%" PRId64, cfg->memory_reservation);
+		if (write_value(dirfd, "memory.low", buf, err) < 0)
+			return -1;
+	}
+	if ((have & SBX_CG_MEMORY) && cfg->has_memory_limit && cfg->memory_limit > 0) {
 		snprintf(buf, sizeof(buf), "%" PRId64, cfg->memory_limit);
 		if (write_value(dirfd, "memory.max", buf, err) < 0)
 			return -1;

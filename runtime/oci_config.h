@@ -47,6 +47,10 @@ struct sbx_oci_mount {
 	unsigned long propagation; /* MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE (|MS_REC) or 0 */
 	char *data;              /* what libmount left for the file system ("mode=755,size=65536k") */
 	bool bind;               /* "bind" or "rbind" (or type "bind") */
+	bool tmpcopyup;          /* "tmpcopyup" (tmpfs only; runc's and crun's extension, which podman
+				  * sends for --read-only's /run, /tmp, /var/tmp and --tmpfs): the tmpfs
+				  * starts with a copy of what the image has at the destination.  The
+				  * container must do it or refuse. */
 };
 
 struct sbx_oci_idmap {
@@ -141,11 +145,15 @@ struct sbx_oci_config {
 	struct sbx_oci_device *devices;
 	size_t n_devices;
 	const char *cgroups_path;
-	/* linux.resources (0 / has_* false: not set) */
+	/* linux.resources (0 / has_* false: not set).  A limit given as 0 is
+	 * what engines send for "none" (CRI): runc and crun write nothing for
+	 * it, and so should sbx. */
 	bool has_memory_limit;
 	int64_t memory_limit;        /* -1: unlimited */
 	bool has_memory_swap;
 	int64_t memory_swap;
+	bool has_memory_reservation; /* podman --memory-reservation: honour (memory.low) or refuse */
+	int64_t memory_reservation;  /* -1: unlimited */
 	bool has_cpu_quota;
 	int64_t cpu_quota;           /* -1: unlimited */
 	uint64_t cpu_period;
@@ -163,14 +171,18 @@ struct sbx_oci_config {
 };
 
 /* Read BUNDLE_DIRFD's config.json (no symbolic link followed, at most
- * SBX_OCI_CONFIG_MAX bytes) into CFG. */
+ * SBX_OCI_CONFIG_MAX bytes) into CFG.  Errors name the field
+ * ("config.json: linux.intelRdt: not supported by sbx").  On failure CFG
+ * holds nothing (zeroed; sbx_oci_config_free on it is harmless). */
 int sbx_oci_config_load(int bundle_dirfd, struct sbx_oci_config *cfg, struct sbx_error *err);
 
 /* Parse TEXT (WHAT names it in errors) into CFG.  Pure: the fuzzer's entry. */
 int sbx_oci_config_parse(const char *text, const char *what, struct sbx_oci_config *cfg,
 			 struct sbx_error *err);
 
-/* Parse an exec's --process file (a runtime-spec process object). */
+/* Parse an exec's --process file (a runtime-spec process object): PROC's
+ * strings live in *DOC; free PROC, then sbx_json_free(*DOC).  On failure
+ * both are empty (*DOC NULL). */
 int sbx_oci_process_parse(const char *text, const char *what, struct sbx_oci_process *proc,
 			  sbx_json **doc, struct sbx_error *err);
 

@@ -43,17 +43,16 @@
 
 #include "backend.h"
 #include "idmap.h"
+#include "net.h"
 #include "oci_cgroup.h"
 #include "oci_mounts.h"
 #include "oci_process.h"
+#include "oci_runsc.h"
 #include "sync.h"
 #include "util.h"
 
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
 static const int ns_clone_flag[SBX_OCI_NS_COUNT] = {
@@ -142,9 +141,8 @@ static int check_supported(const struct container *c, struct sbx_error *err)
 	const struct sbx_oci_config *cfg = &c->cfg;
 	const char *rt = sbx_oci_annotation(cfg, "run.sbx.runtime");
 
-	if (rt != NULL && strcmp(rt, "native") != 0)
-		return sbx_fail(err, 0, "annotation run.sbx.runtime=%.64s: this sbx runs OCI containers natively only",
-				rt);
+	if (rt != NULL && strcmp(rt, "native") != 0 && strcmp(rt, "runsc") != 0)
+		return sbx_fail(err, 0, "annotation run.sbx.runtime=%.64s: sbx knows native and runsc", rt);
 	if (!cfg->ns[SBX_OCI_NS_MOUNT].present || cfg->ns[SBX_OCI_NS_MOUNT].path != NULL)
 		return sbx_fail(err, 0, "linux.namespaces: sbx needs a mount namespace of the container's own");
 	if (cfg->ns[SBX_OCI_NS_TIME].present)
@@ -264,44 +262,22 @@ static uint64_t new_namespace_flags(const struct sbx_oci_config *cfg)
 	return flags;
 }
 
-/* Enter the namespaces joined by path (IN) or go back to sbx's own (OUT,
- * from SAVED), around the clone: the child inherits them, and sbx, which
- * runs the hooks, stays where it was. */
-static int switch_namespaces(struct container *c, const int *target, struct sbx_error *err)
+/* Enter the namespaces the spec joins by path. */
+static int join_namespaces(const struct container *c, struct sbx_error *err)
 {
 	for (int t = 0; t < SBX_OCI_NS_COUNT; t++)
-		if (target[t] >= 0 && setns(target[t], ns_clone_flag[t]) < 0)
-			return sbx_fail(err, errno, "linux.namespaces: entering %s", sbx_oci_ns_name(t));
-	(void)c;
-	return 0;
-}
-
-static int save_own_namespaces(const struct container *c, int *saved, struct sbx_error *err)
-{
-	static const char *const proc_name[SBX_OCI_NS_COUNT] = {
-		[SBX_OCI_NS_PID] = "pid_for_children", [SBX_OCI_NS_NETWORK] = "net", [SBX_OCI_NS_MOUNT] = "mnt",
-		[SBX_OCI_NS_IPC] = "ipc", [SBX_OCI_NS_UTS] = "uts", [SBX_OCI_NS_USER] = "user",
-		[SBX_OCI_NS_CGROUP] = "cgroup", [SBX_OCI_NS_TIME] = "time",
-	};
-	char path[64];
-
-	for (int t = 0; t < SBX_OCI_NS_COUNT; t++) {
-		saved[t] = -1;
-		if (c->join_fd[t] < 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/ns/%s", proc_name[t]);
-		saved[t] = open(path, O_RDONLY | O_CLOEXEC);
-		if (saved[t] < 0)
-			return sbx_fail(err, errno, "opening %s", path);
-	}
+		if (c->join_fd[t] >= 0 && setns(c->join_fd[t], ns_clone_flag[t]) < 0)
+			return sbx_fail(err, errno, "linux.namespaces: entering %s %s", sbx_oci_ns_name(t),
+					c->cfg.ns[t].path);
 	return 0;
 }
 
 static pid_t clone_child(const struct container *c)
 {
 	struct clone_args args = {
-		.flags = new_namespace_flags(&c->cfg),
-		.exit_signal = SIGCHLD,
+		/* sbx's child, not the spawner's (see spawn_child); its exit
+		 * signal is then the spawner's own, SIGCHLD (clone3 wants 0) */
+		.flags = new_namespace_flags(&c->cfg) | CLONE_PARENT,
 	};
 
 	if (c->cg.dirfd >= 0) {
@@ -311,35 +287,51 @@ static pid_t clone_child(const struct container *c)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
+/* The namespaces joined by path are entered by a short-lived spawner,
+ * which clones the child as sbx's own (CLONE_PARENT) and exits: sbx never
+ * leaves its namespaces (it could not always come back: rootless podman's
+ * runtime has no rights over the host's network namespace), and the
+ * hooks it runs stay in the runtime's namespaces, as the spec says.  A
+ * user namespace made by the clone comes after the joined ones. */
 static pid_t spawn_child(struct container *c, int (*child_main)(struct container *), struct sbx_error *err)
 {
-	int saved[SBX_OCI_NS_COUNT];
-	pid_t pid = -1;
-	int e = 0;
+	int pipefd[2], status;
+	struct {
+		pid_t pid;
+		struct sbx_error err;
+	} report = { -1, { 0 } };
+	pid_t spawner;
 
-	if (save_own_namespaces(c, saved, err) < 0)
-		goto out;
-	if (switch_namespaces(c, c->join_fd, err) < 0) {
-		switch_namespaces(c, saved, err);
-		goto out;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return sbx_fail(err, errno, "pipe");
+	spawner = fork();
+	if (spawner == 0) {
+		close(pipefd[0]);
+		if (join_namespaces(c, &report.err) == 0) {
+			report.pid = clone_child(c);
+			if (report.pid == 0) {
+				close(pipefd[1]);
+				_exit(child_main(c));
+			}
+			if (report.pid < 0)
+				sbx_fail(&report.err, errno, "creating the container's process");
+		}
+		(void)!write(pipefd[1], &report, sizeof(report));
+		_exit(0);
 	}
-	pid = clone_child(c);
-	e = errno;
-	if (pid == 0)
-		_exit(child_main(c));
-	if (switch_namespaces(c, saved, err) < 0) {
-		/* sbx is not where it was: it must not run the hooks. */
-		if (pid > 0)
-			kill(pid, SIGKILL);
-		pid = -1;
-	} else if (pid < 0) {
-		sbx_fail(err, e, "creating the container's process");
+	close(pipefd[1]);
+	if (spawner < 0) {
+		close(pipefd[0]);
+		return sbx_fail(err, errno, "fork");
 	}
-out:
-	for (int t = 0; t < SBX_OCI_NS_COUNT; t++)
-		if (saved[t] >= 0)
-			close(saved[t]);
-	return pid;
+	if (read(pipefd[0], &report, sizeof(report)) != (ssize_t)sizeof(report))
+		sbx_fail(&report.err, 0, "the container's spawner died");
+	close(pipefd[0]);
+	while (waitpid(spawner, &status, 0) < 0 && errno == EINTR)
+		;
+	if (report.pid < 0)
+		*err = report.err;
+	return report.pid;
 }
 
 /* ---- 5. the id maps ---- */
@@ -428,15 +420,13 @@ static int set_names(const struct sbx_oci_config *cfg, struct sbx_error *err)
 	return 0;
 }
 
-/* The fds the process keeps: 0-2 and --preserve-fds; the rest close at
- * execve. */
-static int mark_fds(int preserve, struct sbx_error *err)
+/* The fds the process keeps: 0-2 and --preserve-fds (the rest close at
+ * execve: sbx_oci_process_exec). */
+static int keep_preserved_fds(int preserve, struct sbx_error *err)
 {
 	for (int fd = 3; fd < 3 + preserve; fd++)
 		if (fcntl(fd, F_SETFD, 0) < 0)
 			return sbx_fail(err, errno, "--preserve-fds: fd %d", fd);
-	if (syscall(SYS_close_range, 3 + preserve, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		return sbx_fail(err, errno, "close_range");
 	return 0;
 }
 
@@ -457,6 +447,27 @@ static int wait_for_start(int host_proc, int fifo_fd, struct sbx_error *err)
 	return 0;
 }
 
+/* The bundle as the child's mount namespace has it: an fd opened in sbx's
+ * walks sbx's mounts, and the kernel clones no mount of another
+ * namespace (a root.path that is a mount, as containerd's is, would be
+ * refused).  Reopened by its path, checked to be the same directory. */
+static int reopen_bundle(struct container *c, struct sbx_error *err)
+{
+	struct stat was, now;
+	int fd = open(c->st.bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return sbx_fail(err, errno, "bundle %s", c->st.bundle);
+	if (fstat(fd, &now) < 0 || fstat(c->bundle_fd, &was) < 0 || now.st_dev != was.st_dev ||
+	    now.st_ino != was.st_ino) {
+		close(fd);
+		return sbx_fail(err, EXDEV, "bundle %s changed during create", c->st.bundle);
+	}
+	close(c->bundle_fd);
+	c->bundle_fd = fd;
+	return 0;
+}
+
 static int child_setup(struct container *c, int *host_proc, struct sbx_error *err)
 {
 	cleanup_close int rootfd = -1;
@@ -467,11 +478,18 @@ static int child_setup(struct container *c, int *host_proc, struct sbx_error *er
 	if (sbx_die_with_parent(c->sync[1], err) < 0 || become_root_inside(c, err) < 0 ||
 	    sbx_die_with_parent(c->sync[1], err) < 0)
 		return -1;
+	/* A network namespace of its own starts with lo up, as runc's does
+	 * (podman's --network none and pods count on localhost). */
 	if (set_names(&c->cfg, err) < 0)
 		return -1;
+	if (c->cfg.ns[SBX_OCI_NS_NETWORK].present && c->cfg.ns[SBX_OCI_NS_NETWORK].path == NULL &&
+	    sbx_loopback_up(err) < 0)
+		return sbx_error_wrap(err, "bringing lo up in the container's network namespace");
 	*host_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (*host_proc < 0)
 		return sbx_fail(err, errno, "opening /proc");
+	if (reopen_bundle(c, err) < 0)
+		return -1;
 	if (sbx_oci_mount_root(&c->cfg, c->bundle_fd, &rootfd, err) < 0 ||
 	    sbx_oci_mount_all(&c->cfg, c->bundle_fd, rootfd, err) < 0)
 		return -1;
@@ -488,7 +506,7 @@ static int child_setup(struct container *c, int *host_proc, struct sbx_error *er
 	sbx_closep(&c->console_fd);
 	if (sbx_oci_process_find(&c->cfg.process, &c->pp, err) < 0)
 		return -1;
-	return mark_fds(c->o->preserve_fds, err);
+	return keep_preserved_fds(c->o->preserve_fds, err);
 }
 
 static int child_main(struct container *c)
@@ -672,6 +690,18 @@ static void container_release(struct container *c, bool failed)
 	free(c->config_text);
 }
 
+/* run.sbx.runtime=runsc: runsc's own create, with sbx's marker. */
+static int hand_to_runsc(struct container *c, struct sbx_error *err)
+{
+	int status;
+
+	if (sbx_oci_runsc_hand_off(c->g, &c->cfg, c->o->id, c->st.bundle, true, &status, err) < 0)
+		return -1;
+	if (status != 0)
+		return sbx_fail_status(err, status, 0, "runsc create failed (exit status %d; its log says why)", status);
+	return 0;
+}
+
 static int create(struct container *c, struct sbx_error *err)
 {
 	cleanup_free char *seccomp = NULL;
@@ -680,10 +710,13 @@ static int create(struct container *c, struct sbx_error *err)
 
 	if (sbx_oci_valid_id(c->o->id, err) < 0 || read_bundle(c, err) < 0 || check_supported(c, err) < 0)
 		return -1;
+	if (sbx_oci_wants_runsc(&c->cfg))
+		return hand_to_runsc(c, err);
 	hardened = want_hardened(&c->cfg, err, &bad);
 	if (bad < 0 || sbx_oci_seccomp_text(&c->cfg, &seccomp, err) < 0 ||
 	    sbx_oci_process_prepare(&c->cfg.process, seccomp, hardened, &c->pp, err) < 0)
 		return -1;
+	c->pp.preserve_fds = c->o->preserve_fds;
 	if (open_joined_namespaces(c, err) < 0 || make_state(c, err) < 0 || connect_console(c, err) < 0)
 		return -1;
 	if (sbx_oci_cgroup_create(&c->cfg, c->g, c->o->id, &c->cg, err) < 0)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "fstree.h"
 #include "mounts.h"
+#include "options.h"
 #include "procfs.h"
 #include "util.h"
 
@@ -255,14 +258,20 @@ static unsigned long bind_nodev(const struct sbx_oci_config *cfg, int tree)
 	return MS_NODEV;
 }
 
-/* In a user namespace that does not own the network (cgroup) namespace
- * the kernel refuses a new sysfs (cgroup2): runc binds the host's instead,
+/* In a user namespace that does not own the network (cgroup, pid)
+ * namespace the kernel refuses a new sysfs (cgroup2, proc): runc binds the
+ * host's instead,
  * and so does sbx, with the flags asked for and nodev.  For cgroup that
  * is the unified hierarchy only. */
 static const char *fallback_source(const char *type)
 {
 	if (strcmp(type, "sysfs") == 0)
 		return "/sys";
+	/* Without a pid namespace of its own the container shares sbx's
+	 * processes by the spec's choice; a user namespace may not make a
+	 * proc for them, but it may bind the one that shows them. */
+	if (strcmp(type, "proc") == 0)
+		return "/proc";
 	if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
 		struct statfs sf;
 
@@ -286,11 +295,68 @@ static int bind_instead(const struct sbx_oci_mount *m, struct sbx_error *err)
 	return tree;
 }
 
+/* tmpcopyup: the new tmpfs TREE starts with what the image has at
+ * DESTINATION (nothing when it has nothing there). */
+static int copy_up(int rootfd, const char *destination, int tree, struct sbx_error *err)
+{
+	cleanup_close int src = sbx_open_dir_in_root(rootfd, destination, false, err);
+	cleanup_close int dst = -1;
+
+	if (src < 0)
+		return err->err == ENOENT ? 0 : -1;
+	dst = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dst < 0)
+		return sbx_fail(err, errno, "opening the new tmpfs");
+	if (sbx_tree_copy(src, dst, err) < 0)
+		return sbx_error_wrap(err, "tmpcopyup of %s", destination);
+	return 0;
+}
+
+/* DEST with every symbolic link at its end followed as if ROOTFD were /
+ * (runc's securejoin does the same: an image's /etc/resolv.conf is often
+ * a link), into OUT: a path inside the root that is not a link.  Links on
+ * the way are the kernel's business (RESOLVE_IN_ROOT). */
+static int follow_destination(int rootfd, const char *dest, char *out, size_t len, struct sbx_error *err)
+{
+	char path[PATH_MAX], link[PATH_MAX], next[2 * PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", dest);
+	for (int hops = 0; hops < 40; hops++) {
+		struct open_how how = {
+			.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+			.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		};
+		cleanup_close int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+		struct stat st;
+		ssize_t n;
+		char *slash;
+
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISLNK(st.st_mode)) {
+			if (fd < 0 && errno != ENOENT)
+				return sbx_fail(err, errno, "%s in the container's root", path);
+			return sbx_clean_sandbox_path(path, out, len) < 0 ? sbx_fail(err, ENAMETOOLONG, "%s", dest) : 0;
+		}
+		n = readlinkat(fd, "", link, sizeof(link) - 1);
+		if (n < 0)
+			return sbx_fail(err, errno, "reading the link %s", path);
+		link[n] = '\0';
+		slash = strrchr(path, '/');
+		if (link[0] == '/' || slash == NULL)
+			snprintf(next, sizeof(next), "%s", link);
+		else
+			snprintf(next, sizeof(next), "%.*s/%s", (int)(slash - path), path, link);
+		if (sbx_clean_sandbox_path(next, path, sizeof(path)) < 0)
+			return sbx_fail(err, ENAMETOOLONG, "%s", dest);
+	}
+	return sbx_fail(err, ELOOP, "%s: too many symbolic links", dest);
+}
+
 static int mount_one(const struct sbx_oci_config *cfg, const struct sbx_oci_mount *m, int bundle_fd,
 		     int rootfd, struct sbx_error *err)
 {
 	cleanup_close int tree = -1;
 	enum sbx_target_kind kind = SBX_TARGET_DIR;
+	char target[PATH_MAX];
 
 	if (m->bind) {
 		tree = open_bind_source(m, bundle_fd, err);
@@ -301,10 +367,11 @@ static int mount_one(const struct sbx_oci_config *cfg, const struct sbx_oci_moun
 		tree = new_fs(m, err);
 		if (tree < 0 && err->err == EPERM && fallback_source(m->type) != NULL)
 			tree = bind_instead(m, err);
-		if (tree < 0)
+		if (tree < 0 || (m->tmpcopyup && copy_up(rootfd, m->destination, tree, err) < 0))
 			return -1;
 	}
-	if (sbx_attach_in_root(tree, rootfd, m->destination, kind, true, err) < 0)
+	if (follow_destination(rootfd, m->destination, target, sizeof(target), err) < 0 ||
+	    sbx_attach_in_root(tree, rootfd, target, kind, true, err) < 0)
 		return -1;
 	return set_propagation(tree, m->propagation, err);
 }
@@ -436,12 +503,14 @@ static int readonly_path(int rootfd, const char *path, struct sbx_error *err)
 
 static int mask_all(const struct sbx_oci_config *cfg, int rootfd, struct sbx_error *err)
 {
-	struct stat st;
-	cleanup_close int null_fd = clone_host_node("/dev/null", &st, err);
+	/* The masks clone the /dev/null sbx bound in the root (mount_devices
+	 * always does): a mount that is attached, as kernels before 6.x want
+	 * of a clone's source, and never the image's own. */
+	cleanup_close int null_fd = sbx_open_in_root(rootfd, "/dev/null", SBX_TARGET_FILE, err);
 	cleanup_close int proc = -1;
 
 	if (null_fd < 0)
-		return -1;
+		return sbx_error_wrap(err, "the container's /dev/null");
 	for (size_t i = 0; i < cfg->n_masked_paths; i++)
 		if (mask_path(rootfd, null_fd, cfg->masked_paths[i], err) < 0)
 			return sbx_error_wrap(err, "linux.maskedPaths %s", cfg->masked_paths[i]);
@@ -514,8 +583,9 @@ int sbx_oci_mount_all(const struct sbx_oci_config *cfg, int bundle_fd, int rootf
 			return sbx_error_wrap(err, "mounts[%zu] (%s on %s)", i,
 					      cfg->mounts[i].type ? cfg->mounts[i].type : "bind",
 					      cfg->mounts[i].destination);
-	if (mount_devices(cfg, rootfd, err) < 0 || mask_all(cfg, rootfd, err) < 0 ||
-	    write_sysctls(cfg, rootfd, err) < 0)
+	/* sysctls before the masks: sbx's make /proc/sys read-only. */
+	if (mount_devices(cfg, rootfd, err) < 0 || write_sysctls(cfg, rootfd, err) < 0 ||
+	    mask_all(cfg, rootfd, err) < 0)
 		return -1;
 	return 0;
 }

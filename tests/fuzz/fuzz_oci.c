@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text = malloc(size + 1);
 	struct sbx_oci_index *x = calloc(1, sizeof(*x));
 	struct sbx_oci_manifest *m = calloc(1, sizeof(*m));
-	struct sbx_oci_config *c = calloc(1, sizeof(*c));
+	struct sbx_oci_image_config *c = calloc(1, sizeof(*c));
 	struct sbx_docker_manifest *d = calloc(1, sizeof(*d));
 
 	if (text && x && m && c && d) {
@@ -38,12 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rewrite(x->doc);
 		if (sbx_oci_parse_manifest(text, "fuzz", m, &err) == 0)
 			rewrite(m->doc);
-		if (sbx_oci_parse_config(text, "fuzz", c, &err) == 0)
+		if (sbx_oci_parse_image_config(text, "fuzz", c, &err) == 0)
 			rewrite(c->doc);
 		sbx_docker_parse_manifest(text, size % 2 ? "a:b" : NULL, d, &err);
 		sbx_oci_index_free(x);
 		sbx_oci_manifest_free(m);
-		sbx_oci_config_free(c);
+		sbx_oci_image_config_free(c);
 		sbx_docker_manifest_free(d);
 	}
 	free(text);

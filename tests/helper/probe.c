@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -266,13 +267,41 @@ static int cmd_shmget(const char *key)
 	return result(shmget((key_t)strtol(key, NULL, 0), 0, 0) < 0 ? -1 : 0);
 }
 
+/* mknod PATH as a char (c) or block (b) device MAJOR:MINOR, then open it
+ * read-write: a node the sandbox makes itself must open nothing. */
+static int cmd_mknod_open(const char *path, const char *type, const char *maj, const char *min)
+{
+	mode_t kind = type[0] == 'b' ? S_IFBLK : S_IFCHR;
+	int fd;
+
+	if (mknod(path, kind | 0600, makedev((unsigned)atoi(maj), (unsigned)atoi(min))) < 0) {
+		printf("mknod ");
+		return result(-1);
+	}
+	fd = open(path, O_RDWR);
+	if (fd < 0) {
+		printf("open ");
+		return result(-1);
+	}
+	close(fd);
+	return result(0);
+}
+
+/* A tmpfs mounted at DIR (needs CAP_SYS_ADMIN): whether it reaches the
+ * host is the propagation test's question. */
+static int cmd_mount_tmpfs(const char *dir)
+{
+	return result(mount("probe-tmpfs", dir, "tmpfs", 0, "size=64k"));
+}
+
 static int cmd_usage(void)
 {
 	fprintf(stderr,
 		"usage: sbx-probe ids|fds|cwd|env|hostname|ifaces|pids|pid|securebits|rawsock\n"
 		"       sbx-probe write|read|fill|statfs|stat|mkdir|sethostname ARG|mkfiles DIR MAX\n"
 		"       sbx-probe kill PID|connect-abstract NAME|connect-tcp HOST PORT|shmget KEY\n"
-		"       sbx-probe sleep SECONDS [TAG]|flood BYTES|zombies N|tiocsti TEXT [FD|tty]|exit N\n");
+		"       sbx-probe sleep SECONDS [TAG]|flood BYTES|zombies N|tiocsti TEXT [FD|tty]|exit N\n"
+		"       sbx-probe mknod-open PATH c|b MAJOR MINOR|mount-tmpfs DIR\n");
 	return 2;
 }
 
@@ -326,6 +355,10 @@ int main(int argc, char **argv)
 		return atoi(arg);
 	if (arg == NULL)
 		return cmd_usage();
+	if (strcmp(cmd, "mknod-open") == 0 && argc > 5)
+		return cmd_mknod_open(arg, argv[3], argv[4], argv[5]);
+	if (strcmp(cmd, "mount-tmpfs") == 0 && arg != NULL)
+		return cmd_mount_tmpfs(arg);
 	if (strcmp(cmd, "write") == 0)
 		return cmd_write(arg);
 	if (strcmp(cmd, "read") == 0)

@@ -20,6 +20,8 @@ int main(void)
 		{ "runsc_bundle", test_runsc_bundle },
 		{ "spec", test_spec },
 		{ "mountinfo", test_mountinfo },
+		{ "oci_config", test_oci_config },
+		{ "oci_process", test_oci_process },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

@@ -31,7 +31,7 @@ static void test_documents(void)
 {
 	struct sbx_oci_manifest m;
 	struct sbx_oci_index x;
-	struct sbx_oci_config c;
+	struct sbx_oci_image_config c;
 	struct sbx_docker_manifest d;
 	struct sbx_error err = { 0 };
 
@@ -56,16 +56,16 @@ static void test_documents(void)
 	CHECK(sbx_oci_parse_manifest("{\"schemaVersion\":2,\"config\":" DESC(CFG) ",\"layers\":[{\"mediaType\":\"" GZ
 				     "\",\"digest\":\"sha256:" H64 "\",\"size\":-1}]}", "m", &m, &err) < 0);
 	sbx_oci_manifest_free(&m);
-	CHECK(sbx_oci_parse_config("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:" H64 "\"]},"
+	CHECK(sbx_oci_parse_image_config("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:" H64 "\"]},"
 				   "\"config\":{\"Env\":[\"A=1\"],\"Cmd\":[\"sh\"],\"WorkingDir\":\"/w\"}}", "c", &c, &err) == 0);
 	CHECK(c.n_diff_ids == 1 && c.working_dir != NULL);
-	sbx_oci_config_free(&c);
-	CHECK(sbx_oci_parse_config("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"config\":{\"Env\":[\"=1\"]}}",
+	sbx_oci_image_config_free(&c);
+	CHECK(sbx_oci_parse_image_config("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"config\":{\"Env\":[\"=1\"]}}",
 				   "c", &c, &err) < 0);
-	sbx_oci_config_free(&c);
-	CHECK(sbx_oci_parse_config("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"config\":{\"WorkingDir\":\"w\"}}",
+	sbx_oci_image_config_free(&c);
+	CHECK(sbx_oci_parse_image_config("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"config\":{\"WorkingDir\":\"w\"}}",
 				   "c", &c, &err) < 0);
-	sbx_oci_config_free(&c);
+	sbx_oci_image_config_free(&c);
 	CHECK(sbx_docker_parse_manifest("[{\"Config\":\"" H64 ".json\",\"Layers\":[\"a/layer.tar\"],\"RepoTags\":[\"x:1\"]}]",
 					NULL, &d, &err) == 0);
 	CHECK_STR(d.repo_tag, "x:1");

@@ -38,7 +38,9 @@ void test_oci(void);
 void test_init(void);
 void test_limits(void);
 void test_runsc_bundle(void);
+void test_oci_process(void);
 void test_spec(void);
 void test_mountinfo(void);
+void test_oci_config(void);
 
 #endif

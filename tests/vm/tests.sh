@@ -597,6 +597,99 @@ t_runsc_needs_range() {
 	check_clean_runsc "$1" && ok "$1"
 }
 
+# --- sbx as an OCI runtime: linux.resources on a real cgroup v2 ---------------
+
+# oci_bundle DIR RESOURCES CGROUPSPATH ARGS...: a config.json running ARGS
+# as root in ROOTFS with RESOURCES (a JSON object) under CGROUPSPATH.
+oci_bundle() {
+	dir=$1 res=$2 cgp=$3
+	shift 3
+	args=""
+	for a in "$@"; do args="$args${args:+, }\"$a\""; done
+	mkdir -p "$dir"
+	cat > "$dir/config.json" <<CONFIG
+{"ociVersion": "1.0.2",
+ "process": {"user": {"uid": 0, "gid": 0}, "args": [$args], "env": ["PATH=/usr/bin:/bin"], "cwd": "/"},
+ "root": {"path": "$ROOTFS", "readonly": true},
+ "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]}],
+ "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}],
+           "cgroupsPath": "$cgp", "resources": $res}}
+CONFIG
+}
+
+# sbx --root ... run --bundle DIR ID; status in RC.
+oci_run() { # dir id
+	rm -f "$OUT" "$ERR"
+	timeout 120 "$SBX" --root "$WORK/oci-state" run --bundle "$1" "$2" >"$OUT" 2>"$ERR" </dev/null
+	RC=$?
+}
+
+oci_clean() { # name
+	left=$(ls "$WORK/oci-state" 2>/dev/null | grep -v '^@')
+	[ -z "$left" ] || { fail "$1" "state left: $left"; return 1; }
+	check_clean "$1"
+}
+
+t_oci_memory_oom() {
+	oci_bundle "$WORK/ob-mem" '{"memory": {"limit": 33554432}}' "" sbx-hog mem 256
+	oci_run "$WORK/ob-mem" mem1
+	expect_rc "$1" 137 || return
+	oci_clean "$1" && ok "$1"
+}
+
+t_oci_memory_within() {
+	oci_bundle "$WORK/ob-memok" '{"memory": {"limit": 67108864}}' "" sbx-hog mem 8
+	oci_run "$WORK/ob-memok" mem2
+	expect_rc "$1" 0 || return
+	oci_clean "$1" && ok "$1"
+}
+
+t_oci_pids_fork_bomb() {
+	oci_bundle "$WORK/ob-pids" '{"pids": {"limit": 32}}' "" sbx-hog fork 500
+	oci_run "$WORK/ob-pids" pids1
+	expect_rc "$1" 0 || return
+	n=$(sed -n 's/^forked=\([0-9]*\).*/\1/p' "$OUT")
+	holds "$n >= 16 && $n < 32" || { fail "$1" "forked '$n' under pids.limit 32: $(cat "$OUT")"; return; }
+	oci_clean "$1" && ok "$1"
+}
+
+t_oci_cpu_quota() {
+	oci_bundle "$WORK/ob-cpu" '{"cpu": {"quota": 50000, "period": 100000}}' "" sbx-hog spin 3
+	oci_run "$WORK/ob-cpu" cpu1
+	expect_rc "$1" 0 || return
+	ratio=$(sed -n 's/^cpu_ratio=//p' "$OUT")
+	holds "$ratio < 0.75" || { fail "$1" "the busy loop got '$ratio' of a CPU under quota 50000/100000"; return; }
+	oci_clean "$1" && ok "$1"
+}
+
+# The cgroup at linux.cgroupsPath, with the limits written, while the
+# container lives; gone after delete.
+t_oci_cgroup_path() {
+	oci_bundle "$WORK/ob-path" '{"memory": {"limit": 67108864}, "pids": {"limit": 40}}' "/sbxvm/oci1" sleep 30
+	timeout 60 "$SBX" --root "$WORK/oci-state" create --bundle "$WORK/ob-path" path1 >"$OUT" 2>"$ERR" </dev/null ||
+		{ fail "$1" "create failed"; return; }
+	mem=$(cat "$CG/sbxvm/oci1/memory.max" 2>&1) pids=$(cat "$CG/sbxvm/oci1/pids.max" 2>&1)
+	procs=$(wc -l < "$CG/sbxvm/oci1/cgroup.procs" 2>/dev/null)
+	"$SBX" --root "$WORK/oci-state" delete --force path1 2>>"$ERR"
+	[ "$mem" = 67108864 ] && [ "$pids" = 40 ] || { fail "$1" "memory.max '$mem', pids.max '$pids'"; return; }
+	[ "$procs" = 1 ] || { fail "$1" "cgroup.procs has '$procs' processes, want the container's 1"; return; }
+	[ ! -e "$CG/sbxvm/oci1" ] || { fail "$1" "the cgroup outlived delete"; return; }
+	rmdir "$CG/sbxvm" 2>/dev/null
+	oci_clean "$1" && ok "$1"
+}
+
+# A limit a v2 host can hold is never only a warning.
+t_oci_no_unenforced_warning() {
+	oci_bundle "$WORK/ob-warn" '{"memory": {"limit": 67108864}, "pids": {"limit": 40}}' "" true
+	oci_run "$WORK/ob-warn" warn1
+	expect_rc "$1" 0 || return
+	! grep -q 'not enforced' "$ERR" || { fail "$1" "a warning on a cgroup v2 host: $(cat "$ERR")"; return; }
+	oci_clean "$1" && ok "$1"
+}
+OCI_TESTS="t_oci_memory_oom t_oci_memory_within t_oci_pids_fork_bomb t_oci_cpu_quota t_oci_cgroup_path
+	t_oci_no_unenforced_warning"
+
 RUNSC_TESTS="t_runsc_runs t_runsc_tree_in_cgroup t_runsc_memory_oom t_runsc_memory_within t_runsc_pids_fork_bomb
 	t_runsc_pids_not_hit t_runsc_cpus_throttle t_runsc_cpus_unlimited t_runsc_timeout_cleans_up t_runsc_sigkill_cleans_up"
 run_runsc_tests() { # tests...
@@ -629,6 +722,13 @@ for t in t_cgroup_files t_default_limits t_no_limits_no_cgroup t_require_limits_
 	t_concurrent_sandbox_untouched t_gc_removes_leftover; do
 	! selected "$MODE" "${t#t_}" || $t "${t#t_}"
 done
+# The OCI runtime makes cgroups as root only (rootless engines run it in a
+# user namespace of their own, which the VM's users do not have).
+if [ "$MODE" = root ]; then
+	for t in $OCI_TESTS; do
+		! selected "$MODE" "${t#t_}" || $t "${t#t_}"
+	done
+fi
 runsc_t0=$(uptime_s)
 if [ "$MODE" = nosub ]; then
 	run_runsc_tests t_runsc_needs_range
