@@ -72,14 +72,29 @@ def podman(request, runtime, image_archive):
     p.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.call_failed = report.failed
+
+
+def check_left(request, engine):
+    """After a test that passed: nothing of it left (a failed test's
+    leftovers are its failure's consequence; they are cleaned all the same)."""
+    left = engine.leftovers()
+    engine.clean()
+    if not getattr(request.node, "call_failed", False):
+        assert not left, "left behind: " + "; ".join(left)
+
+
 @pytest.fixture
-def pm(podman):
+def pm(request, podman):
     """The session's podman, checked after the test: no container, no pod,
-    no runtime state of its containers, no conmon left."""
+    no runtime state or cgroup of its containers, no conmon left."""
     yield podman
-    left = podman.leftovers()
-    podman.clean()
-    assert not left, "left behind: " + "; ".join(left)
+    check_left(request, podman)
 
 
 @pytest.fixture(scope="session")
@@ -95,11 +110,11 @@ def containerd(runtime, image_archive):
 
 
 @pytest.fixture
-def ctd(containerd):
+def ctd(request, containerd):
+    """The session's containerd, checked after the test: no container, no
+    task, no runtime state or cgroup, no shim left."""
     yield containerd
-    left = containerd.leftovers()
-    containerd.clean()
-    assert not left, "left behind: " + "; ".join(left)
+    check_left(request, containerd)
 
 
 @pytest.fixture

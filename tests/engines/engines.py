@@ -14,6 +14,7 @@ What the engines still share with the host, and why:
 - containerd-shim-runc-v2 1.6 puts its sockets in /run/containerd/s and
   ctr its fifos in /run/containerd/fifo (--fifo-dir moves those); the
   directories are removed at the end when this suite made them."""
+import glob
 import json
 import os
 import pathlib
@@ -77,12 +78,7 @@ def private_dir(prefix, owner=None):
     return d
 
 
-def remove_tree(path, user=None):
-    """Removes PATH; a rootless engine's storage has files of subordinate
-    ids that only root or `podman unshare` may remove."""
-    shutil.rmtree(path, ignore_errors=True)
-    if os.path.exists(path) and user is not None:
-        subprocess.run(user + ["rm", "-rf", str(path)], capture_output=True)
+def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -107,6 +103,13 @@ def processes_mentioning(text):
         if text.encode() in cmd and pid_alive(p.name):
             out.append((int(p.name), cmd.decode(errors="replace")))
     return out
+
+
+def cgroups_at(relpath):
+    """The cgroup directories RELPATH names, in every hierarchy mounted
+    (v1 controllers, v2 or hybrid's unified)."""
+    return [p for p in glob.glob(f"/sys/fs/cgroup/*/{relpath}") + glob.glob(f"/sys/fs/cgroup/{relpath}")
+            if os.path.isdir(p)]
 
 
 def wait_gone(probe, timeout=15):
@@ -166,7 +169,8 @@ class Podman:
         # Short: rootless `podman container cleanup` (conmon's exit command)
         # refuses a runroot longer than 50 characters, and `run` then waits
         # out conmon's 20 s timeout.
-        self.base = private_dir(f"sbxe-{mode[:4]}-", self.user if self.as_other_user else None)
+        self.base = private_dir(f"sbxe-{'u' if mode == 'rootless' else 'r'}-",
+                                self.user if self.as_other_user else None)
         b = self.base
         for d in ("storage", "runroot", "tmp", "home", "run"):
             (b / d).mkdir()
@@ -179,12 +183,17 @@ class Podman:
         # root may set, and a faithful runtime fails on them.
         ulimits = "" if mode == "rootless" else \
             'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
-        (b / "containers.conf").write_text(
-            "[containers]\n" + ulimits +
-            "[engine]\n"
-            'cgroup_manager = "cgroupfs"\n'
-            'events_logger = "file"\n'
-            f'tmp_dir = "{b}/tmp"\n')
+        conf = ("[containers]\n" + ulimits +
+                "[engine]\n"
+                'cgroup_manager = "cgroupfs"\n'
+                'events_logger = "file"\n'
+                f'tmp_dir = "{b}/tmp"\n')
+        (b / "containers.conf").write_text(conf)
+        # The same with the runtime's name among those podman passes
+        # `--log-format=json --log FILE` and reads errors from (runc, crun,
+        # ... by default; not sbx).
+        (b / "containers-json.conf").write_text(
+            conf + f'runtime_supports_json = ["crun", "runc", "runsc", "{runtime_name()}"]\n')
         (b / "storage.conf").write_text(
             "[storage]\n"
             'driver = "vfs"\n'
@@ -206,11 +215,16 @@ class Podman:
         os.chmod(archive, 0o644)
         self.check("load", "-i", str(archive))
 
-    def argv(self, *args):
-        return self.prefix + ["podman", "--runtime", self.runtime, *args]
+    def argv(self, *args, json_log=False):
+        prefix = self.prefix
+        if json_log:
+            conf = f"CONTAINERS_CONF={self.base / 'containers.conf'}"
+            prefix = [f"CONTAINERS_CONF={self.base / 'containers-json.conf'}" if w == conf else w for w in prefix]
+        return prefix + ["podman", "--runtime", self.runtime, *args]
 
-    def __call__(self, *args, timeout=120, input=None):
-        return subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout, input=input)
+    def __call__(self, *args, timeout=120, input=None, json_log=False):
+        return subprocess.run(self.argv(*args, json_log=json_log), capture_output=True, text=True,
+                              timeout=timeout, input=input)
 
     def check(self, *args, **kw):
         r = self(*args, **kw)
@@ -253,9 +267,14 @@ class Podman:
             if entries:
                 left.append(f"runtime state in {self.root_state}: {entries}")
         else:
-            stale = [i for i in self.container_ids() if (self.root_state / i).exists()]
+            ids = self.container_ids()
+            stale = [i for i in ids if (self.root_state / i).exists()]
             if stale:
                 left.append(f"runtime state in {self.root_state}: {stale}")
+            # cgroupfs: podman's cgroupsPath for a container is /libpod_parent/libpod-ID.
+            cgroups = [c for i in ids for c in cgroups_at(f"libpod_parent/libpod-{i}")]
+            if cgroups:
+                left.append(f"cgroups: {cgroups}")
         # conmon and its `podman container cleanup` outlive `run --rm` a little.
         procs = wait_gone(lambda: processes_mentioning(str(self.base / "storage")))
         if procs:
@@ -268,6 +287,10 @@ class Podman:
 
     def close(self):
         self.clean()
+        if self.mode == "rootless" and not self.as_other_user:
+            # Files of subordinate ids: only the user namespace's root may
+            # remove them (before its pause process goes).
+            self("unshare", "rm", "-rf", str(self.base / "storage"))
         # Rootless podman keeps a pause process holding its user namespace.
         pause = self.base / "tmp" / "pause.pid"
         if pause.exists():
@@ -280,13 +303,15 @@ class Podman:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        remove_tree(self.base, self.prefix + ["podman", "unshare"] if self.mode == "rootless" else None)
+        remove_tree(self.base)
 
 
 class Containerd:
     """A containerd of the test's own (root only): config, root, state,
     sockets and the runtime's --runc-root in a temp dir; killed at the end."""
-    NAMESPACE = "sbxtest"
+    # Also the parent of its containers' cgroups (cgroupsPath /NAMESPACE/ID):
+    # one per session, so that two runs of the suite do not see each other's.
+    NAMESPACE = f"sbx-engines-{os.getpid()}"
 
     def __init__(self, runtime, image_archive):
         self.runtime = runtime
@@ -355,6 +380,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
         entries = sorted(os.listdir(ns_root)) if ns_root.exists() else []
         if entries:
             left.append(f"runtime state in {ns_root}: {entries}")
+        cgroups = cgroups_at(f"{self.NAMESPACE}/*")
+        if cgroups:
+            left.append(f"cgroups: {cgroups}")
         shims = wait_gone(lambda: [p for p in processes_mentioning(self.address) if p[0] != self.proc.pid])
         if shims:
             left.append(f"processes: {shims}")
@@ -380,6 +408,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
             self.proc.wait()
         self.log.close()
         remove_tree(self.base)
+        for d in cgroups_at(self.NAMESPACE):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
         if not self.run_containerd_existed:
             # What the shims and ctr made there: empty directories.
             for d in ("s", "fifo", f"runc/{self.NAMESPACE}", "runc", ""):

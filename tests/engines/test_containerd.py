@@ -66,8 +66,8 @@ def remove(ctd, cid):
 
 
 def test_exec_and_kill(ctd):
-    ctd.check(*ctd.run_args("exec1", "sleep", "1000", opts=("-d",)))
     try:
+        ctd.check(*ctd.run_args("exec1", "sleep", "1000", opts=("-d",)))
         pid = task_pid(ctd, "exec1")
         r = ctd.ctr("tasks", "exec", "--exec-id", "e1", "exec1", "sh", "-c", "cat /proc/1/cmdline; exit 7")
         assert r.returncode == 7, r.stderr
@@ -78,6 +78,9 @@ def test_exec_and_kill(ctd):
         out, status = run_in_pty(ctd.argv("tasks", "exec", "-t", "--exec-id", "e3", "exec1", "sh", "-c", "tty; exit 4"))
         assert status == 4, out
         assert re.search(r"^/dev/pts/\d+\r*$", out, re.M), out
+        # The shim asks the runtime: `ps --format json ID`.
+        r = ctd.check("tasks", "ps", "exec1")
+        assert re.search(rf"^{pid}\b", r.stdout, re.M), r.stdout
         ctd.check("tasks", "kill", "-s", "SIGKILL", "exec1")
         wait_stopped(ctd, "exec1")
         assert not pid_alive(pid)
@@ -88,9 +91,9 @@ def test_exec_and_kill(ctd):
 
 
 def test_kill_term_handled(ctd):
-    ctd.check(*ctd.run_args("term1", "sh", "-c", "trap 'exit 9' TERM; while :; do sleep 0.1; done",
-                            opts=("-d",)))
     try:
+        ctd.check(*ctd.run_args("term1", "sh", "-c", "trap 'exit 9' TERM; while :; do sleep 0.1; done",
+                                opts=("-d",)))
         pid = task_pid(ctd, "term1")
         time.sleep(0.3)
         ctd.check("tasks", "kill", "term1")  # SIGTERM
@@ -114,3 +117,32 @@ def test_read_only_rootfs(ctd):
     r = run(ctd, "ro1", "sh", "-c", "touch /x", opts=("--read-only",))
     assert r.returncode != 0
     assert "Read-only file system" in r.stdout + r.stderr
+
+
+def test_state_is_where_the_leftover_check_looks(ctd):
+    """The shim's --root (--runc-root/NAMESPACE) holds the runtime's state
+    of a running container; ctd's check looks there."""
+    try:
+        ctd.check(*ctd.run_args("state1", "sleep", "1000", opts=("-d",)))
+        assert (ctd.runc_root / ctd.NAMESPACE / "state1").is_dir()
+    finally:
+        remove(ctd, "state1")
+    assert not (ctd.runc_root / ctd.NAMESPACE / "state1").exists()
+
+
+def test_kill_all(ctd):
+    """kill --all: every process of the container, its init and the rest."""
+    try:
+        ctd.check(*ctd.run_args("all1", "sh", "-c", "trap '' TERM; sleep 1000 & sleep 1000 & wait",
+                                opts=("-d",)))
+        pid = task_pid(ctd, "all1")
+        deadline = time.monotonic() + 10
+        while len(ctd.check("tasks", "ps", "all1").stdout.splitlines()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pids = [int(line.split()[0]) for line in ctd.check("tasks", "ps", "all1").stdout.splitlines()[1:]]
+        assert len(pids) == 3 and pid in pids, pids
+        ctd.check("tasks", "kill", "--all", "-s", "SIGKILL", "all1")
+        wait_stopped(ctd, "all1")
+        assert not any(pid_alive(p) for p in pids)
+    finally:
+        remove(ctd, "all1")
