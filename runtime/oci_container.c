@@ -855,6 +855,11 @@ int sbx_oci_create(const struct sbx_oci_globals *g, const struct sbx_oci_create_
 	struct container c;
 	int r;
 
+	/* The container's process runs sbx's binary until its execve: from a
+	 * sealed copy, so that nothing in the container can reach the host's
+	 * (oci_process.h; runc's CVE-2019-5736). */
+	if (sbx_oci_reexec_sealed(err) < 0)
+		return sbx_error_wrap(err, "create %s", o->id);
 	container_init(&c, g, o);
 	r = create(&c, err);
 	if (r < 0)
