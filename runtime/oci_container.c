@@ -837,6 +837,9 @@ static int create(struct container *c, struct sbx_error *err)
 		return -1;
 	for (size_t i = 0; i < c->cg.n_unenforced; i++)
 		warn(c, "%s", c->cg.unenforced[i]);
+	if (c->g->systemd_cgroup && c->cg.dirfd >= 0)
+		warn(c, "--systemd-cgroup: sbx made the cgroup %s itself, by systemd's path rules; systemd was not "
+			"asked (no transient unit)", c->cg.path);
 	snprintf(c->st.cgroup, sizeof(c->st.cgroup), "%s", c->cg.path);
 	c->st.cgroup_owned = c->cg.dirfd >= 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
