@@ -70,18 +70,16 @@ static uint32_t hash_root(const char *s)
 	return h;
 }
 
-/* The cgroup's path below the cgroup2 mount, without a leading '/'. */
-static int relative_path(const struct sbx_oci_config *cfg, const struct sbx_oci_globals *g, const char *id,
-			 char *out, size_t len, struct sbx_error *err)
+int sbx_oci_cgroup_path(const char *cp, bool systemd, const char *root, const char *id, char *out, size_t len,
+			struct sbx_error *err)
 {
-	const char *cp = cfg->cgroups_path;
 	char copy[PATH_MAX];
 
 	if (cp == NULL || cp[0] == '\0') {
-		snprintf(out, len, "sbx/oci-%08x-%.200s", hash_root(g->root), id);
+		snprintf(out, len, "sbx/oci-%08x-%.200s", hash_root(root ? root : ""), id);
 		return 0;
 	}
-	if (g->systemd_cgroup && strchr(cp, ':'))
+	if (systemd && strchr(cp, ':'))
 		return systemd_path(cp, out, len, err) < 0 ? -1 : 0;
 	snprintf(copy, sizeof(copy), "%s", cp + strspn(cp, "/"));
 	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
@@ -243,7 +241,7 @@ int sbx_oci_cgroup_create(const struct sbx_oci_config *cfg, const struct sbx_oci
 		say_unenforced(cfg, want, "this host has no cgroup v2 file system", cg);
 		goto check;
 	}
-	if (relative_path(cfg, g, id, rel, sizeof(rel), err) < 0)
+	if (sbx_oci_cgroup_path(cfg->cgroups_path, g->systemd_cgroup, g->root, id, rel, sizeof(rel), err) < 0)
 		return -1;
 	mnt = open(info.mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mnt < 0)
