@@ -135,10 +135,12 @@ def test_exec_user_cwd_env(oci, tmp_path, rootfs):
         cfg["process"]["env"].append("FOO=container")
         cfg["process"]["env"].append("KEEP=1")
     running(oci, tmp_path, rootfs, edit)
-    r = oci("exec", "--user", "1000:1001", "--cwd", "/tmp", "--env", "FOO=exec", "c1",
+    # Rootless, `sbx spec --rootless` maps one id: root's.
+    uid, gid = ("0", "0") if ROOTLESS else ("1000", "1001")
+    r = oci("exec", "--user", f"{uid}:{gid}", "--cwd", "/tmp", "--env", "FOO=exec", "c1",
             "sh", "-c", "id -u; id -g; pwd; echo $FOO $KEEP")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["1000", "1001", "/tmp", "exec", "1"]
+    assert r.stdout.split() == [uid, gid, "/tmp", "exec", "1"]
 
 
 def cap_eff(text):
