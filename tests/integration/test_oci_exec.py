@@ -237,10 +237,12 @@ def test_exec_refuses_a_reused_pid(oci, tmp_path, rootfs):
     must not enter it (here: sbx's own test runner, on the host)."""
     running(oci, tmp_path, rootfs)
     state_file = oci.root / "c1" / "state.json"
-    st = json.loads(state_file.read_text())
+    saved = state_file.read_text()
+    st = json.loads(saved)
     st["pid"] = os.getpid()
     state_file.write_text(json.dumps(st))
     r = oci("exec", "c1", "true")
+    state_file.write_text(saved)  # for delete to find the container's process
     assert r.returncode != 0
     assert "stopped" in r.stderr or "not running" in r.stderr
 
