@@ -40,6 +40,7 @@ static int systemd_path(const char *cp, char *out, size_t len, struct sbx_error 
 {
 	char slice[256], prefix[256], name[512], expanded[PATH_MAX];
 	const char *c1 = strchr(cp, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	int n;
 
 	if (c2 == NULL || strchr(c2 + 1, ':') || (size_t)(c1 - cp) >= sizeof(slice) ||
 	    (size_t)(c2 - c1 - 1) >= sizeof(prefix) || strlen(c2 + 1) >= sizeof(name) || c2[1] == '\0')
@@ -51,12 +52,12 @@ static int systemd_path(const char *cp, char *out, size_t len, struct sbx_error 
 	if (expand_slice(slice[0] ? slice : "system.slice", expanded, sizeof(expanded), err) < 0)
 		return -1;
 	if (strlen(name) > 6 && strcmp(name + strlen(name) - 6, ".slice") == 0)
-		snprintf(out, len, "%s/%s", expanded, name);
+		n = snprintf(out, len, "%s/%s", expanded, name);
 	else if (prefix[0])
-		snprintf(out, len, "%s/%s-%s.scope", expanded, prefix, name);
+		n = snprintf(out, len, "%s/%s-%s.scope", expanded, prefix, name);
 	else
-		snprintf(out, len, "%s/%s.scope", expanded, name);
-	return 0;
+		n = snprintf(out, len, "%s/%s.scope", expanded, name);
+	return n < 0 || (size_t)n >= len ? sbx_fail(err, ENAMETOOLONG, "linux.cgroupsPath %.128s", cp) : 0;
 }
 
 /* FNV-1a: two state roots may hold the same container id. */
@@ -270,12 +271,7 @@ check:
 
 int sbx_oci_cgroup_join(const struct sbx_oci_cgroup *cg, pid_t pid, struct sbx_error *err)
 {
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%d", (int)pid);
-	if (sbx_write_file_at(cg->dirfd, "cgroup.procs", buf, err) < 0)
-		return sbx_error_wrap(err, "moving the container into %s", cg->path);
-	return 0;
+	return sbx_cgroup_add_pid(cg->dirfd, cg->path, pid, err);
 }
 
 /* The cgroup PATH as (parent, leaf) fds, checked to be cgroup2. */

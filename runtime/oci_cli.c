@@ -127,6 +127,13 @@ static void oci_warn(const struct sbx_error *err)
 	say("warning", err->msg);
 }
 
+/* create's warnings: what it could not enforce and did not have to refuse. */
+static void create_warning(void *ctx, const char *msg)
+{
+	(void)ctx;
+	say("warning", msg);
+}
+
 static void oci_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void oci_debug(const char *fmt, ...)
 {
@@ -1639,6 +1646,7 @@ int sbx_oci_cli(int argc, char *argv[])
 		if (co.help)
 			return print_usage(c);
 	}
+	co.create.warn = create_warning;
 	r = forward_to_runsc(&g, c->name, co.force, argc, argv, &err);
 	if (r != NOT_RUNSC)
 		return r;

@@ -16,6 +16,7 @@
 #include <linux/magic.h>
 
 #include "fstree.h"
+#include "layout.h"
 #include "mounts.h"
 #include "options.h"
 #include "procfs.h"
@@ -619,17 +620,8 @@ int sbx_oci_pivot_root(const struct sbx_oci_config *cfg, int rootfd, struct sbx_
 	unsigned long prop = 0;
 	cleanup_close int root = -1;
 
-	if (fchdir(rootfd) < 0)
-		return sbx_fail(err, errno, "entering the container's root");
-	/* The old root lands on top of the new one and is detached at once:
-	 * no directory of the host's stays reachable (bubblewrap's and
-	 * runc's way, without a temporary directory in the image). */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return sbx_fail(err, errno, "pivot_root");
-	if (umount2(".", MNT_DETACH) < 0)
-		return sbx_fail(err, errno, "detaching the host's root");
-	if (chdir("/") < 0)
-		return sbx_fail(err, errno, "chdir /");
+	if (sbx_pivot_root(rootfd, err) < 0)
+		return sbx_error_wrap(err, "the container's root");
 	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return sbx_fail(err, errno, "opening the new root");

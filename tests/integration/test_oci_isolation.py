@@ -244,8 +244,10 @@ def test_oci_create_start_state_delete(rt, rootfs):
     st = json.loads(rt("state", "life").stdout)
     assert st["status"] == "created" and st["pid"] > 0
     pid = st["pid"]
-    # Parked before execve: still sbx, not sleep.
+    # Parked before execve: still sbx, not sleep, and sbx from a sealed
+    # copy, never the host's binary (runc's CVE-2019-5736).
     assert open(f"/proc/{pid}/comm").read().strip() != "sleep"
+    assert os.readlink(f"/proc/{pid}/exe").startswith("/memfd:"), os.readlink(f"/proc/{pid}/exe")
     assert rt("start", "life").returncode == 0
     time.sleep(0.2)
     assert json.loads(rt("state", "life").stdout)["status"] == "running"
