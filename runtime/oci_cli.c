@@ -567,13 +567,15 @@ static int forward_to_runsc(const struct sbx_oci_globals *g, const char *cmd, bo
 	sbx_closep(&dirfd);
 	oci_debug("%s %s: handed to runsc", cmd, argv[0]);
 	if (strcmp(cmd, "delete") != 0) {
-		sbx_oci_runsc_exec(g, g->argv, st.runsc_network_none, err);
+		sbx_oci_runsc_exec(g, g->argv, &st, err);
 		return oci_fail(err);
 	}
-	if (sbx_oci_runsc_run(g, g->argv, st.runsc_network_none, &status, err) < 0)
+	if (sbx_oci_runsc_run(g, g->argv, &st, &status, err) < 0)
 		return oci_fail(err);
-	if (status == 0 || force)
+	if (status == 0 || force) {
 		sbx_oci_state_remove(g, argv[0], &ignored);
+		sbx_oci_runsc_tidy(g);
+	}
 	return status;
 }
 
