@@ -7,6 +7,7 @@ network.  After each test the pm fixture checks that podman lists no
 container or pod, that the runtime kept no state and no cgroup of them,
 and that no conmon is left."""
 import json
+import shutil
 import re
 import time
 
@@ -310,3 +311,28 @@ def test_json_log(pm):
         assert r.returncode == 127, (r.returncode, r.stderr)
     finally:
         pm("rm", "-f", "-t", "0", "json-exec")
+
+
+def test_sbx_runsc_annotation(pm):
+    """sbx only: run.sbx.runtime=runsc hands the container to gVisor, and
+    every later command podman sends for it (exec, kill, delete) reaches
+    the same sandbox.  podman calls kill and delete with an environment
+    without PATH: the runtime must find runsc all the same."""
+    if runtime_name() != "sbx":
+        pytest.skip(f"run.sbx.runtime is sbx's annotation; the runtime under test is {runtime_name()}")
+    if shutil.which("runsc") is None:
+        pytest.skip("runsc (gVisor) is not installed (scripts/deps)")
+    gv = ("--annotation", "run.sbx.runtime=runsc")
+    r = run(pm, "sh", "-c", "dmesg | head -1; exit 7", opts=gv)
+    assert r.returncode == 7, r.stderr
+    assert "gVisor" in r.stdout, r.stdout
+    try:
+        pm.check("run", "-d", "--name", "gvisor", *NONET, *gv, IMAGE, "sleep", "1000")
+        r = pm("exec", "gvisor", "sh", "-c", "dmesg | head -1; exit 5")
+        assert r.returncode == 5 and "gVisor" in r.stdout, (r.returncode, r.stdout, r.stderr)
+        t = time.monotonic()
+        pm.check("stop", "-t", "2", "gvisor")
+        assert time.monotonic() - t < 20
+        pm.check("rm", "gvisor")
+    finally:
+        pm("rm", "-f", "-t", "0", "gvisor")
