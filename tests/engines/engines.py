@@ -390,6 +390,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
                 left.append(f"ctr {what}: {r.stdout.strip()} {r.stderr.strip()}")
         ns_root = self.runc_root / self.NAMESPACE
         entries = sorted(os.listdir(ns_root)) if ns_root.exists() else []
+        if "@runsc" in entries:  # sbx's run.sbx.runtime=runsc keeps runsc's state there
+            entries.remove("@runsc")
+            entries += [f"@runsc/{e}" for e in sorted(os.listdir(ns_root / "@runsc"))]
         if entries:
             left.append(f"runtime state in {ns_root}: {entries}")
         cgroups = cgroups_at(f"{self.NAMESPACE}/*")
