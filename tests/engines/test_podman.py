@@ -66,6 +66,12 @@ def test_not_executable_is_126(pm):
     assert r.returncode == 126, (r.returncode, r.stderr)
 
 
+def test_stdin(pm):
+    """-i without a terminal: conmon's pipe is the container's stdin."""
+    r = run(pm, "sh", "-c", "tr a-z A-Z; echo done", opts=("-i",), input="piped input\n")
+    assert (r.returncode, r.stdout) == (0, "PIPED INPUT\ndone\n"), r.stderr
+
+
 def test_env(pm):
     r = run(pm, "sh", "-c", 'echo "$FOO|$BAR|$PATH"', opts=("-e", "FOO=bar baz", "-e", "BAR="))
     assert r.returncode == 0, r.stderr
