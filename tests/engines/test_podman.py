@@ -147,6 +147,10 @@ def test_exec(pm):
         assert r.returncode == 5, r.stderr
         r = pm("exec", "-e", "FOO=bar", "-w", "/tmp", "exec-target", "sh", "-c", 'echo "$FOO $(pwd)"')
         assert (r.returncode, r.stdout) == (0, "bar /tmp\n"), r.stderr
+        r = pm("exec", "-i", "exec-target", "tr", "a-z", "A-Z", input="to exec\n")
+        assert (r.returncode, r.stdout) == (0, "TO EXEC\n"), r.stderr
+        r = pm("exec", "exec-target", "/no/such/program")
+        assert r.returncode == 127, (r.returncode, r.stderr)
         r = pm("exec", "-u", "65534", "exec-target", "id", "-u")
         assert (r.returncode, r.stdout) == (0, "65534\n"), r.stderr
         # In the container's pid namespace: its init is pid 1, sleep.
