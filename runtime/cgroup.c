@@ -484,14 +484,19 @@ int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_cgroup_host_info *
 	return 0;
 }
 
-int sbx_cgroup_join(const struct sbx_cgroup *cg, pid_t pid, struct sbx_error *err)
+int sbx_cgroup_add_pid(int dirfd, const char *path, pid_t pid, struct sbx_error *err)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
-	if (sbx_write_file_at(cg->dirfd, "cgroup.procs", buf, err) < 0)
-		return sbx_error_wrap(err, "moving the sandbox into %s", cg->path);
+	if (sbx_write_file_at(dirfd, "cgroup.procs", buf, err) < 0)
+		return sbx_error_wrap(err, "moving the sandbox into %s", path);
 	return 0;
+}
+
+int sbx_cgroup_join(const struct sbx_cgroup *cg, pid_t pid, struct sbx_error *err)
+{
+	return sbx_cgroup_add_pid(cg->dirfd, cg->path, pid, err);
 }
 
 /* The number after KEY ("key value" lines), or false. */

@@ -100,6 +100,8 @@ struct sbx_cgroup_stats {
 int sbx_cgroup_create(struct sbx_cgroup *cg, const struct sbx_cgroup_host_info *info,
 		      const struct sbx_cgroup_limits *limits, bool verbose, struct sbx_error *err);
 
+/* Put PID into the cgroup DIRFD (PATH: messages). */
+int sbx_cgroup_add_pid(int dirfd, const char *path, pid_t pid, struct sbx_error *err);
 /* Put PID into CG (for when clone3 could not start it there). */
 int sbx_cgroup_join(const struct sbx_cgroup *cg, pid_t pid, struct sbx_error *err);
 

@@ -270,12 +270,7 @@ check:
 
 int sbx_oci_cgroup_join(const struct sbx_oci_cgroup *cg, pid_t pid, struct sbx_error *err)
 {
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%d", (int)pid);
-	if (sbx_write_file_at(cg->dirfd, "cgroup.procs", buf, err) < 0)
-		return sbx_error_wrap(err, "moving the container into %s", cg->path);
-	return 0;
+	return sbx_cgroup_add_pid(cg->dirfd, cg->path, pid, err);
 }
 
 /* The cgroup PATH as (parent, leaf) fds, checked to be cgroup2. */

@@ -30,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
+#include <linux/securebits.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -78,6 +80,9 @@ struct container {
 	struct sbx_oci_state st;
 	pid_t child;
 	bool state_made;
+	int added_userns;  /* hardened: a user namespace the spec did not have (its fd), or -1 */
+	uint32_t range_base; /* ... the caller's id its root is */
+	int root_tree;     /* ... and the root idmapped through it, or -1 */
 };
 
 static void warn(const struct container *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -370,6 +375,111 @@ static int write_id_maps(const struct container *c, struct sbx_error *err)
 	return 0;
 }
 
+/* ---- hardened's user namespace ---- */
+
+/* run.sbx.profile=hardened asks for a user namespace where the spec has
+ * none, whose root is never the caller's own uid:
+ *  - as host root: sbx's dedicated range (idmap.h);
+ *  - as root of an engine's user namespace (rootless podman, where the
+ *    container's root would be the user): the largest range of that
+ *    namespace that leaves out its root, i.e. the user's subordinate ids.
+ * The namespace is made here, with its maps, and the child enters it last,
+ * before the process's own steps: the setup keeps the caller's rights (it
+ * reaches the bundle's paths, often root's and 0700), and the container's
+ * other namespaces stay owned by the caller's, so that root inside holds
+ * nothing over them.  The root is idmapped through it where the caller may
+ * (host root), so that root inside owns what the image's root owns;
+ * elsewhere the root's files belong to nobody inside (stricter, and
+ * said). */
+static int hardened_range(struct sbx_idmap *map, struct sbx_error *err)
+{
+	cleanup_free char *text = NULL;
+	uint32_t best_in = 0, best_count = 0;
+
+	*map = (struct sbx_idmap){ .n = 1 };
+	if (sbx_is_host_root()) {
+		map->e[0] = (struct sbx_idmap_entry){ 0, SBX_ROOT_RANGE_BASE, SBX_ROOT_RANGE_COUNT };
+		return 0;
+	}
+	if (sbx_read_file("/proc/self/uid_map", 4096, &text, err) < 0)
+		return -1;
+	for (char *line = text, *next; line && *line; line = next) {
+		unsigned int in, out, count;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "%u %u %u", &in, &out, &count) != 3)
+			continue;
+		if (in == 0 && count > 0) { /* leave root out */
+			in = 1;
+			count--;
+		}
+		if (count > best_count) {
+			best_in = in;
+			best_count = count;
+		}
+	}
+	if (best_count == 0)
+		return sbx_fail(err, 0, "run.sbx.profile=hardened: this user namespace maps no id but root; give "
+				"the engine subordinate ids (/etc/subuid, /etc/subgid)");
+	map->e[0] = (struct sbx_idmap_entry){ 0, best_in, best_count < SBX_ROOT_RANGE_COUNT ? best_count
+											 : SBX_ROOT_RANGE_COUNT };
+	return 0;
+}
+
+static int add_user_namespace(struct container *c, struct sbx_error *err)
+{
+	struct sbx_idmap map;
+	struct sbx_error why = { 0 };
+
+	if (c->cfg.ns[SBX_OCI_NS_USER].present || geteuid() != 0)
+		return 0;
+	if (hardened_range(&map, err) < 0)
+		return -1;
+	c->added_userns = sbx_userns_with_maps(&map, &map, err);
+	if (c->added_userns < 0)
+		return sbx_error_wrap(err, "run.sbx.profile=hardened: the user namespace");
+	c->range_base = map.e[0].outside;
+	if (!sbx_is_host_root())
+		return 0;
+	c->root_tree = sbx_oci_idmapped_root(&c->cfg, c->bundle_fd, c->added_userns, &why);
+	if (c->root_tree < 0)
+		warn(c, "run.sbx.profile=hardened: %s; the root's files belong to nobody in the container's user "
+			"namespace", why.msg);
+	return 0;
+}
+
+/* Under an idmapped root, what the setup creates (mount targets, /dev's
+ * nodes and links) must have an owner the idmap can map: the range's root,
+ * which is root inside.  The capabilities stay (no setuid fix-up): the
+ * setup still reaches the host's paths as before. */
+static int own_as_range_root(const struct container *c, struct sbx_error *err)
+{
+	if (c->root_tree < 0)
+		return 0;
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0)
+		return sbx_fail(err, errno, "run.sbx.profile=hardened: securebits");
+	setfsgid(c->range_base);
+	setfsuid(c->range_base);
+	if ((uid_t)setfsuid((uid_t)-1) != c->range_base)
+		return sbx_fail(err, EPERM, "run.sbx.profile=hardened: taking the range's root as file owner");
+	return 0;
+}
+
+/* The last step of the setup under hardened (see add_user_namespace). */
+static int enter_added_user_namespace(struct container *c, struct sbx_error *err)
+{
+	if (c->added_userns < 0)
+		return 0;
+	if (setns(c->added_userns, CLONE_NEWUSER) < 0)
+		return sbx_fail(err, errno, "run.sbx.profile=hardened: entering the user namespace");
+	sbx_closep(&c->added_userns);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 || prctl(PR_SET_SECUREBITS, 0, 0, 0, 0) < 0)
+		return sbx_fail(err, errno, "run.sbx.profile=hardened: becoming root in the user namespace");
+	return 0;
+}
+
 /* ---- the child ---- */
 
 /* After start nobody waits for the child's messages: its errors go to its
@@ -488,9 +598,9 @@ static int child_setup(struct container *c, int *host_proc, struct sbx_error *er
 	*host_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (*host_proc < 0)
 		return sbx_fail(err, errno, "opening /proc");
-	if (reopen_bundle(c, err) < 0)
+	if (reopen_bundle(c, err) < 0 || own_as_range_root(c, err) < 0)
 		return -1;
-	if (sbx_oci_mount_root(&c->cfg, c->bundle_fd, &rootfd, err) < 0 ||
+	if (sbx_oci_mount_root(&c->cfg, c->bundle_fd, sbx_steal_fd(&c->root_tree), &rootfd, err) < 0 ||
 	    sbx_oci_mount_all(&c->cfg, c->bundle_fd, rootfd, err) < 0)
 		return -1;
 	if (sbx_sync_send(c->sync[1], SBX_MSG_OCI_HOOKS, NULL) < 0 || wait_go(c->sync[1], &host_pid, err) < 0)
@@ -535,7 +645,8 @@ static int child_main(struct container *c)
 		return late_failure(&err);
 	sbx_closep(&host_proc);
 	close(c->fifo_fd);
-	if (sbx_oci_run_hooks(&c->cfg, SBX_OCI_HOOK_START_CONTAINER, &c->st, SBX_OCI_RUNNING, &err) < 0)
+	if (sbx_oci_run_hooks(&c->cfg, SBX_OCI_HOOK_START_CONTAINER, &c->st, SBX_OCI_RUNNING, &err) < 0 ||
+	    enter_added_user_namespace(c, &err) < 0)
 		return late_failure(&err);
 	sbx_oci_process_exec(&c->cfg.process, &c->pp, &err);
 	return late_failure(&err);
@@ -661,6 +772,7 @@ static void container_init(struct container *c, const struct sbx_oci_globals *g,
 	for (int t = 0; t < SBX_OCI_NS_COUNT; t++)
 		c->join_fd[t] = -1;
 	c->cg = (struct sbx_oci_cgroup)SBX_OCI_CGROUP_INIT;
+	c->root_tree = c->added_userns = -1;
 }
 
 static void container_release(struct container *c, bool failed)
@@ -685,6 +797,8 @@ static void container_release(struct container *c, bool failed)
 	sbx_closep(&c->console_fd);
 	sbx_closep(&c->sync[0]);
 	sbx_closep(&c->sync[1]);
+	sbx_closep(&c->root_tree);
+	sbx_closep(&c->added_userns);
 	sbx_oci_prepared_free(&c->pp);
 	sbx_oci_config_free(&c->cfg);
 	free(c->config_text);
@@ -713,7 +827,7 @@ static int create(struct container *c, struct sbx_error *err)
 	if (sbx_oci_wants_runsc(&c->cfg))
 		return hand_to_runsc(c, err);
 	hardened = want_hardened(&c->cfg, err, &bad);
-	if (bad < 0 || sbx_oci_seccomp_text(&c->cfg, &seccomp, err) < 0 ||
+	if (bad < 0 || (hardened && add_user_namespace(c, err) < 0) || sbx_oci_seccomp_text(&c->cfg, &seccomp, err) < 0 ||
 	    sbx_oci_process_prepare(&c->cfg.process, seccomp, hardened, &c->pp, err) < 0)
 		return -1;
 	c->pp.preserve_fds = c->o->preserve_fds;
@@ -723,6 +837,9 @@ static int create(struct container *c, struct sbx_error *err)
 		return -1;
 	for (size_t i = 0; i < c->cg.n_unenforced; i++)
 		warn(c, "%s", c->cg.unenforced[i]);
+	if (c->g->systemd_cgroup && c->cg.dirfd >= 0)
+		warn(c, "--systemd-cgroup: sbx made the cgroup %s itself, by systemd's path rules; systemd was not "
+			"asked (no transient unit)", c->cg.path);
 	snprintf(c->st.cgroup, sizeof(c->st.cgroup), "%s", c->cg.path);
 	c->st.cgroup_owned = c->cg.dirfd >= 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->sync) < 0)
@@ -741,6 +858,11 @@ int sbx_oci_create(const struct sbx_oci_globals *g, const struct sbx_oci_create_
 	struct container c;
 	int r;
 
+	/* The container's process runs sbx's binary until its execve: from a
+	 * sealed copy, so that nothing in the container can reach the host's
+	 * (oci_process.h; runc's CVE-2019-5736). */
+	if (sbx_oci_reexec_sealed(err) < 0)
+		return sbx_error_wrap(err, "create %s", o->id);
 	container_init(&c, g, o);
 	r = create(&c, err);
 	if (r < 0)

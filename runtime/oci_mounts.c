@@ -16,6 +16,7 @@
 #include <linux/magic.h>
 
 #include "fstree.h"
+#include "layout.h"
 #include "mounts.h"
 #include "options.h"
 #include "procfs.h"
@@ -149,7 +150,8 @@ static int clone_host_node(const char *path, struct stat *st, struct sbx_error *
 
 /* ---- 1. the root ---- */
 
-int sbx_oci_mount_root(const struct sbx_oci_config *cfg, int bundle_fd, int *rootfd, struct sbx_error *err)
+int sbx_oci_mount_root(const struct sbx_oci_config *cfg, int bundle_fd, int given, int *rootfd,
+		       struct sbx_error *err)
 {
 	cleanup_close int dir = -1;
 	int tree;
@@ -160,7 +162,9 @@ int sbx_oci_mount_root(const struct sbx_oci_config *cfg, int bundle_fd, int *roo
 	dir = openat(bundle_fd, cfg->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return sbx_fail(err, errno, "root.path %s", cfg->root_path);
-	tree = (int)syscall(SYS_open_tree, dir, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	tree = given >= 0 ? given
+			  : (int)syscall(SYS_open_tree, dir, "",
+					 AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (tree < 0)
 		return sbx_fail(err, errno, "binding root.path %s", cfg->root_path);
 	/* Device nodes are only the ones sbx binds (see oci_mounts.h). */
@@ -616,17 +620,8 @@ int sbx_oci_pivot_root(const struct sbx_oci_config *cfg, int rootfd, struct sbx_
 	unsigned long prop = 0;
 	cleanup_close int root = -1;
 
-	if (fchdir(rootfd) < 0)
-		return sbx_fail(err, errno, "entering the container's root");
-	/* The old root lands on top of the new one and is detached at once:
-	 * no directory of the host's stays reachable (bubblewrap's and
-	 * runc's way, without a temporary directory in the image). */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return sbx_fail(err, errno, "pivot_root");
-	if (umount2(".", MNT_DETACH) < 0)
-		return sbx_fail(err, errno, "detaching the host's root");
-	if (chdir("/") < 0)
-		return sbx_fail(err, errno, "chdir /");
+	if (sbx_pivot_root(rootfd, err) < 0)
+		return sbx_error_wrap(err, "the container's root");
 	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return sbx_fail(err, errno, "opening the new root");
@@ -661,4 +656,20 @@ int sbx_oci_mounts_check(const struct sbx_oci_config *cfg, struct sbx_error *err
 			return sbx_fail(err, 0, "linux.sysctl %.128s: not a sysctl of a namespace the container has of "
 					"its own; sbx refuses to change the host's", cfg->sysctl_keys[i]);
 	return 0;
+}
+
+int sbx_oci_idmapped_root(const struct sbx_oci_config *cfg, int bundle_fd, int userns_fd, struct sbx_error *err)
+{
+	struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd };
+	cleanup_close int dir = openat(bundle_fd, cfg->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int tree = -1;
+
+	if (dir < 0)
+		return sbx_fail(err, errno, "root.path %s", cfg->root_path);
+	tree = (int)syscall(SYS_open_tree, dir, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0)
+		return sbx_fail(err, errno, "binding root.path %s", cfg->root_path);
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+		return sbx_fail(err, errno, "an idmapped mount of root.path %s", cfg->root_path);
+	return sbx_steal_fd(&tree);
 }

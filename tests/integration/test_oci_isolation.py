@@ -171,7 +171,11 @@ def test_oci_denied_listed_device_absent(rt, rootfs):
 
 
 def test_oci_host_sysctl_refused(rt, rootfs):
-    r = rt.run(config(rootfs, ["true"], linux={"sysctl": {"kernel.panic": "1"}}))
+    # kernel.panic is the host's, whatever the namespaces: refused.  The
+    # value is the host's own, so that a weakened build that wrote it
+    # (the mutant) changes nothing.
+    value = open("/proc/sys/kernel/panic").read().strip()
+    r = rt.run(config(rootfs, ["true"], linux={"sysctl": {"kernel.panic": value}}))
     assert r.returncode != 0
     assert "linux.sysctl kernel.panic" in r.stderr, r.stderr
     assert rt.leftovers() == []
@@ -240,8 +244,10 @@ def test_oci_create_start_state_delete(rt, rootfs):
     st = json.loads(rt("state", "life").stdout)
     assert st["status"] == "created" and st["pid"] > 0
     pid = st["pid"]
-    # Parked before execve: still sbx, not sleep.
+    # Parked before execve: still sbx, not sleep, and sbx from a sealed
+    # copy, never the host's binary (runc's CVE-2019-5736).
     assert open(f"/proc/{pid}/comm").read().strip() != "sleep"
+    assert os.readlink(f"/proc/{pid}/exe").startswith("/memfd:"), os.readlink(f"/proc/{pid}/exe")
     assert rt("start", "life").returncode == 0
     time.sleep(0.2)
     assert json.loads(rt("state", "life").stdout)["status"] == "running"
@@ -295,3 +301,25 @@ def test_oci_create_killed_leaves_no_process(rt, rootfs, tmp_path):
     r = rt("delete", "--force", "killed")
     assert r.returncode == 0, r.stderr
     assert rt.leftovers() == []
+
+
+def test_oci_hardened_profile(rt, own_rootfs):
+    # run.sbx.profile=hardened: no capability whatever the spec grants, sbx's
+    # seccomp filters on top, and (as host root) a user namespace the spec
+    # did not ask for, whose root is never host root: the root is
+    # idmapped, so root inside still owns the image's files.
+    cfg = config(own_rootfs, ["sh", "-c", "cat /proc/self/uid_map; grep -E 'CapEff|Seccomp_filters' /proc/self/status;"
+                                          " touch /opt/rw/made && echo made"],
+                 annotations={"run.sbx.profile": "hardened"})
+    cfg["root"]["readonly"] = False
+    r = rt.run(cfg)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    inside, outside, count = lines[0].split()
+    if os.geteuid() == 0:
+        assert (inside, outside, count) == ("0", str(0x70000000), "65536"), lines[0]
+        st = os.stat(own_rootfs / "opt" / "rw" / "made")
+        assert (st.st_uid, st.st_gid) == (0, 0)
+    assert "CapEff:\t0000000000000000" in r.stdout, r.stdout
+    assert int(r.stdout.split("Seccomp_filters:")[1].split()[0]) >= 2, r.stdout
+    assert "made" in lines
