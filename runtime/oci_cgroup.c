@@ -40,6 +40,7 @@ static int systemd_path(const char *cp, char *out, size_t len, struct sbx_error 
 {
 	char slice[256], prefix[256], name[512], expanded[PATH_MAX];
 	const char *c1 = strchr(cp, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	int n;
 
 	if (c2 == NULL || strchr(c2 + 1, ':') || (size_t)(c1 - cp) >= sizeof(slice) ||
 	    (size_t)(c2 - c1 - 1) >= sizeof(prefix) || strlen(c2 + 1) >= sizeof(name) || c2[1] == '\0')
@@ -51,12 +52,12 @@ static int systemd_path(const char *cp, char *out, size_t len, struct sbx_error 
 	if (expand_slice(slice[0] ? slice : "system.slice", expanded, sizeof(expanded), err) < 0)
 		return -1;
 	if (strlen(name) > 6 && strcmp(name + strlen(name) - 6, ".slice") == 0)
-		snprintf(out, len, "%s/%s", expanded, name);
+		n = snprintf(out, len, "%s/%s", expanded, name);
 	else if (prefix[0])
-		snprintf(out, len, "%s/%s-%s.scope", expanded, prefix, name);
+		n = snprintf(out, len, "%s/%s-%s.scope", expanded, prefix, name);
 	else
-		snprintf(out, len, "%s/%s.scope", expanded, name);
-	return 0;
+		n = snprintf(out, len, "%s/%s.scope", expanded, name);
+	return n < 0 || (size_t)n >= len ? sbx_fail(err, ENAMETOOLONG, "linux.cgroupsPath %.128s", cp) : 0;
 }
 
 /* FNV-1a: two state roots may hold the same container id. */
@@ -69,18 +70,16 @@ static uint32_t hash_root(const char *s)
 	return h;
 }
 
-/* The cgroup's path below the cgroup2 mount, without a leading '/'. */
-static int relative_path(const struct sbx_oci_config *cfg, const struct sbx_oci_globals *g, const char *id,
-			 char *out, size_t len, struct sbx_error *err)
+int sbx_oci_cgroup_path(const char *cp, bool systemd, const char *root, const char *id, char *out, size_t len,
+			struct sbx_error *err)
 {
-	const char *cp = cfg->cgroups_path;
 	char copy[PATH_MAX];
 
 	if (cp == NULL || cp[0] == '\0') {
-		snprintf(out, len, "sbx/oci-%08x-%.200s", hash_root(g->root), id);
+		snprintf(out, len, "sbx/oci-%08x-%.200s", hash_root(root ? root : ""), id);
 		return 0;
 	}
-	if (g->systemd_cgroup && strchr(cp, ':'))
+	if (systemd && strchr(cp, ':'))
 		return systemd_path(cp, out, len, err) < 0 ? -1 : 0;
 	snprintf(copy, sizeof(copy), "%s", cp + strspn(cp, "/"));
 	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save))
@@ -242,7 +241,7 @@ int sbx_oci_cgroup_create(const struct sbx_oci_config *cfg, const struct sbx_oci
 		say_unenforced(cfg, want, "this host has no cgroup v2 file system", cg);
 		goto check;
 	}
-	if (relative_path(cfg, g, id, rel, sizeof(rel), err) < 0)
+	if (sbx_oci_cgroup_path(cfg->cgroups_path, g->systemd_cgroup, g->root, id, rel, sizeof(rel), err) < 0)
 		return -1;
 	mnt = open(info.mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mnt < 0)

@@ -35,6 +35,12 @@ struct sbx_oci_cgroup {
 
 #define SBX_OCI_CGROUP_INIT { .dirfd = -1 }
 
+/* Where the cgroup goes below the cgroup2 mount (no leading '/'), by the
+ * rules above: CGROUPS_PATH is linux.cgroupsPath (NULL: none), ROOT the
+ * state root.  Pure. */
+int sbx_oci_cgroup_path(const char *cgroups_path, bool systemd, const char *root, const char *id, char *out,
+			size_t len, struct sbx_error *err);
+
 int sbx_oci_cgroup_create(const struct sbx_oci_config *cfg, const struct sbx_oci_globals *g, const char *id,
 			  struct sbx_oci_cgroup *cg, struct sbx_error *err);
 /* For when clone3 could not start PID in it. */

@@ -127,6 +127,13 @@ static void oci_warn(const struct sbx_error *err)
 	say("warning", err->msg);
 }
 
+/* create's warnings: what it could not enforce and did not have to refuse. */
+static void create_warning(void *ctx, const char *msg)
+{
+	(void)ctx;
+	say("warning", msg);
+}
+
 static void oci_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void oci_debug(const char *fmt, ...)
 {
@@ -560,13 +567,15 @@ static int forward_to_runsc(const struct sbx_oci_globals *g, const char *cmd, bo
 	sbx_closep(&dirfd);
 	oci_debug("%s %s: handed to runsc", cmd, argv[0]);
 	if (strcmp(cmd, "delete") != 0) {
-		sbx_oci_runsc_exec(g, g->argv, st.runsc_network_none, err);
+		sbx_oci_runsc_exec(g, g->argv, &st, err);
 		return oci_fail(err);
 	}
-	if (sbx_oci_runsc_run(g, g->argv, st.runsc_network_none, &status, err) < 0)
+	if (sbx_oci_runsc_run(g, g->argv, &st, &status, err) < 0)
 		return oci_fail(err);
-	if (status == 0 || force)
+	if (status == 0 || force) {
 		sbx_oci_state_remove(g, argv[0], &ignored);
+		sbx_oci_runsc_tidy(g);
+	}
 	return status;
 }
 
@@ -1639,6 +1648,7 @@ int sbx_oci_cli(int argc, char *argv[])
 		if (co.help)
 			return print_usage(c);
 	}
+	co.create.warn = create_warning;
 	r = forward_to_runsc(&g, c->name, co.force, argc, argv, &err);
 	if (r != NOT_RUNSC)
 		return r;

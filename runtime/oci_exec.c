@@ -3,9 +3,9 @@
  * shims).
  *
  * sbx opens the container's namespaces (/proc/PID/ns/..., the pid checked
- * against its recorded start time), forks a child that joins them (the
- * user namespace first when the container has one of its own, the mount
- * namespace last) and forks again into the container's pid namespace; that
+ * against its recorded start time), forks a child that joins them (those
+ * its own rights allow, then the container's user namespace when it has
+ * one of its own, then the rest) and forks again into the container's pid namespace; that
  * grandchild applies the process (oci_process.c: the container's seccomp
  * from its saved config.json, its capabilities unless the process says
  * otherwise) and execs.  Without --detach sbx waits for it (it is
@@ -42,10 +42,9 @@
 
 #define PROCESS_FILE_MAX (1u << 20)
 
-/* The namespaces an exec joins, in the order it joins them: the user
- * namespace first (the others belong to it: joining them needs its
- * capabilities), the mount namespace last (it changes the root, and
- * nothing after it should resolve a host path). */
+/* The namespaces an exec joins (see join_namespaces for the order): the
+ * user namespace first in the table, the mount namespace last (it changes
+ * the root; nothing after it resolves a host path). */
 static const struct {
 	const char *name;
 	int type;
@@ -370,16 +369,32 @@ static void run_process(struct exec_ctx *c, int sync, int console, const sigset_
 	_exit(err.status ? err.status : SBX_EXIT_FAILURE);
 }
 
+static int join_one(struct exec_ctx *c, size_t i, struct sbx_error *err)
+{
+	if (setns(c->nsfd[i], join_order[i].type) < 0)
+		return sbx_fail(err, errno, "joining the container's %s namespace", join_order[i].name);
+	close(c->nsfd[i]);
+	c->nsfd[i] = -1;
+	return 0;
+}
+
+/* A namespace of the container may belong to a user namespace other than
+ * the one its process is in (one made before it, or the host's): joining
+ * the process's user namespace first would then leave us without rights
+ * over it.  So, as runc does: first whatever our own rights let us join,
+ * then the user namespace, then what needed it. */
 static int join_namespaces(struct exec_ctx *c, struct sbx_error *err)
 {
-	for (size_t i = 0; i < N_NS; i++) {
-		if (c->nsfd[i] < 0)
-			continue;
-		if (setns(c->nsfd[i], join_order[i].type) < 0)
+	for (size_t i = 1; i < N_NS; i++)
+		if (c->nsfd[i] >= 0 && setns(c->nsfd[i], join_order[i].type) == 0) {
+			close(c->nsfd[i]);
+			c->nsfd[i] = -1;
+		} else if (c->nsfd[i] >= 0 && errno != EPERM) {
 			return sbx_fail(err, errno, "joining the container's %s namespace", join_order[i].name);
-		close(c->nsfd[i]);
-		c->nsfd[i] = -1;
-	}
+		}
+	for (size_t i = 0; i < N_NS; i++)
+		if (c->nsfd[i] >= 0 && join_one(c, i, err) < 0)
+			return -1;
 	return 0;
 }
 

@@ -25,19 +25,27 @@ bool sbx_oci_wants_runsc(const struct sbx_oci_config *cfg)
 
 /* runsc's command line: its binary, its root beside sbx's, the engine's
  * logging and cgroup choices, then ARGV. */
-static int build_argv(const struct sbx_oci_globals *g, char *const argv[], bool network_none, const char **out,
-		      char *root, size_t root_len, char *path, size_t path_len, struct sbx_error *err)
+/* The runsc create found on PATH (into ST, for the later commands). */
+static int find_runsc(struct sbx_oci_state *st, struct sbx_error *err)
 {
 	struct sbx_runsc_probe probe;
-	struct sbx_cgroup_host_info info;
-	char base[4096];
-	size_t n = 0, given = 0;
 
 	sbx_runsc_probe(&probe);
 	if (!probe.found)
 		return sbx_fail(err, ENOENT, "annotation run.sbx.runtime=runsc: runsc (gVisor) is not installed "
 				"(apt-get install runsc)");
-	snprintf(path, path_len, "%s", probe.path);
+	snprintf(st->runsc_path, sizeof(st->runsc_path), "%s", probe.path);
+	return 0;
+}
+
+static int build_argv(const struct sbx_oci_globals *g, char *const argv[], const struct sbx_oci_state *st,
+		      const char **out, char *root, size_t root_len, struct sbx_error *err)
+{
+	struct sbx_cgroup_host_info info;
+	char base[4096];
+	size_t n = 0, given = 0;
+	bool network_none = st->runsc_network_none;
+
 	if (sbx_oci_default_root(g, base, sizeof(base), err) < 0)
 		return -1;
 	/* beside the containers' directories; no container id has an '@' */
@@ -74,19 +82,19 @@ static int build_argv(const struct sbx_oci_globals *g, char *const argv[], bool 
 	return 0;
 }
 
-int sbx_oci_runsc_run(const struct sbx_oci_globals *g, char *const argv[], bool network_none, int *status,
-		      struct sbx_error *err)
+int sbx_oci_runsc_run(const struct sbx_oci_globals *g, char *const argv[], const struct sbx_oci_state *st,
+		      int *status, struct sbx_error *err)
 {
 	const char *args[MAX_ARGS];
-	char root[4096 + 8], path[4096];
+	char root[4096 + 8];
 	pid_t pid;
 	int r, ws;
 
-	if (build_argv(g, argv, network_none, args, root, sizeof(root), path, sizeof(path), err) < 0)
+	if (build_argv(g, argv, st, args, root, sizeof(root), err) < 0)
 		return -1;
-	r = posix_spawn(&pid, path, NULL, NULL, (char *const *)args, environ);
+	r = posix_spawn(&pid, st->runsc_path, NULL, NULL, (char *const *)args, environ);
 	if (r != 0)
-		return sbx_fail(err, r, "running %s", path);
+		return sbx_fail(err, r, "running %s", st->runsc_path);
 	while (waitpid(pid, &ws, 0) < 0)
 		if (errno != EINTR)
 			return sbx_fail(err, errno, "waiting for runsc");
@@ -94,15 +102,26 @@ int sbx_oci_runsc_run(const struct sbx_oci_globals *g, char *const argv[], bool 
 	return 0;
 }
 
-int sbx_oci_runsc_exec(const struct sbx_oci_globals *g, char *const argv[], bool network_none, struct sbx_error *err)
+int sbx_oci_runsc_exec(const struct sbx_oci_globals *g, char *const argv[], const struct sbx_oci_state *st,
+		       struct sbx_error *err)
 {
 	const char *args[MAX_ARGS];
-	char root[4096 + 8], path[4096];
+	char root[4096 + 8];
 
-	if (build_argv(g, argv, network_none, args, root, sizeof(root), path, sizeof(path), err) < 0)
+	if (build_argv(g, argv, st, args, root, sizeof(root), err) < 0)
 		return -1;
-	execve(path, (char *const *)args, environ);
-	return sbx_fail(err, errno, "running %s", path);
+	execve(st->runsc_path, (char *const *)args, environ);
+	return sbx_fail(err, errno, "running %s", st->runsc_path);
+}
+
+void sbx_oci_runsc_tidy(const struct sbx_oci_globals *g)
+{
+	char base[4096], root[4096 + 8];
+	struct sbx_error ignored;
+
+	if (sbx_oci_default_root(g, base, sizeof(base), &ignored) == 0 &&
+	    snprintf(root, sizeof(root), "%s/@runsc", base) < (int)sizeof(root))
+		(void)rmdir(root); /* only when empty: another container may be runsc's */
 }
 
 int sbx_oci_runsc_hand_off(const struct sbx_oci_globals *g, const struct sbx_oci_config *cfg, const char *id,
@@ -118,13 +137,15 @@ int sbx_oci_runsc_hand_off(const struct sbx_oci_globals *g, const struct sbx_oci
 	snprintf(st.id, sizeof(st.id), "%s", id);
 	snprintf(st.bundle, sizeof(st.bundle), "%s", bundle);
 	st.runsc_network_none = cfg->ns[SBX_OCI_NS_NETWORK].present && cfg->ns[SBX_OCI_NS_NETWORK].path == NULL;
-	if (sbx_oci_state_open(g, id, true, &dirfd, err) < 0)
+	if (find_runsc(&st, err) < 0 || sbx_oci_state_open(g, id, true, &dirfd, err) < 0)
 		return -1;
 	r = sbx_oci_state_lock(dirfd, err) < 0 || sbx_oci_state_write(dirfd, &st, err) < 0 ? -1 : 0;
 	sbx_closep(&dirfd); /* runsc's later commands lock nothing of sbx's */
 	if (r == 0)
-		r = sbx_oci_runsc_run(g, g->argv, st.runsc_network_none, status, err);
-	if (r < 0 || *status != 0 || !keep_marker)
+		r = sbx_oci_runsc_run(g, g->argv, &st, status, err);
+	if (r < 0 || *status != 0 || !keep_marker) {
 		sbx_oci_state_remove(g, id, &ignored);
+		sbx_oci_runsc_tidy(g);
+	}
 	return r;
 }

@@ -22,10 +22,10 @@ bool sbx_oci_wants_runsc(const struct sbx_oci_config *cfg);
 
 /* Run runsc with the global options G translates to and ARGV (the command
  * and its arguments as the engine gave them), as a child; its exit status
- * in *STATUS.  NETWORK_NONE: the container's network namespace is a new
- * one (--network=none). */
-int sbx_oci_runsc_run(const struct sbx_oci_globals *g, char *const argv[], bool network_none, int *status,
-		      struct sbx_error *err);
+ * in *STATUS.  ST, the marker: the runsc create found, and whether the
+ * container's network namespace is a new one (--network=none). */
+int sbx_oci_runsc_run(const struct sbx_oci_globals *g, char *const argv[], const struct sbx_oci_state *st,
+		      int *status, struct sbx_error *err);
 
 /* create or run handed off: sbx's marker for ID (bundle BUNDLE, absolute),
  * then runsc with G->argv; the marker stays after a create that worked,
@@ -33,7 +33,11 @@ int sbx_oci_runsc_run(const struct sbx_oci_globals *g, char *const argv[], bool 
 int sbx_oci_runsc_hand_off(const struct sbx_oci_globals *g, const struct sbx_oci_config *cfg, const char *id,
 			   const char *bundle, bool keep_marker, int *status, struct sbx_error *err);
 
+/* runsc's state root removed once it holds no container. */
+void sbx_oci_runsc_tidy(const struct sbx_oci_globals *g);
+
 /* The same, replacing sbx (execve): returns only on failure. */
-int sbx_oci_runsc_exec(const struct sbx_oci_globals *g, char *const argv[], bool network_none, struct sbx_error *err);
+int sbx_oci_runsc_exec(const struct sbx_oci_globals *g, char *const argv[], const struct sbx_oci_state *st,
+		       struct sbx_error *err);
 
 #endif

@@ -66,6 +66,8 @@ struct sbx_oci_state {
 	bool own_pid_ns;            /* the container has a pid namespace of its own */
 	bool runsc;                 /* handed to gVisor (run.sbx.runtime=runsc) */
 	bool runsc_network_none;    /* ... with --network=none, which every runsc command must repeat */
+	char runsc_path[4096];      /* ... the runsc create found (an engine's later commands may come
+				     * with no PATH) */
 };
 
 enum sbx_oci_status {

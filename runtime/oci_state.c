@@ -236,6 +236,7 @@ static int state_text(const struct sbx_oci_state *st, char **out, struct sbx_err
 	yajl_gen_bool(g, st->runsc);
 	sbx_json_gen_key(g, "runscNetworkNone");
 	yajl_gen_bool(g, st->runsc_network_none);
+	sbx_json_gen_str(g, "runscPath", st->runsc_path);
 	yajl_gen_map_close(g);
 	r = sbx_json_gen_text(g, out, err);
 	yajl_gen_free(g);
@@ -310,6 +311,9 @@ int sbx_oci_state_read(int dirfd, struct sbx_oci_state *st, struct sbx_error *er
 		st->own_pid_ns = sbx_json_is_true(sbx_json_get(doc, "ownPidNs"));
 		st->runsc = sbx_json_is_true(sbx_json_get(doc, "runsc"));
 		st->runsc_network_none = sbx_json_is_true(sbx_json_get(doc, "runscNetworkNone"));
+		if (sbx_json_string(sbx_json_get(doc, "runscPath")) != NULL)
+			snprintf(st->runsc_path, sizeof(st->runsc_path), "%s",
+				 sbx_json_string(sbx_json_get(doc, "runscPath")));
 	}
 	sbx_json_free(doc);
 	return r;

@@ -22,6 +22,7 @@ int main(void)
 		{ "mountinfo", test_mountinfo },
 		{ "oci_config", test_oci_config },
 		{ "oci_process", test_oci_process },
+		{ "oci_cgroup", test_oci_cgroup },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

@@ -42,5 +42,6 @@ void test_oci_process(void);
 void test_spec(void);
 void test_mountinfo(void);
 void test_oci_config(void);
+void test_oci_cgroup(void);
 
 #endif
