@@ -264,11 +264,16 @@ class Podman:
                 entries = sorted(os.listdir(self.root_state))
             except FileNotFoundError:
                 entries = []
+            if "@runsc" in entries:
+                entries.remove("@runsc")
+                entries += [f"@runsc/{e}" for e in sorted(os.listdir(self.root_state / "@runsc"))]
             if entries:
                 left.append(f"runtime state in {self.root_state}: {entries}")
         else:
             ids = self.container_ids()
-            stale = [i for i in ids if (self.root_state / i).exists()]
+            # sbx's run.sbx.runtime=runsc keeps runsc's state in @runsc.
+            stale = [i for i in ids if (self.root_state / i).exists() or
+                     glob.glob(f"{glob.escape(str(self.root_state))}/@runsc/{i}*")]
             if stale:
                 left.append(f"runtime state in {self.root_state}: {stale}")
             # cgroupfs: podman's cgroupsPath for a container is /libpod_parent/libpod-ID.
@@ -284,6 +289,13 @@ class Podman:
     def clean(self):
         self("pod", "rm", "-a", "-f", "-t", "0")
         self("rm", "-a", "-f", "-t", "0")
+        if self.mode == "root":
+            # What a failing runtime kept in the host's /run/NAME: deleted
+            # by the runtime itself, with the PATH podman does not give it.
+            for i in self.container_ids():
+                if (self.root_state / i).exists():
+                    subprocess.run([self.runtime, "delete", "--force", i], capture_output=True,
+                                   env={"PATH": self.env["PATH"]}, timeout=60)
 
     def close(self):
         self.clean()
@@ -378,6 +390,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
                 left.append(f"ctr {what}: {r.stdout.strip()} {r.stderr.strip()}")
         ns_root = self.runc_root / self.NAMESPACE
         entries = sorted(os.listdir(ns_root)) if ns_root.exists() else []
+        if "@runsc" in entries:  # sbx's run.sbx.runtime=runsc keeps runsc's state there
+            entries.remove("@runsc")
+            entries += [f"@runsc/{e}" for e in sorted(os.listdir(ns_root / "@runsc"))]
         if entries:
             left.append(f"runtime state in {ns_root}: {entries}")
         cgroups = cgroups_at(f"{self.NAMESPACE}/*")

@@ -6,9 +6,12 @@ is the archive of the podman tests, `ctr image import`ed.  The ctd fixture
 checks after each test that no container, task, runtime state or shim is
 left."""
 import re
+import shutil
 import time
 
-from engines import pid_alive, run_in_pty
+import pytest
+
+from engines import pid_alive, run_in_pty, runtime_name
 
 
 def run(ctd, cid, *args, opts=()):
@@ -146,3 +149,26 @@ def test_kill_all(ctd):
         assert not any(pid_alive(p) for p in pids)
     finally:
         remove(ctd, "all1")
+
+
+def test_sbx_runsc_annotation(ctd):
+    """sbx only: run.sbx.runtime=runsc through the shim: gVisor runs the
+    container, exec and kill reach the same sandbox."""
+    if runtime_name() != "sbx":
+        pytest.skip(f"run.sbx.runtime is sbx's annotation; the runtime under test is {runtime_name()}")
+    if shutil.which("runsc") is None:
+        pytest.skip("runsc (gVisor) is not installed (scripts/deps)")
+    gv = ("--annotation", "run.sbx.runtime=runsc")
+    r = run(ctd, "gv1", "sh", "-c", "dmesg | head -1; exit 7", opts=gv)
+    assert r.returncode == 7, r.stderr
+    assert "gVisor" in r.stdout, r.stdout
+    try:
+        ctd.check(*ctd.run_args("gv2", "sleep", "1000", opts=("-d", *gv)))
+        r = ctd.ctr("tasks", "exec", "--exec-id", "e1", "gv2", "sh", "-c", "dmesg | head -1; exit 5")
+        assert r.returncode == 5 and "gVisor" in r.stdout, (r.returncode, r.stdout, r.stderr)
+        ctd.check("tasks", "kill", "-s", "SIGKILL", "gv2")
+        wait_stopped(ctd, "gv2")
+        ctd.check("tasks", "delete", "gv2")
+        ctd.check("containers", "delete", "gv2")
+    finally:
+        remove(ctd, "gv2")

@@ -7,6 +7,7 @@ network.  After each test the pm fixture checks that podman lists no
 container or pod, that the runtime kept no state and no cgroup of them,
 and that no conmon is left."""
 import json
+import shutil
 import re
 import time
 
@@ -63,6 +64,12 @@ def test_missing_command_is_127(pm):
 def test_not_executable_is_126(pm):
     r = run(pm, "/etc/passwd")
     assert r.returncode == 126, (r.returncode, r.stderr)
+
+
+def test_stdin(pm):
+    """-i without a terminal: conmon's pipe is the container's stdin."""
+    r = run(pm, "sh", "-c", "tr a-z A-Z; echo done", opts=("-i",), input="piped input\n")
+    assert (r.returncode, r.stdout) == (0, "PIPED INPUT\ndone\n"), r.stderr
 
 
 def test_env(pm):
@@ -140,6 +147,10 @@ def test_exec(pm):
         assert r.returncode == 5, r.stderr
         r = pm("exec", "-e", "FOO=bar", "-w", "/tmp", "exec-target", "sh", "-c", 'echo "$FOO $(pwd)"')
         assert (r.returncode, r.stdout) == (0, "bar /tmp\n"), r.stderr
+        r = pm("exec", "-i", "exec-target", "tr", "a-z", "A-Z", input="to exec\n")
+        assert (r.returncode, r.stdout) == (0, "TO EXEC\n"), r.stderr
+        r = pm("exec", "exec-target", "/no/such/program")
+        assert r.returncode == 127, (r.returncode, r.stderr)
         r = pm("exec", "-u", "65534", "exec-target", "id", "-u")
         assert (r.returncode, r.stdout) == (0, "65534\n"), r.stderr
         # In the container's pid namespace: its init is pid 1, sleep.
@@ -310,3 +321,28 @@ def test_json_log(pm):
         assert r.returncode == 127, (r.returncode, r.stderr)
     finally:
         pm("rm", "-f", "-t", "0", "json-exec")
+
+
+def test_sbx_runsc_annotation(pm):
+    """sbx only: run.sbx.runtime=runsc hands the container to gVisor, and
+    every later command podman sends for it (exec, kill, delete) reaches
+    the same sandbox.  podman calls kill and delete with an environment
+    without PATH: the runtime must find runsc all the same."""
+    if runtime_name() != "sbx":
+        pytest.skip(f"run.sbx.runtime is sbx's annotation; the runtime under test is {runtime_name()}")
+    if shutil.which("runsc") is None:
+        pytest.skip("runsc (gVisor) is not installed (scripts/deps)")
+    gv = ("--annotation", "run.sbx.runtime=runsc")
+    r = run(pm, "sh", "-c", "dmesg | head -1; exit 7", opts=gv)
+    assert r.returncode == 7, r.stderr
+    assert "gVisor" in r.stdout, r.stdout
+    try:
+        pm.check("run", "-d", "--name", "gvisor", *NONET, *gv, IMAGE, "sleep", "1000")
+        r = pm("exec", "gvisor", "sh", "-c", "dmesg | head -1; exit 5")
+        assert r.returncode == 5 and "gVisor" in r.stdout, (r.returncode, r.stdout, r.stderr)
+        t = time.monotonic()
+        pm.check("stop", "-t", "2", "gvisor")
+        assert time.monotonic() - t < 20
+        pm.check("rm", "gvisor")
+    finally:
+        pm("rm", "-f", "-t", "0", "gvisor")
