@@ -1122,6 +1122,7 @@ static int cmd_features(int argc, struct sbx_error *err)
 	sbx_json_gen_str(gen, "run.sbx.version", SBX_VERSION);
 	sbx_json_gen_str(gen, "run.sbx.profile", "hardened");
 	sbx_json_gen_str(gen, "run.sbx.runtime", "runsc");
+	sbx_json_gen_str(gen, "run.sbx.require-limits", "true");
 	yajl_gen_map_close(gen);
 	yajl_gen_map_close(gen);
 	return print_gen(gen, err);

@@ -560,6 +560,7 @@ def test_features():
     assert "SCMP_CMP_MASKED_EQ" in lin["seccomp"]["operators"]
     assert "SCMP_ARCH_X86_64" in lin["seccomp"]["archs"]
     assert f["annotations"]["run.sbx.profile"] == "hardened"
+    assert f["annotations"]["run.sbx.require-limits"] == "true"
 
 
 def test_spec_hardened_defaults(tmp_path):
