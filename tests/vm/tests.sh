@@ -679,6 +679,27 @@ t_oci_cgroup_path() {
 	oci_clean "$1" && ok "$1"
 }
 
+# What podman 4.3 writes for `--memory 64m --pids-limit 50` (its spec,
+# recorded in tests/engines/fixtures/podman-root-options.config.json:
+# swap is twice the memory, a deny-all device rule, a libpod_parent
+# cgroup), held by a real cgroup v2: the files, the OOM kill, removal.
+PODMAN_RES='{"devices": [{"allow": false, "access": "rwm"}], "memory": {"limit": 67108864, "swap": 134217728}, "pids": {"limit": 50}}'
+t_oci_podman_limits() {
+	oci_bundle "$WORK/ob-podman" "$PODMAN_RES" "/libpod_parent/libpod-vmtest" sleep 30
+	timeout 60 "$SBX" --root "$WORK/oci-state" create --bundle "$WORK/ob-podman" podman1 >"$OUT" 2>"$ERR" </dev/null ||
+		{ fail "$1" "create failed"; return; }
+	d=$CG/libpod_parent/libpod-vmtest
+	got="$(cat "$d/memory.max" "$d/memory.swap.max" "$d/pids.max" 2>&1 | tr '\n' ' ')"
+	"$SBX" --root "$WORK/oci-state" delete --force podman1 2>>"$ERR"
+	[ "$got" = "67108864 67108864 50 " ] || { fail "$1" "memory.max, memory.swap.max, pids.max: '$got'"; return; }
+	[ ! -e "$d" ] || { fail "$1" "the cgroup outlived delete"; return; }
+	oci_bundle "$WORK/ob-podman-oom" "$PODMAN_RES" "/libpod_parent/libpod-vmtest2" sbx-hog mem 256
+	oci_run "$WORK/ob-podman-oom" podman2
+	expect_rc "$1" 137 || return
+	rmdir "$CG/libpod_parent" 2>/dev/null
+	oci_clean "$1" && ok "$1"
+}
+
 # A limit a v2 host can hold is never only a warning.
 t_oci_no_unenforced_warning() {
 	oci_bundle "$WORK/ob-warn" '{"memory": {"limit": 67108864}, "pids": {"limit": 40}}' "" true
@@ -688,7 +709,7 @@ t_oci_no_unenforced_warning() {
 	oci_clean "$1" && ok "$1"
 }
 OCI_TESTS="t_oci_memory_oom t_oci_memory_within t_oci_pids_fork_bomb t_oci_cpu_quota t_oci_cgroup_path
-	t_oci_no_unenforced_warning"
+	t_oci_podman_limits t_oci_no_unenforced_warning"
 
 RUNSC_TESTS="t_runsc_runs t_runsc_tree_in_cgroup t_runsc_memory_oom t_runsc_memory_within t_runsc_pids_fork_bomb
 	t_runsc_pids_not_hit t_runsc_cpus_throttle t_runsc_cpus_unlimited t_runsc_timeout_cleans_up t_runsc_sigkill_cleans_up"
