@@ -90,7 +90,12 @@ class Runtime:
 @pytest.fixture
 def rt(tmp_path):
     os.chmod(tmp_path, 0o755)
-    return Runtime(tmp_path)
+    runtime = Runtime(tmp_path)
+    yield runtime
+    # A test that failed half-way leaves no container parked for ever.
+    for name in runtime.leftovers():
+        if not name.startswith("@"):
+            runtime("delete", "--force", name)
 
 
 @pytest.fixture

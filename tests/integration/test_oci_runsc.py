@@ -25,7 +25,11 @@ GVISOR = {"run.sbx.runtime": "runsc"}
 @pytest.fixture
 def rt(tmp_path):
     os.chmod(tmp_path, 0o755)
-    return Runtime(tmp_path)
+    runtime = Runtime(tmp_path)
+    yield runtime
+    for name in runtime.leftovers():
+        if not name.startswith("@"):
+            runtime("delete", "--force", name, timeout=120)
 
 
 def left(rt):
