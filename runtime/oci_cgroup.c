@@ -193,6 +193,65 @@ static int write_limits(const struct sbx_oci_config *cfg, int dirfd, unsigned in
 	return 0;
 }
 
+/* ---- hugetlb: a controller of its own, beside cgroup.h's three ---- */
+
+static bool offers(int dirfd, const char *controller)
+{
+	struct sbx_error ignored;
+	cleanup_close int fd = openat(dirfd, "cgroup.controllers", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_free char *text = NULL;
+
+	if (fd < 0 || sbx_read_fd(fd, "cgroup.controllers", 4096, &text, &ignored) < 0)
+		return false;
+	for (char *save = NULL, *t = strtok_r(text, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+		if (strcmp(t, controller) == 0)
+			return true;
+	return false;
+}
+
+/* hugetlb enabled down REL from the mount, as far as each level offers it. */
+static void enable_hugetlb(int mnt, const char *rel)
+{
+	char copy[PATH_MAX];
+	cleanup_close int dir = dup(mnt);
+	struct sbx_error ignored;
+
+	snprintf(copy, sizeof(copy), "%s", rel);
+	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c && dir >= 0; c = strtok_r(NULL, "/", &save)) {
+		int next;
+
+		if (offers(dir, "hugetlb"))
+			(void)sbx_write_file_at(dir, "cgroup.subtree_control", "+hugetlb", &ignored);
+		next = openat(dir, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(dir);
+		dir = next;
+	}
+}
+
+/* hugepageLimits: hugetlb.<size>.max.  A size this kernel has no pages of
+ * cannot be used at all: nothing to write. */
+static int write_hugepages(const struct sbx_oci_config *cfg, int mnt, const char *rel, int leaf,
+			   struct sbx_oci_cgroup *cg, struct sbx_error *err)
+{
+	char file[64], value[24];
+
+	if (cfg->n_hugepages == 0)
+		return 0;
+	enable_hugetlb(mnt, rel);
+	if (!offers(leaf, "hugetlb")) {
+		unenforced(cg, "linux.resources.hugepageLimits is not enforced: the cgroup v2 tree does not offer "
+			       "the hugetlb controller here");
+		return 0;
+	}
+	for (size_t i = 0; i < cfg->n_hugepages; i++) {
+		snprintf(file, sizeof(file), "hugetlb.%s.max", cfg->hugepages[i].page_size);
+		snprintf(value, sizeof(value), "%" PRIu64, cfg->hugepages[i].limit);
+		if (sbx_write_file_at(leaf, file, value, err) < 0 && err->err != ENOENT)
+			return sbx_error_wrap(err, "linux.resources.hugepageLimits: %s=%s", file, value);
+	}
+	return 0;
+}
+
 /* ---- make ---- */
 
 /* Walk REL from the mount, making what is missing (the leaf must be
@@ -234,11 +293,17 @@ int sbx_oci_cgroup_create(const struct sbx_oci_config *cfg, const struct sbx_oci
 
 	if (g->rootless || geteuid() != 0) {
 		say_unenforced(cfg, want, "sbx makes no cgroup for a rootless caller", cg);
+		if (cfg->n_hugepages > 0)
+			unenforced(cg, "linux.resources.hugepageLimits is not enforced: sbx makes no cgroup for a "
+				       "rootless caller");
 		goto check;
 	}
 	sbx_cgroup_describe(&info);
 	if (info.mount[0] == '\0') {
 		say_unenforced(cfg, want, "this host has no cgroup v2 file system", cg);
+		if (cfg->n_hugepages > 0)
+			unenforced(cg, "linux.resources.hugepageLimits is not enforced: this host has no cgroup v2 "
+				       "file system");
 		goto check;
 	}
 	if (sbx_oci_cgroup_path(cfg->cgroups_path, g->systemd_cgroup, g->root, id, rel, sizeof(rel), err) < 0)
@@ -253,7 +318,7 @@ int sbx_oci_cgroup_create(const struct sbx_oci_config *cfg, const struct sbx_oci
 		return sbx_error_wrap(err, "linux.cgroupsPath");
 	}
 	have = sbx_cgroup_read_controllers(cg->dirfd, "cgroup.controllers") & want;
-	if (write_limits(cfg, cg->dirfd, have, err) < 0)
+	if (write_limits(cfg, cg->dirfd, have, err) < 0 || write_hugepages(cfg, mnt, rel, cg->dirfd, cg, err) < 0)
 		return -1;
 	say_unenforced(cfg, want & ~have,
 		       info.mode == SBX_CGROUP_MODE_HYBRID

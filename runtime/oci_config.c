@@ -34,6 +34,7 @@
 #define MAX_PATHS 4096           /* maskedPaths, readonlyPaths */
 #define MAX_DEVICES 4096
 #define MAX_DEVICE_RULES 4096
+#define MAX_HUGEPAGES 16
 #define MAX_SECCOMP_RULES 4096
 #define MAX_SECCOMP_NAMES 4096
 #define MAX_NAME_LEN 4096        /* labels, profiles, types, cgroupsPath, options */
@@ -1071,10 +1072,53 @@ static int parse_device_rule(const struct parser *p, const sbx_json *e, const ch
 	return 0;
 }
 
+/* "2MB": digits, then KB, MB or GB (the kernel's hugetlb.<size> names). */
+static bool valid_page_size(const char *s)
+{
+	size_t digits = strspn(s, "0123456789");
+
+	return digits > 0 && digits < 8 && s[0] != '0' &&
+	       (strcmp(s + digits, "KB") == 0 || strcmp(s + digits, "MB") == 0 || strcmp(s + digits, "GB") == 0);
+}
+
+static int parse_hugepages(const struct parser *p, const sbx_json *res, struct sbx_oci_config *cfg)
+{
+	static const char *const known[] = { "pageSize", "limit", NULL };
+	const char *at = "linux.resources.hugepageLimits";
+	const sbx_json *list;
+	char one[AT_MAX], sub[AT_MAX];
+	bool present;
+
+	if (get_array(p, res, "hugepageLimits", at, MAX_HUGEPAGES, &list) < 0)
+		return -1;
+	if (list == NULL)
+		return 0;
+	cfg->hugepages = alloc(p, sbx_json_array_size(list), sizeof(*cfg->hugepages));
+	if (cfg->hugepages == NULL)
+		return -1;
+	for (size_t i = 0; i < sbx_json_array_size(list); i++) {
+		const sbx_json *e = sbx_json_array_at(list, i);
+		struct sbx_oci_hugepage *h = &cfg->hugepages[i];
+
+		item(one, at, i);
+		if (check_fields(p, e, one, known, NULL) < 0 ||
+		    get_string(p, e, "pageSize", one, 16, true, &h->page_size) < 0 ||
+		    get_uint(p, e, "limit", one, UINT64_MAX, &h->limit, &present) < 0)
+			return -1;
+		if (!valid_page_size(h->page_size))
+			return fail(p, field(sub, one, "pageSize"), "must be a size such as \"2MB\" or \"1GB\"");
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->hugepages[j].page_size, h->page_size) == 0)
+				return fail(p, field(sub, one, "pageSize"), "%s appears twice", h->page_size);
+		cfg->n_hugepages++;
+	}
+	return 0;
+}
+
 static int parse_resources(const struct parser *p, const sbx_json *lx, struct sbx_oci_config *cfg)
 {
-	static const char *const known[] = { "devices", "memory", "cpu", "pids", NULL };
-	static const char *const unsupported[] = { "blockIO", "hugepageLimits", "network", "rdma", "unified", NULL };
+	static const char *const known[] = { "devices", "memory", "cpu", "pids", "hugepageLimits", NULL };
+	static const char *const unsupported[] = { "blockIO", "network", "rdma", "unified", NULL };
 	static const char *const mem_known[] = { "limit", "swap", "reservation", NULL };
 	static const char *const mem_unsupported[] = { "kernel", "kernelTCP", "swappiness", "disableOOMKiller",
 						       "useHierarchy", "checkBeforeUpdate", NULL };
@@ -1088,7 +1132,8 @@ static int parse_resources(const struct parser *p, const sbx_json *lx, struct sb
 
 	if (sbx_json_is_null(res))
 		return 0;
-	if (check_fields(p, res, at, known, unsupported) < 0 || get_array(p, res, "devices", at, MAX_DEVICE_RULES, &rules) < 0)
+	if (check_fields(p, res, at, known, unsupported) < 0 || get_array(p, res, "devices", at, MAX_DEVICE_RULES, &rules) < 0 ||
+	    parse_hugepages(p, res, cfg) < 0)
 		return -1;
 	if (rules != NULL) {
 		cfg->device_rules = alloc(p, sbx_json_array_size(rules), sizeof(*cfg->device_rules));
@@ -1471,6 +1516,7 @@ void sbx_oci_config_free(struct sbx_oci_config *cfg)
 	free(cfg->sysctl_values);
 	free(cfg->devices);
 	free(cfg->device_rules);
+	free(cfg->hugepages);
 	free(cfg->masked_paths);
 	free(cfg->readonly_paths);
 	sbx_json_free(cfg->doc);

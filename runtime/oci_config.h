@@ -89,6 +89,11 @@ struct sbx_oci_device {
 	bool has_uid, has_gid;
 };
 
+struct sbx_oci_hugepage { /* linux.resources.hugepageLimits[] */
+	const char *page_size; /* "2MB", "1GB", "64KB" */
+	uint64_t limit;        /* bytes; 0: none may be used (what kubelet sends) */
+};
+
 struct sbx_oci_device_rule { /* linux.resources.devices[] */
 	bool allow;
 	char type;           /* 'a', 'c', 'b' */
@@ -163,6 +168,8 @@ struct sbx_oci_config {
 	int64_t pids_limit;          /* <= 0: unlimited */
 	struct sbx_oci_device_rule *device_rules;
 	size_t n_device_rules;
+	struct sbx_oci_hugepage *hugepages;
+	size_t n_hugepages;
 	const sbx_json *seccomp;     /* linux.seccomp as parsed (NULL: none) */
 	const char *rootfs_propagation;
 	const char **masked_paths, **readonly_paths;

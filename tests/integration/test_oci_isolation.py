@@ -328,3 +328,29 @@ def test_oci_hardened_profile(rt, own_rootfs):
     assert "CapEff:\t0000000000000000" in r.stdout, r.stdout
     assert int(r.stdout.split("Seccomp_filters:")[1].split()[0]) >= 2, r.stdout
     assert "made" in lines
+
+
+def test_oci_hugepage_limits(rt, rootfs):
+    # What kubelet sends through CRI: a hugetlb limit per page size, 0 for
+    # "none".  This host's cgroup v2 tree offers hugetlb (it is not bound to
+    # v1), so as root the limit is the cgroup's; rootless it is a warning.
+    cfg = config(rootfs, ["sleep", "30"], linux={"resources": {"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]}})
+    cfg["linux"]["cgroupsPath"] = f"/sbx-tests/hugetlb-{os.getpid()}"
+    b = rt.bundle(cfg)
+    r = rt.create("--bundle", str(b), "huge")
+    assert r.returncode == 0, r.stderr
+    cgroup = json.loads((rt.root / "huge" / "state.json").read_text())["cgroup"]
+    try:
+        if os.geteuid() == 0 and "hugetlb" in open("/sys/fs/cgroup/unified/cgroup.controllers").read().split():
+            assert open(os.path.join(cgroup, "hugetlb.2MB.max")).read().strip() == "0"
+            assert "hugepageLimits" not in r.stderr, r.stderr
+        elif os.geteuid() != 0:
+            assert "linux.resources.hugepageLimits is not enforced" in r.stderr, r.stderr
+    finally:
+        assert rt("delete", "--force", "huge").returncode == 0
+    if cgroup:
+        assert not os.path.exists(cgroup)
+        try:
+            os.rmdir("/sys/fs/cgroup/unified/sbx-tests")
+        except OSError:
+            pass

@@ -440,8 +440,13 @@ static void test_unsupported(void)
 	refused(CFG(",\"linux\":{\"timeOffsets\":{\"monotonic\":{\"secs\":1}}}"), "linux.timeOffsets: not supported");
 	refused(CFG(",\"linux\":{\"resources\":{\"unified\":{\"memory.high\":\"1\"}}}"),
 		"linux.resources.unified: not supported by sbx");
-	refused(CFG(",\"linux\":{\"resources\":{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":1}]}}"),
-		"linux.resources.hugepageLimits: not supported by sbx");
+	refused(CFG(",\"linux\":{\"resources\":{\"hugepageLimits\":[{\"pageSize\":\"2M\",\"limit\":1}]}}"),
+		"linux.resources.hugepageLimits[0].pageSize: must be a size");
+	refused(CFG(",\"linux\":{\"resources\":{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":0},"
+		    "{\"pageSize\":\"2MB\",\"limit\":0}]}}"),
+		"linux.resources.hugepageLimits[1].pageSize: 2MB appears twice");
+	refused(CFG(",\"linux\":{\"resources\":{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"max\":0}]}}"),
+		"linux.resources.hugepageLimits[0].max");
 	refused(CFG(",\"linux\":{\"resources\":{\"memory\":{\"swappiness\":0}}}"),
 		"linux.resources.memory.swappiness: not supported by sbx");
 	refused(CFG(",\"linux\":{\"resources\":{\"memory\":{\"disableOOMKiller\":true}}}"),
@@ -479,6 +484,18 @@ static void test_unsupported(void)
 
 	/* Fields engines send empty are not requests. */
 	struct sbx_oci_config c;
+
+	/* hugepageLimits as kubelet sends them: every size, limit 0. */
+	CHECK(parse(CFG(",\"linux\":{\"resources\":{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":0},"
+			"{\"pageSize\":\"1GB\",\"limit\":1073741824}]}}"),
+		    &c) == 0);
+	CHECK(c.n_hugepages == 2);
+	if (c.n_hugepages == 2) {
+		CHECK_STR(c.hugepages[0].page_size, "2MB");
+		CHECK(c.hugepages[0].limit == 0);
+		CHECK(c.hugepages[1].limit == 1073741824ULL);
+	}
+	sbx_oci_config_free(&c);
 
 	CHECK(parse(CFG(",\"linux\":{\"resources\":{\"blockIO\":{},\"unified\":{},\"hugepageLimits\":[],"
 			"\"memory\":{\"disableOOMKiller\":false}},\"intelRdt\":null}"),
