@@ -56,25 +56,13 @@ static int log_fd = -1;
 static bool log_json;
 static bool log_debug;
 
-static void log_time(char *out, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-	size_t n;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, len - n, ".%09ldZ", ts.tv_nsec);
-}
-
 static void log_line(const char *level, const char *msg)
 {
 	char when[64];
 
 	if (log_fd < 0)
 		return;
-	log_time(when, sizeof(when));
+	sbx_oci_now(when, sizeof(when));
 	if (log_json) {
 		yajl_gen g = yajl_gen_alloc(NULL);
 		cleanup_free char *text = NULL;

@@ -803,6 +803,11 @@ static const char *const hook_kinds[SBX_OCI_HOOK_KINDS + 1] = { /* NULL-terminat
 	[SBX_OCI_HOOK_POSTSTOP] = "poststop",
 };
 
+const char *sbx_oci_hook_kind_name(enum sbx_oci_hook_kind kind)
+{
+	return kind < SBX_OCI_HOOK_KINDS ? hook_kinds[kind] : "?";
+}
+
 static int parse_hook(const struct parser *p, const sbx_json *e, const char *at, struct sbx_oci_hook *h)
 {
 	static const char *const known[] = { "path", "args", "env", "timeout", NULL };

@@ -199,6 +199,9 @@ void sbx_oci_config_free(struct sbx_oci_config *cfg);
 /* The annotation KEY, or NULL. */
 const char *sbx_oci_annotation(const struct sbx_oci_config *cfg, const char *key);
 
+/* "prestart", "createRuntime"... (the spec's keys under hooks) */
+const char *sbx_oci_hook_kind_name(enum sbx_oci_hook_kind kind);
+
 /* "pid", "network"... */
 const char *sbx_oci_ns_name(enum sbx_oci_ns ns);
 

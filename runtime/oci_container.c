@@ -171,18 +171,6 @@ static int check_supported(const struct container *c, struct sbx_error *err)
 
 /* ---- 3. the state directory ---- */
 
-static void now_rfc3339(char *buf, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-	char base[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%.20s.%09dZ", base, (int)(ts.tv_nsec % 1000000000L));
-}
-
 static int write_new_file(int dirfd, const char *name, const char *text, struct sbx_error *err)
 {
 	cleanup_close int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -203,7 +191,7 @@ static int make_state(struct container *c, struct sbx_error *err)
 	    write_new_file(c->state_fd, "config.json", c->config_text, err) < 0)
 		return -1;
 	snprintf(c->st.id, sizeof(c->st.id), "%s", c->o->id);
-	now_rfc3339(c->st.created, sizeof(c->st.created));
+	sbx_oci_now(c->st.created, sizeof(c->st.created));
 	c->st.owner = (uint32_t)geteuid();
 	c->st.own_pid_ns = c->cfg.ns[SBX_OCI_NS_PID].present && c->cfg.ns[SBX_OCI_NS_PID].path == NULL;
 	if (sbx_oci_state_write(c->state_fd, &c->st, err) < 0)
@@ -656,22 +644,10 @@ static int child_main(struct container *c)
 
 static int read_start_time(pid_t pid, unsigned long long *out, struct sbx_error *err)
 {
-	char path[64], buf[1024];
-	cleanup_close int fd = -1;
-	ssize_t n;
-	char *p;
+	char state;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
-		return sbx_fail(err, errno, "reading %s", path);
-	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: count from the last ')'. */
-	p = strrchr(buf, ')');
-	for (int field = 2; p != NULL && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL || sscanf(p + 1, "%llu", out) != 1)
-		return sbx_fail(err, 0, "parsing %s", path);
+	if (sbx_oci_proc_stat(pid, &state, out) < 0)
+		return sbx_fail(err, errno ? errno : ESRCH, "reading /proc/%d/stat", (int)pid);
 	return 0;
 }
 

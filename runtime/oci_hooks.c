@@ -26,20 +26,6 @@
 
 #define SPEC_VERSION "1.0.2"
 
-static const char *const hook_kind_names[SBX_OCI_HOOK_KINDS] = {
-	[SBX_OCI_HOOK_PRESTART] = "prestart",
-	[SBX_OCI_HOOK_CREATE_RUNTIME] = "createRuntime",
-	[SBX_OCI_HOOK_CREATE_CONTAINER] = "createContainer",
-	[SBX_OCI_HOOK_START_CONTAINER] = "startContainer",
-	[SBX_OCI_HOOK_POSTSTART] = "poststart",
-	[SBX_OCI_HOOK_POSTSTOP] = "poststop",
-};
-
-const char *sbx_oci_hook_kind_name(enum sbx_oci_hook_kind kind)
-{
-	return kind < SBX_OCI_HOOK_KINDS ? hook_kind_names[kind] : "?";
-}
-
 static void gen_owner(yajl_gen g, uint32_t uid)
 {
 	struct passwd *pw = getpwuid(uid);
@@ -205,7 +191,7 @@ int sbx_oci_run_hooks(const struct sbx_oci_config *cfg, enum sbx_oci_hook_kind k
 	if (sbx_oci_state_json(st, status, cfg, &json, err) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->n_hooks[kind]; i++) {
-		if (run_hook(&cfg->hooks[kind][i], hook_kind_names[kind], i, json, err) == 0)
+		if (run_hook(&cfg->hooks[kind][i], sbx_oci_hook_kind_name(kind), i, json, err) == 0)
 			continue;
 		if (!keep_going)
 			return -1;

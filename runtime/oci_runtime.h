@@ -103,6 +103,8 @@ int sbx_oci_default_root(const struct sbx_oci_globals *g, char *out, size_t len,
 int sbx_oci_root_open(const struct sbx_oci_globals *g, bool create, int *rootfd, struct sbx_error *err);
 /* /proc/PID/stat's state letter and start time (field 22); -1: no such process. */
 int sbx_oci_proc_stat(pid_t pid, char *state, unsigned long long *start);
+/* Now, in RFC 3339 with nanoseconds, UTC (state's created, the log's time). */
+void sbx_oci_now(char *out, size_t len);
 /* PID is the process that started at START and has not finished (a zombie has). */
 bool sbx_oci_pid_alive(pid_t pid, unsigned long long start);
 /* The host pids of the container's processes (malloc'd; none when its
@@ -152,8 +154,6 @@ bool sbx_oci_cli_wants(int argc, char *argv[]);
 /* "TERM", "SIGTERM", "term" or "15". */
 int sbx_oci_parse_signal(const char *s, int *out, struct sbx_error *err);
 
-/* oci_hooks.c: "prestart", "poststop"... */
-const char *sbx_oci_hook_kind_name(enum sbx_oci_hook_kind kind);
 /* oci_hooks.c: run the hooks of KIND in order, each with the state JSON
  * on its stdin, outside the container; the first failure is the error.
  * Which failures stop what is the runtime spec's: a prestart,

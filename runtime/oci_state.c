@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -317,6 +318,18 @@ int sbx_oci_state_read(int dirfd, struct sbx_oci_state *st, struct sbx_error *er
 	}
 	sbx_json_free(doc);
 	return r;
+}
+
+void sbx_oci_now(char *out, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, len - n, ".%09ldZ", ts.tv_nsec);
 }
 
 int sbx_oci_proc_stat(pid_t pid, char *state, unsigned long long *start)

@@ -95,7 +95,7 @@ def rt(tmp_path):
     # A test that failed half-way leaves no container parked for ever.
     for name in runtime.leftovers():
         if not name.startswith("@"):
-            runtime("delete", "--force", name)
+            runtime("delete", "--force", name, timeout=120)  # runsc's too
 
 
 @pytest.fixture

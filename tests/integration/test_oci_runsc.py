@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from test_oci_isolation import Runtime, config
+from test_oci_isolation import config, rt  # noqa: F401 (rt: the fixture)
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="runsc as an OCI runtime needs root here (runsc needs a full "
@@ -20,16 +20,6 @@ pytestmark = [
 ]
 
 GVISOR = {"run.sbx.runtime": "runsc"}
-
-
-@pytest.fixture
-def rt(tmp_path):
-    os.chmod(tmp_path, 0o755)
-    runtime = Runtime(tmp_path)
-    yield runtime
-    for name in runtime.leftovers():
-        if not name.startswith("@"):
-            runtime("delete", "--force", name, timeout=120)
 
 
 def left(rt):
